@@ -1,0 +1,85 @@
+"""Storage for python-telegram-bot's conversation states and per-user drafts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from samvirke.storage.models import BotConversation, BotUserData
+from samvirke.storage.uow import UnitOfWork
+
+
+def conversation_key(key: Sequence[int | str]) -> str:
+    return json.dumps(list(key))
+
+
+def private_chat_keys(telegram_user_id: int) -> list[str]:
+    """The conversation keys a private chat with this user can have (per user, per chat+user)."""
+    return [conversation_key([telegram_user_id]), conversation_key([telegram_user_id] * 2)]
+
+
+async def load_conversations(uow: UnitOfWork, name: str) -> dict[tuple[int | str, ...], object]:
+    async with uow:
+        rows = (
+            await uow.session.scalars(select(BotConversation).where(BotConversation.name == name))
+        ).all()
+        return {tuple(json.loads(r.key)): r.state["state"] for r in rows}
+
+
+async def save_conversation(
+    uow: UnitOfWork, name: str, key: Sequence[int | str], state: object | None, now: dt.datetime
+) -> None:
+    encoded = conversation_key(key)
+    async with uow:
+        row = await uow.session.scalar(
+            select(BotConversation).where(
+                BotConversation.name == name, BotConversation.key == encoded
+            )
+        )
+        if state is None:
+            if row is not None:
+                await uow.session.delete(row)
+        elif row is None:
+            uow.session.add(
+                BotConversation(name=name, key=encoded, state={"state": state}, updated_at=now)
+            )
+        else:
+            row.state = {"state": state}
+            row.updated_at = now
+        await uow.commit()
+
+
+async def load_user_data(uow: UnitOfWork) -> dict[int, dict[str, Any]]:
+    async with uow:
+        rows = (await uow.session.scalars(select(BotUserData))).all()
+        return {r.telegram_user_id: dict(r.data) for r in rows}
+
+
+async def save_user_data(
+    uow: UnitOfWork, telegram_user_id: int, data: dict[str, Any], now: dt.datetime
+) -> None:
+    async with uow:
+        row = await uow.session.get(BotUserData, telegram_user_id)
+        if not data:
+            if row is not None:
+                await uow.session.delete(row)
+        elif row is None:
+            uow.session.add(
+                BotUserData(telegram_user_id=telegram_user_id, data=data, updated_at=now)
+            )
+        else:
+            row.data = data
+            row.updated_at = now
+        await uow.commit()
+
+
+async def drop_user_data(uow: UnitOfWork, telegram_user_id: int) -> None:
+    async with uow:
+        await uow.session.execute(
+            delete(BotUserData).where(BotUserData.telegram_user_id == telegram_user_id)
+        )
+        await uow.commit()

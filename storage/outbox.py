@@ -1,0 +1,140 @@
+"""The durable outbox: rows inserted with the change that caused them, claimed and marked by
+the scheduler. A unique ``key`` per cause means a retried or double-tapped action queues once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from samvirke.storage.models import OutboxMessage, OutboxStatus
+from samvirke.storage.uow import UnitOfWork
+
+EMAIL = "email"
+TELEGRAM = "telegram"
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    id: int
+    key: str
+    channel: str
+    member_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    key: str,
+    channel: str,
+    payload: dict[str, Any],
+    now: dt.datetime,
+    member_id: int | None = None,
+) -> bool:
+    """Queue a message in the caller's transaction. False if ``key`` was queued before."""
+    values = {
+        "key": key,
+        "channel": channel,
+        "member_id": member_id,
+        "payload": payload,
+        "status": OutboxStatus.QUEUED,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _claimable(now: dt.datetime) -> Any:
+    return or_(
+        and_(
+            OutboxMessage.status.in_([OutboxStatus.QUEUED, OutboxStatus.RETRY]),
+            OutboxMessage.next_attempt_at <= now,
+        ),
+        # A row whose worker died mid-send: its lease ran out, so another worker takes it over.
+        and_(OutboxMessage.status == OutboxStatus.IN_FLIGHT, OutboxMessage.locked_until < now),
+    )
+
+
+async def claim(
+    uow: UnitOfWork,
+    *,
+    channel: str,
+    limit: int,
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> list[ClaimedMessage]:
+    """Take up to ``limit`` due rows for this worker (row locks skip rows others hold)."""
+    async with uow:
+        rows = (
+            await uow.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.channel == channel, _claimable(now))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        claimed = []
+        for row in rows:
+            row.status = OutboxStatus.IN_FLIGHT
+            row.locked_until = now + lease
+            row.attempts += 1
+            claimed.append(
+                ClaimedMessage(
+                    row.id, row.key, row.channel, row.member_id, row.payload, row.attempts
+                )
+            )
+        await uow.commit()
+        return claimed
+
+
+async def mark_sent(uow: UnitOfWork, message_id: int, *, now: dt.datetime) -> None:
+    await _set(uow, message_id, status=OutboxStatus.SENT, sent_at=now, last_error=None)
+
+
+async def mark_retry(
+    uow: UnitOfWork, message_id: int, *, error: str, next_attempt_at: dt.datetime
+) -> None:
+    await _set(
+        uow,
+        message_id,
+        status=OutboxStatus.RETRY,
+        next_attempt_at=next_attempt_at,
+        last_error=error[:1000],
+    )
+
+
+async def mark_failed(uow: UnitOfWork, message_id: int, *, error: str) -> None:
+    await _set(uow, message_id, status=OutboxStatus.FAILED, last_error=error[:1000])
+
+
+async def _set(uow: UnitOfWork, message_id: int, **values: Any) -> None:
+    async with uow:
+        await uow.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.IN_FLIGHT)
+            .values(locked_until=None, **values)
+        )
+        await uow.commit()
+
+
+async def counts(uow: UnitOfWork) -> dict[str, int]:
+    """How many rows are in each status (for the worker's log line and for tests)."""
+    async with uow:
+        rows = await uow.session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        )
+        return {status: n for status, n in rows.tuples()}

@@ -1,0 +1,153 @@
+"""Data-protection requests: a member's export of everything stored about them, and erasure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+
+from samvirke.storage import audit
+from samvirke.storage.bot_state import private_chat_keys
+from samvirke.storage.errors import NotFound
+from samvirke.storage.members import CONSENT_VERSION
+from samvirke.storage.models import (
+    AuditEntry,
+    BotConversation,
+    BotUserData,
+    EmailVerification,
+    Member,
+    OutboxMessage,
+    OutboxStatus,
+)
+from samvirke.storage.uow import UnitOfWork
+
+# What is stored and why, shown by /privacy (the bot localises these keys).
+STORED_FIELDS = ("name", "email", "organisation", "sector", "region", "language", "telegram")
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def export(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> dict[str, Any]:
+    """Everything stored about the member, as JSON-ready data."""
+    async with uow:
+        member = await uow.session.get(Member, member_id)
+        if member is None or member.deleted_at is not None:
+            raise NotFound("member_not_found")
+        pending = await uow.session.get(EmailVerification, member_id)
+        messages = (
+            await uow.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.member_id == member_id)
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+        entries = (
+            await uow.session.scalars(
+                select(AuditEntry)
+                .where(
+                    or_(AuditEntry.member_id == member_id, AuditEntry.actor_member_id == member_id)
+                )
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+        data: dict[str, Any] = {
+            "exported_at": now.isoformat(),
+            "member": {
+                "id": member.id,
+                "telegram_user_id": member.telegram_user_id,
+                "telegram_username": member.telegram_username,
+                "name": member.name,
+                "email": member.email,
+                "email_verified_at": _iso(member.email_verified_at),
+                "pending_email": pending.email if pending else None,
+                "organisation": member.organisation,
+                "sector": member.sector,
+                "region": member.region.name if member.region else None,
+                "language": member.language,
+                "digest_frequency": member.digest_frequency,
+                "role": member.role,
+                "organiser_region": member.organiser_region.name
+                if member.organiser_region
+                else None,
+                "consent_at": _iso(member.consent_at),
+                "consent_version": member.consent_version,
+                "created_at": _iso(member.created_at),
+                "updated_at": _iso(member.updated_at),
+            },
+            "messages": [
+                {
+                    "channel": m.channel,
+                    "kind": m.payload.get("template"),
+                    "to": m.payload.get("to_email"),
+                    "status": m.status,
+                    "created_at": _iso(m.created_at),
+                    "sent_at": _iso(m.sent_at),
+                }
+                for m in messages
+            ],
+            "history": [
+                {"at": _iso(e.at), "action": e.action, "details": e.details} for e in entries
+            ],
+        }
+        audit.record(uow.session, "privacy.exported", now=now, member_id=member_id)
+        await uow.commit()
+        return data
+
+
+async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | None:
+    """Erase the member's personal data at once; returns their Telegram id (to drop bot state).
+
+    The row stays, anonymised (no name, address, organisation or Telegram identity), so that
+    records other members rely on (audit trail, later: attendance counts, timebank ledger) keep
+    their totals. Messages not yet sent are withdrawn; sent ones lose their content.
+    """
+    async with uow:
+        member = await uow.session.get(Member, member_id)
+        if member is None or member.deleted_at is not None:
+            raise NotFound("member_not_found")
+        telegram_user_id = member.telegram_user_id
+        member.name = None
+        member.email = None
+        member.email_verified_at = None
+        member.organisation = None
+        member.telegram_user_id = None
+        member.telegram_username = None
+        member.role = "member"
+        member.organiser_region_id = None
+        member.consent_at = None
+        member.deleted_at = now
+        member.updated_at = now
+        session = uow.session
+        await session.execute(
+            delete(EmailVerification).where(EmailVerification.member_id == member_id)
+        )
+        await session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.member_id == member_id,
+                OutboxMessage.status.in_(
+                    [OutboxStatus.QUEUED, OutboxStatus.RETRY, OutboxStatus.FAILED]
+                ),
+            )
+        )
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.member_id == member_id)
+            .values(payload={"erased": True}, last_error=None)
+        )
+        if telegram_user_id is not None:
+            await session.execute(
+                delete(BotUserData).where(BotUserData.telegram_user_id == telegram_user_id)
+            )
+            await session.execute(
+                delete(BotConversation).where(
+                    BotConversation.key.in_(private_chat_keys(telegram_user_id))
+                )
+            )
+        audit.record(
+            session, "privacy.erased", now=now, member_id=member_id, consent_version=CONSENT_VERSION
+        )
+        await uow.commit()
+        return telegram_user_id

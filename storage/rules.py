@@ -1,0 +1,66 @@
+"""Pure input rules: what a name, an e-mail address or an organisation may be."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+from samvirke.storage.errors import InvalidInput
+
+NAME_MAX = 100
+ORGANISATION_MAX = 200
+EMAIL_MAX = 254
+REGION_NAME_MAX = 100
+
+
+def clean_text(value: str) -> str:
+    """Normalise to NFC, drop control characters (no line breaks in names), squeeze spaces."""
+    value = unicodedata.normalize("NFC", value)
+    value = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in value)
+    return " ".join(value.split())
+
+
+def validate_name(value: str) -> str:
+    name = clean_text(value)
+    if not name:
+        raise InvalidInput("name_empty")
+    if len(name) > NAME_MAX:
+        raise InvalidInput("name_too_long", max=NAME_MAX)
+    return name
+
+
+def validate_organisation(value: str) -> str:
+    organisation = clean_text(value)
+    if not organisation:
+        raise InvalidInput("organisation_empty")
+    if len(organisation) > ORGANISATION_MAX:
+        raise InvalidInput("organisation_too_long", max=ORGANISATION_MAX)
+    return organisation
+
+
+def validate_region_name(value: str) -> str:
+    name = clean_text(value)
+    if not name or len(name) > REGION_NAME_MAX:
+        raise InvalidInput("region_name_invalid", max=REGION_NAME_MAX)
+    return name
+
+
+def validate_email_address(value: str) -> str:
+    """A syntactically valid address, normalised (domain lower-cased, IDNA handled)."""
+    candidate = value.strip()
+    if len(candidate) > EMAIL_MAX or any(ch in candidate for ch in '\r\n\t <>,;"'):
+        raise InvalidInput("email_invalid")
+    try:
+        result = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError:
+        raise InvalidInput("email_invalid") from None
+    return str(result.normalized)
+
+
+def region_code(name: str) -> str:
+    """A stable ASCII code for a region name ("Region Sjælland" -> "region-sjaelland")."""
+    table = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ä": "ae", "ö": "oe", "ü": "ue"})
+    folded = unicodedata.normalize("NFKD", name.lower().translate(table))
+    ascii_only = "".join(ch for ch in folded if ch.isascii() and (ch.isalnum() or ch == " "))
+    return "-".join(ascii_only.split())[:40] or "region"
