@@ -1,0 +1,77 @@
+"""Builds the python-telegram-bot Application: handlers, persistence, error handler, menu."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, TypeHandler
+from telegram.request import BaseRequest
+from telegram.warnings import PTBUserWarning
+
+from samvirke.bot import admin, commands, menu, preferences, privacy, profile, signup, verify
+from samvirke.bot.context import CONTEXT_TYPES, AppType, Services, load_viewer
+from samvirke.bot.errors import on_error
+from samvirke.bot.persistence import DatabasePersistence
+
+VIEWER_GROUP = -1
+
+
+def _handlers() -> list[Any]:
+    # Conversations come first: while a member is in one, it gets their messages. The last
+    # resort handlers answer whatever nothing else took.
+    with warnings.catch_warnings():
+        # per_message=False is what we want: a conversation follows the person, not a message.
+        warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
+        conversations = [signup.handler(), *profile.handlers()]
+    return [
+        *conversations,
+        *menu.handlers(),
+        *verify.handlers(),
+        *preferences.handlers(),
+        *privacy.handlers(),
+        *admin.handlers(),
+        *menu.last_resort_handlers(),
+    ]
+
+
+async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services = application.bot_data["services"]
+    await commands.register_defaults(application.bot, services.settings.default_language)
+
+
+def build_application(
+    services: Services,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    persistence_interval: float = 1.0,
+) -> AppType:
+    """The bot, talking to ``SAMVIRKE_TELEGRAM_API_URL`` for every call and file download."""
+    settings = services.settings
+    if settings.telegram_token is None:
+        raise ValueError("SAMVIRKE_TELEGRAM_TOKEN is not set")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(f"{settings.api_base}/bot")
+        .base_file_url(f"{settings.api_base}/file/bot")
+        .context_types(CONTEXT_TYPES)
+        .persistence(
+            DatabasePersistence(
+                services.db, clock=services.clock, update_interval=persistence_interval
+            )
+        )
+        .post_init(_post_init)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application: AppType = builder.build()  # type: ignore[assignment]
+    application.bot_data["services"] = services
+    application.add_handler(TypeHandler(Update, load_viewer), group=VIEWER_GROUP)
+    application.add_handlers(_handlers())
+    application.add_error_handler(on_error)  # type: ignore[arg-type]
+    return application

@@ -1,0 +1,58 @@
+"""The command menu, registered per language with setMyCommands, and per chat for organisers."""
+
+from __future__ import annotations
+
+import logging
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
+from telegram.error import TelegramError
+
+from samvirke.storage.permissions import Actor
+from samvirke.templates.i18n import LANGUAGES, N_, Translator, translator
+
+log = logging.getLogger(__name__)
+
+MEMBER_COMMANDS: list[tuple[str, str]] = [
+    ("start", N_("Sign up, or open the menu")),
+    ("profile", N_("See and change your details")),
+    ("settings", N_("Language and newsletter")),
+    ("privacy", N_("Your data: see, export or delete it")),
+    ("help", N_("What I can do for you")),
+]
+ORGANISER_COMMANDS: list[tuple[str, str]] = [
+    ("members", N_("Members by sector and region, as a list")),
+]
+ADMIN_COMMANDS: list[tuple[str, str]] = [
+    ("regions", N_("See and add regions")),
+]
+
+
+def for_actor(actor: Actor | None, t: Translator) -> list[tuple[str, str]]:
+    entries = list(MEMBER_COMMANDS)
+    if actor is not None and actor.is_organiser:
+        entries += ORGANISER_COMMANDS
+    if actor is not None and actor.is_admin:
+        entries += ADMIN_COMMANDS
+    return [(command, t(description)) for command, description in entries]
+
+
+def _bot_commands(actor: Actor | None, t: Translator) -> list[BotCommand]:
+    return [BotCommand(command, description) for command, description in for_actor(actor, t)]
+
+
+async def register_defaults(bot: Bot, default_language: str) -> None:
+    """Member commands in each language (by the user's Telegram language), and a default."""
+    scope = BotCommandScopeAllPrivateChats()
+    await bot.set_my_commands(_bot_commands(None, translator(default_language)), scope=scope)
+    for language in LANGUAGES:
+        await bot.set_my_commands(
+            _bot_commands(None, translator(language)), scope=scope, language_code=language
+        )
+
+
+async def set_for_chat(bot: Bot, chat_id: int, actor: Actor | None, t: Translator) -> None:
+    """A member's own menu: in the language they chose, with the commands of their role."""
+    try:
+        await bot.set_my_commands(_bot_commands(actor, t), scope=BotCommandScopeChat(chat_id))
+    except TelegramError as error:
+        # The menu is a convenience: a failure here must not spoil what the member did.
+        log.warning("could not set the command menu of a chat: %s", type(error).__name__)

@@ -1,0 +1,98 @@
+"""The objects every handler gets: shared services, and who is talking in which language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from telegram import Update
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
+
+from samvirke.settings import Settings
+from samvirke.storage.members import MemberView
+from samvirke.storage.permissions import Actor
+from samvirke.storage.uow import Database, UnitOfWork
+from samvirke.templates.i18n import Translator, pick_language, translator
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Services:
+    """Shared objects, injected once at start-up (see bot.app.build_application)."""
+
+    settings: Settings
+    db: Database
+    clock: Callable[[], dt.datetime] = field(default=utc_now)
+
+    def uow(self) -> UnitOfWork:
+        return self.db.unit_of_work()
+
+
+BotData = dict[str, Any]
+UserData = dict[str, Any]
+ChatData = dict[str, Any]
+
+
+class Context(CallbackContext[ExtBot[None], UserData, ChatData, BotData]):
+    """Per-update context; ``member``, ``actor`` and ``t`` are filled in by ``bot.viewer``."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.member: MemberView | None = None
+        self.actor: Actor | None = None
+        self.t: Translator = translator("en")
+
+    @property
+    def services(self) -> Services:
+        return cast(Services, self.bot_data["services"])
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.services.clock()
+
+    def uow(self) -> UnitOfWork:
+        return self.services.uow()
+
+    def use_member(self, member: MemberView | None, telegram_language: str | None) -> None:
+        """Remember who this is and pick their language (their choice, else Telegram's)."""
+        settings = self.services.settings
+        self.member = member
+        self.t = translator(
+            pick_language(
+                member.language if member else None,
+                telegram_language,
+                default=settings.default_language,
+            )
+        )
+        user_id = self._user_id
+        if member is not None:
+            self.actor = member.actor(settings.admins)
+        elif user_id is not None:
+            self.actor = Actor(telegram_user_id=user_id, member_id=None,
+                               is_admin=user_id in settings.admins)
+
+
+CONTEXT_TYPES = ContextTypes(context=Context, bot_data=dict, user_data=dict, chat_data=dict)
+
+AppType = Application[ExtBot[None], Context, UserData, ChatData, BotData, Any]
+
+
+async def load_viewer(update: Update, context: Context) -> None:
+    """Runs first for every update: loads the member behind it (one query) and their language."""
+    from samvirke.storage import members  # noqa: PLC0415 - keep import graph one-way at load
+
+    user = update.effective_user
+    member = None
+    if user is not None:
+        member = await members.find_by_telegram(context.uow(), user.id)
+    context.use_member(member, user.language_code if user else None)

@@ -1,0 +1,95 @@
+"""The ``samvirke`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from samvirke.settings import ConfigurationError, Settings, load_settings
+
+log = logging.getLogger("samvirke")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="samvirke",
+        description="Samvirke: the Telegram bot and background jobs of a social-innovation "
+        "network. Configured with SAMVIRKE_* environment variables or a .env file.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser(
+        "run",
+        help="migrate the database, then run the bot, the scheduler and the HTTP server",
+        description="Migrate the database, then run the bot (long polling, or a webhook when "
+        "SAMVIRKE_PUBLIC_URL is set), the mail delivery and the HTTP server in one process. "
+        "Needs SAMVIRKE_TELEGRAM_TOKEN.",
+    )
+    sub.add_parser(
+        "migrate",
+        help="apply database migrations and exit",
+        description="Apply the database migrations (Alembic) to SAMVIRKE_DATABASE_URL and exit.",
+    )
+    sub.add_parser(
+        "worker",
+        help="run only the scheduler and outbox delivery",
+        description="Run only the scheduler and the outbox delivery (mail), e.g. beside a bot "
+        "running elsewhere. Several workers never send the same message twice.",
+    )
+    return parser
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as error:
+        raise SystemExit(f"samvirke: configuration error: {error}") from None
+
+
+def _migrate(settings: Settings) -> None:
+    from samvirke.storage.migrate import upgrade  # noqa: PLC0415 - keep --help fast
+
+    try:
+        upgrade(settings.database_url)
+    except Exception as error:  # a database that cannot be reached: one line, not a traceback
+        raise SystemExit(
+            f"samvirke: cannot migrate the database at SAMVIRKE_DATABASE_URL: "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        ) from None
+    log.info("database is up to date")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = _settings()
+    from samvirke import logs  # noqa: PLC0415
+
+    secrets = [s.get_secret_value() for s in (settings.telegram_token, settings.smtp_password) if s]
+    logs.configure(secrets=secrets)
+    if args.command == "migrate":
+        _migrate(settings)
+        return 0
+    if args.command == "run":
+        if settings.telegram_token is None:
+            raise SystemExit(
+                "samvirke: set SAMVIRKE_TELEGRAM_TOKEN to the bot token from @BotFather "
+                "(in the environment or in a .env file)"
+            )
+        _migrate(settings)
+        from samvirke import runtime  # noqa: PLC0415
+
+        asyncio.run(runtime.run(settings))
+        return 0
+    if args.command == "worker":
+        _migrate(settings)
+        from samvirke import runtime  # noqa: PLC0415
+
+        asyncio.run(runtime.worker(settings))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The small HTTP server of ``samvirke run``: health check and the Telegram webhook."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+
+from aiohttp import web
+from sqlalchemy import text
+from telegram import Update
+
+from samvirke.bot.context import AppType
+from samvirke.storage.uow import Database
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+def webhook_secret(token: str) -> str:
+    """A stable secret Telegram sends back with each webhook call (derived, never logged)."""
+    return hashlib.sha256(f"samvirke-webhook:{token}".encode()).hexdigest()[:48]
+
+
+def build_http_app(db: Database, bot_app: AppType | None, *, secret: str | None) -> web.Application:
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+
+    async def health(_request: web.Request) -> web.Response:
+        try:
+            async with db.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("health check: database not reachable")
+            return web.json_response({"status": "database unavailable"}, status=503)
+        return web.json_response({"status": "ok"})
+
+    async def webhook(request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if bot_app is None or secret is None or not hmac.compare_digest(given, secret):
+            return web.Response(status=403)
+        try:
+            data = json.loads(await request.read())
+        except ValueError:
+            return web.Response(status=400)
+        await bot_app.update_queue.put(Update.de_json(data, bot_app.bot))
+        return web.Response(status=200)
+
+    app.router.add_get("/healthz", health)
+    app.router.add_post(WEBHOOK_PATH, webhook)
+    return app
+
+
+async def start_http(app: web.Application, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host="0.0.0.0", port=port)  # noqa: S104 - served behind a proxy
+    await site.start()
+    return runner
