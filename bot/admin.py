@@ -56,7 +56,11 @@ def _csv_safe(value: str) -> str:
 def _overview_text(t: Translator, overview: MembersOverview) -> str:
     lines = [
         t.plural("{n} member", "{n} members", overview.total),
-        t("of whom {n} have confirmed their e-mail address", n=overview.verified),
+        t.plural(
+            "of whom {n} has confirmed their e-mail address",
+            "of whom {n} have confirmed their e-mail address",
+            overview.verified,
+        ),
         "",
         t("By sector:"),
     ]
@@ -87,7 +91,7 @@ async def members_command(update: Update, context: Context) -> None:
     if overview.members:
         await chat.send_document(
             InputFile(io.BytesIO(members_csv(overview)), filename="members.csv"),
-            caption=t("The members who agreed to be listed, as a spreadsheet (CSV)."),
+            caption=t("All members, as a spreadsheet (CSV)."),
         )
 
 

@@ -19,7 +19,7 @@ MEMBER_COMMANDS: list[tuple[str, str]] = [
     ("help", N_("What I can do for you")),
 ]
 ORGANISER_COMMANDS: list[tuple[str, str]] = [
-    ("members", N_("Members by sector and region, as a list")),
+    ("members", N_("Member overview and list (CSV)")),
 ]
 ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("regions", N_("See and add regions")),

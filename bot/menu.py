@@ -23,7 +23,7 @@ async def after_signup(update: Update, context: Context, member: MemberView) -> 
     await chat.send_message(
         t(
             "Thank you, {name}, you are signed up! We have sent a six-digit code to {email}. "
-            "Please type it here to confirm your address. Until then we send you no e-mail.",
+            "Please type it here to confirm your address. Until then we send you no other e-mail.",
             name=member.name,
             email=member.pending_email or member.email,
         ),

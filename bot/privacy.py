@@ -81,8 +81,8 @@ async def confirm_delete(update: Update, context: Context) -> None:
     await chat.send_message(
         t(
             "Do you really want to delete your data? Your name, e-mail address, organisation "
-            "and Telegram id are erased at once and cannot be restored. Totals the network has "
-            "already counted keep your visit, without your name."
+            "and Telegram id are erased at once and cannot be restored. Numbers the network has "
+            "already counted stay as numbers, without your name."
         ),
         reply_markup=keyboards.column(
             [

@@ -27,12 +27,12 @@ FIELD = "profile_field"
 PRIVATE = filters.ChatType.PRIVATE
 TEXT_FIELDS = ("name", "email", "organisation")
 
-FIELD_LABELS = {
-    "name": N_("Name"),
-    "email": N_("E-mail"),
-    "organisation": N_("Organisation"),
-    "sector": N_("Sector"),
-    "region": N_("Region"),
+CHANGE_LABELS = {
+    "name": N_("Change name"),
+    "email": N_("Change e-mail"),
+    "organisation": N_("Change organisation"),
+    "sector": N_("Change sector"),
+    "region": N_("Change region"),
 }
 QUESTIONS = {
     "name": N_("Type your name."),
@@ -68,10 +68,7 @@ async def show(update: Update, context: Context) -> None:
     ]
     if member.pending_email:
         lines.append(t("Waiting for confirmation: {email}", email=member.pending_email))
-    buttons = [
-        keyboards.button(t("Change {field}", field=t(FIELD_LABELS[f]).lower()), f"pf:edit:{f}")
-        for f in FIELD_LABELS
-    ]
+    buttons = [keyboards.button(t(label), f"pf:edit:{f}") for f, label in CHANGE_LABELS.items()]
     await chat.send_message("\n".join(lines), reply_markup=keyboards.column(buttons))
 
 
@@ -84,7 +81,7 @@ async def edit(update: Update, context: Context) -> str | int:
         await chat.send_message(context.t("Please sign up first: send /start."))
         return ConversationHandler.END
     field = (query.data or "").rsplit(":", 1)[-1]
-    if field not in FIELD_LABELS:
+    if field not in CHANGE_LABELS:
         return ConversationHandler.END
     context.user_data[FIELD] = field  # type: ignore[index]
     return await _ask(update, context, field)

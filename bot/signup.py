@@ -158,7 +158,7 @@ async def start(update: Update, context: Context) -> str | int:
         update,
         context.t(
             "Welcome to Samvirke, where the network's members meet, help each other and hear "
-            "about meetings. Signing up takes a minute: six short questions. "
+            "about meetings. Signing up takes a minute: a few short questions. "
             "Send /cancel at any time to stop."
         ),
     )

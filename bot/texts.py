@@ -30,7 +30,7 @@ ERROR_MESSAGES: dict[str, str] = {
         "That does not look like an e-mail address. Please type it like name@example.org."
     ),
     "email_unchanged": N_("That is already your e-mail address."),
-    "organisation_empty": N_("Please type the name of your organisation, or press Skip."),
+    "organisation_empty": N_("Please type the name of your organisation."),
     "organisation_too_long": N_("That is too long: at most {max} characters, please."),
     "sector_unknown": N_("Please choose one of the sectors."),
     "region_unknown": N_("Please choose one of the regions."),
@@ -44,7 +44,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "member_not_found": N_("Please sign up first: send /start."),
     "nothing_pending": N_("There is no code waiting to be confirmed."),
     "resend_too_soon": N_(
-        "We sent a code less than a minute ago. Please wait {seconds} seconds and try again."
+        "We sent a code less than a minute ago. Please wait a moment and try again."
     ),
 }
 

@@ -65,7 +65,9 @@ async def resend(update: Update, context: Context) -> None:
     email = await verification.resend(context.uow(), member.id, now=context.now)
     await chat.send_message(
         context.t(
-            "We have sent a new code to {email}. It is valid for 30 minutes.", email=email
+            "We have sent a new code to {email}. It is valid for {minutes} minutes.",
+            email=email,
+            minutes=int(verification.CODE_LIFETIME.total_seconds() // 60),
         ),
         reply_markup=verify_keyboard(context),
     )

@@ -78,9 +78,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "(in the environment or in a .env file)"
             )
         _migrate(settings)
+        from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415
+
         from samvirke import runtime  # noqa: PLC0415
 
-        asyncio.run(runtime.run(settings))
+        try:
+            asyncio.run(runtime.run(settings))
+        except InvalidToken:
+            raise SystemExit(
+                "samvirke: the Bot API refused SAMVIRKE_TELEGRAM_TOKEN; check the token from "
+                "@BotFather"
+            ) from None
+        except NetworkError as error:
+            raise SystemExit(
+                f"samvirke: cannot reach the Bot API at SAMVIRKE_TELEGRAM_API_URL "
+                f"({settings.api_base}): {error}"
+            ) from None
+        except OSError as error:
+            raise SystemExit(
+                f"samvirke: cannot listen on SAMVIRKE_HTTP_PORT {settings.http_port}: "
+                f"{error.strerror}"
+            ) from None
         return 0
     if args.command == "worker":
         _migrate(settings)

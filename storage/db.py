@@ -29,6 +29,8 @@ def ensure_sqlite_folder(url: str) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # hide_parameters: SQL errors and logs never show the values (names, addresses) bound.
+    kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
     ensure_sqlite_folder(url)

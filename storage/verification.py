@@ -55,7 +55,11 @@ async def issue(
             "language": member.language,
             "to_name": member.name,
             "to_email": email,
-            "context": {"name": member.name, "code": code, "minutes": 30},
+            "context": {
+                "name": member.name,
+                "code": code,
+                "minutes": int(CODE_LIFETIME.total_seconds() // 60),
+            },
         },
         now=now,
     )
