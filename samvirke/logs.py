@@ -11,6 +11,9 @@ QUIET = {
     # aiohttp's access log would record unsubscribe and webhook paths.
     "aiohttp.access": logging.WARNING,
     "apscheduler": logging.WARNING,
+    # python-telegram-bot writes every Bot API call with its parameters (message texts) at DEBUG.
+    "telegram.Bot": logging.INFO,
+    "telegram.ext.ExtBot": logging.INFO,
     "alembic.runtime.plugins": logging.WARNING,
 }
 

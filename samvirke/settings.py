@@ -5,6 +5,7 @@ Everything else receives this object; nothing reads ``os.environ`` on its own.
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,7 +35,8 @@ class Settings(BaseSettings):
 
     telegram_token: SecretStr | None = None
     telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
-    database_url: str = DEFAULT_DATABASE_URL
+    # repr=False: a PostgreSQL URL may carry a password.
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
     smtp_host: str | None = None
     smtp_port: int | None = Field(default=None, ge=1, le=65535)
     smtp_username: str | None = None
@@ -61,6 +63,14 @@ class Settings(BaseSettings):
                 + ", ".join(sorted(ASYNC_DRIVERS))
             )
         return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _check_mail_from(cls, value: str) -> str:
+        _name, address = parseaddr(value)
+        if not address or "@" not in address or address != value.strip() or len(address) > 254:
+            raise ValueError("not an e-mail address (e.g. samvirke@network.example)")
+        return address
 
     @field_validator("admins", mode="before")
     @classmethod

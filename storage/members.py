@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samvirke.storage import audit, verification
@@ -95,7 +96,7 @@ async def _by_id(session: AsyncSession, member_id: int) -> Member:
 
 
 async def _view(session: AsyncSession, member: Member) -> MemberView:
-    return view(member, await session.get(EmailVerification, member.id))
+    return view(member, await verification.pending(session, member.id))
 
 
 async def find_by_telegram(uow: UnitOfWork, telegram_user_id: int) -> MemberView | None:
@@ -141,7 +142,8 @@ async def register(
     email = validate_email_address(email)
     organisation = validate_organisation(organisation) if organisation else None
     _check_sector(sector)
-    language = language if language in LANGUAGES else "da"
+    if language not in LANGUAGES:
+        raise InvalidInput("language_unknown")
     async with uow:
         existing = await _by_telegram(uow.session, telegram_user_id)
         if existing is not None:
@@ -164,7 +166,15 @@ async def register(
             updated_at=now,
         )
         uow.session.add(member)
-        await uow.session.flush()
+        try:
+            await uow.session.flush()
+        except IntegrityError:
+            # The same person pressed "I agree" twice at the same moment: the other tap won.
+            await uow.session.rollback()
+            existing = await _by_telegram(uow.session, telegram_user_id)
+            if existing is None:
+                raise
+            return Registration(await _view(uow.session, existing), created=False, code_sent=False)
         audit.record(
             uow.session,
             "member.registered",

@@ -101,34 +101,45 @@ async def claim(
         return claimed
 
 
-async def mark_sent(uow: UnitOfWork, message_id: int, *, now: dt.datetime) -> None:
-    await _set(uow, message_id, status=OutboxStatus.SENT, sent_at=now, last_error=None)
+# What a sent message keeps (for the member's data export): not its content, such as a code.
+KEPT_AFTER_SENDING = ("template", "language", "to_email")
+
+
+async def mark_sent(uow: UnitOfWork, message: ClaimedMessage, *, now: dt.datetime) -> bool:
+    kept = {k: v for k, v in message.payload.items() if k in KEPT_AFTER_SENDING}
+    return await _settle(
+        uow, message, status=OutboxStatus.SENT, sent_at=now, last_error=None, payload=kept
+    )
 
 
 async def mark_retry(
-    uow: UnitOfWork, message_id: int, *, error: str, next_attempt_at: dt.datetime
-) -> None:
-    await _set(
-        uow,
-        message_id,
-        status=OutboxStatus.RETRY,
-        next_attempt_at=next_attempt_at,
+    uow: UnitOfWork, message: ClaimedMessage, *, error: str, next_attempt_at: dt.datetime
+) -> bool:
+    return await _settle(
+        uow, message, status=OutboxStatus.RETRY, next_attempt_at=next_attempt_at,
         last_error=error[:1000],
     )
 
 
-async def mark_failed(uow: UnitOfWork, message_id: int, *, error: str) -> None:
-    await _set(uow, message_id, status=OutboxStatus.FAILED, last_error=error[:1000])
+async def mark_failed(uow: UnitOfWork, message: ClaimedMessage, *, error: str) -> bool:
+    return await _settle(uow, message, status=OutboxStatus.FAILED, last_error=error[:1000])
 
 
-async def _set(uow: UnitOfWork, message_id: int, **values: Any) -> None:
+async def _settle(uow: UnitOfWork, message: ClaimedMessage, **values: Any) -> bool:
+    """Record the outcome of this claim. False if the row is no longer ours (its lease ran out
+    and another worker claimed it, or it was withdrawn): then that worker's outcome stands."""
     async with uow:
-        await uow.session.execute(
+        result = await uow.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.IN_FLIGHT)
+            .where(
+                OutboxMessage.id == message.id,
+                OutboxMessage.status == OutboxStatus.IN_FLIGHT,
+                OutboxMessage.attempts == message.attempts,
+            )
             .values(locked_until=None, **values)
         )
         await uow.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def counts(uow: UnitOfWork) -> dict[str, int]:
@@ -137,4 +148,4 @@ async def counts(uow: UnitOfWork) -> dict[str, int]:
         rows = await uow.session.execute(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         )
-        return {status: n for status, n in rows.tuples()}
+        return {status: n for status, n in rows.all()}

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 
-from samvirke.storage import audit
+from samvirke.storage import audit, verification
 from samvirke.storage.bot_state import private_chat_keys
 from samvirke.storage.errors import NotFound
 from samvirke.storage.members import CONSENT_VERSION
@@ -36,7 +36,7 @@ async def export(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> dict[s
         member = await uow.session.get(Member, member_id)
         if member is None or member.deleted_at is not None:
             raise NotFound("member_not_found")
-        pending = await uow.session.get(EmailVerification, member_id)
+        pending = await verification.pending(uow.session, member_id)
         messages = (
             await uow.session.scalars(
                 select(OutboxMessage)
@@ -131,6 +131,15 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
                     [OutboxStatus.QUEUED, OutboxStatus.RETRY, OutboxStatus.FAILED]
                 ),
             )
+        )
+        # A message being sent right now may still go out once; it is never handed out again.
+        await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.member_id == member_id,
+                OutboxMessage.status == OutboxStatus.IN_FLIGHT,
+            )
+            .values(status=OutboxStatus.FAILED, locked_until=None)
         )
         await session.execute(
             update(OutboxMessage)

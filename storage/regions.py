@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from samvirke.storage import audit
 from samvirke.storage.errors import InvalidInput
@@ -37,7 +37,11 @@ async def add(uow: UnitOfWork, actor: Actor, name: str, *, now: dt.datetime) -> 
     name = validate_region_name(name)
     code = region_code(name)
     async with uow:
-        existing = await uow.session.scalar(select(Region).where(Region.code == code))
+        existing = await uow.session.scalar(
+            select(Region).where(
+                or_(Region.code == code, func.lower(Region.name) == name.lower())
+            )
+        )
         if existing is not None:
             if existing.active:
                 raise InvalidInput("region_exists")

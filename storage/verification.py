@@ -29,6 +29,12 @@ def new_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
 
 
+async def pending(session: AsyncSession, member_id: int) -> EmailVerification | None:
+    """The member's code waiting to be typed, if any (a used code leaves an empty hash)."""
+    row = await session.get(EmailVerification, member_id)
+    return row if row is not None and row.code_hash else None
+
+
 async def issue(
     session: AsyncSession, member: Member, email: str, *, now: dt.datetime
 ) -> EmailVerification:
@@ -90,26 +96,28 @@ async def check(uow: UnitOfWork, member_id: int, code: str, *, now: dt.datetime)
         member = await uow.session.get(Member, member_id)
         if member is None or member.deleted_at is not None:
             raise NotFound("member_not_found")
-        pending = await uow.session.get(EmailVerification, member_id)
-        if pending is None:
+        waiting = await pending(uow.session, member_id)
+        if waiting is None:
             return Check(CheckResult.NOTHING_PENDING)
-        if pending.attempts >= MAX_WRONG_TRIES:
-            return Check(CheckResult.TOO_MANY_TRIES, pending.email)
-        if now >= pending.expires_at:
-            return Check(CheckResult.EXPIRED, pending.email)
-        if not hmac.compare_digest(pending.code_hash, _hash(member_id, code)):
-            pending.attempts += 1
+        if waiting.attempts >= MAX_WRONG_TRIES:
+            return Check(CheckResult.TOO_MANY_TRIES, waiting.email)
+        if now >= waiting.expires_at:
+            return Check(CheckResult.EXPIRED, waiting.email)
+        if not hmac.compare_digest(waiting.code_hash, _hash(member_id, code)):
+            waiting.attempts += 1
             audit.record(uow.session, "email.code_wrong", now=now, member_id=member_id)
             await uow.commit()
-            left = MAX_WRONG_TRIES - pending.attempts
+            left = MAX_WRONG_TRIES - waiting.attempts
             if left <= 0:
-                return Check(CheckResult.TOO_MANY_TRIES, pending.email)
-            return Check(CheckResult.WRONG, pending.email, tries_left=left)
-        email = pending.email
+                return Check(CheckResult.TOO_MANY_TRIES, waiting.email)
+            return Check(CheckResult.WRONG, waiting.email, tries_left=left)
+        email = waiting.email
         member.email = email
         member.email_verified_at = now
         member.updated_at = now
-        await uow.session.delete(pending)
+        # The row stays (with no code) so that the next code continues its numbering.
+        waiting.code_hash = ""
+        waiting.attempts = 0
         audit.record(uow.session, "email.verified", now=now, member_id=member_id)
         await uow.commit()
         return Check(CheckResult.VERIFIED, email)
@@ -125,17 +133,17 @@ async def resend(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> str:
         member = await uow.session.get(Member, member_id)
         if member is None or member.deleted_at is not None:
             raise NotFound("member_not_found")
-        pending = await uow.session.get(EmailVerification, member_id)
-        if pending is None:
+        waiting = await pending(uow.session, member_id)
+        if waiting is None:
             if member.email_verified_at is not None or not member.email:
                 raise NotFound("nothing_pending")
             email = member.email
         else:
-            if now - pending.created_at < RESEND_AFTER:
+            if now - waiting.created_at < RESEND_AFTER:
                 raise ResendTooSoon(
-                    seconds=int((RESEND_AFTER - (now - pending.created_at)).total_seconds()) + 1
+                    seconds=int((RESEND_AFTER - (now - waiting.created_at)).total_seconds()) + 1
                 )
-            email = pending.email
+            email = waiting.email
         await issue(uow.session, member, email, now=now)
         await uow.commit()
         return email

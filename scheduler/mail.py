@@ -1,0 +1,227 @@
+"""Building e-mails from outbox rows: templates, headers, MIME structure.
+
+An e-mail outbox row's payload names a template and carries the data it needs::
+
+    {"template": "verification", "language": "da", "to_name": "Karen Ærø",
+     "to_email": "karen@example.dk", "context": {"name": ..., "code": ..., "minutes": 30}}
+
+``template`` selects ``templates/mail/<template>.txt`` (with the blocks ``subject`` and ``body``)
+and ``templates/mail/<template>.html`` (a whole document, usually extending ``base.html``), so a
+new kind of mail is a new pair of templates; nothing here changes.
+
+Headers are only ever built from objects (:class:`email.headerregistry.Address`), never by joining
+strings, and the ``email.policy.SMTP`` policy encodes non-ASCII text as RFC 2047 words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+import jinja2
+from email_validator import EmailNotValidError, validate_email
+
+from samvirke.settings import LANGUAGES, Settings
+from samvirke.storage.outbox import ClaimedMessage
+from samvirke.templates.i18n import mail_environment
+
+SENDER_NAME = "Samvirke"
+TEMPLATE_NAME = re.compile(r"[a-z0-9_]+(?:/[a-z0-9_]+)*")
+SUBJECT_BLOCK = "subject"
+BODY_BLOCK = "body"
+
+
+class MailBuildError(Exception):
+    """An outbox row could not be turned into a message.
+
+    ``permanent`` is True when the row itself is unusable (no address, an invalid address, an
+    erased payload): trying again cannot help. Template problems are our bugs, fixable by a
+    deployment, so they are retried like a temporary failure.
+    """
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class MailRequest:
+    """The part of an outbox payload that describes one e-mail."""
+
+    template: str
+    language: str
+    to_name: str
+    to_email: str
+    context: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """A message ready for a transport, with its SMTP envelope."""
+
+    outbox_id: int
+    message: EmailMessage
+    sender: str
+    recipients: tuple[str, ...]
+    date: dt.datetime
+
+
+def parse_payload(payload: Mapping[str, Any], *, default_language: str) -> MailRequest:
+    """Read and check the e-mail fields of an outbox payload."""
+    if payload.get("erased"):
+        raise MailBuildError("payload erased (data-protection request)", permanent=True)
+    template = payload.get("template")
+    if not isinstance(template, str) or not TEMPLATE_NAME.fullmatch(template):
+        raise MailBuildError("payload has no valid template name", permanent=True)
+    to_email = payload.get("to_email")
+    if not isinstance(to_email, str) or not to_email:
+        raise MailBuildError("payload has no recipient address", permanent=True)
+    language = payload.get("language")
+    if language not in LANGUAGES:
+        language = default_language
+    context = payload.get("context") or {}
+    if not isinstance(context, Mapping):
+        raise MailBuildError("payload context is not an object", permanent=True)
+    to_name = payload.get("to_name")
+    return MailRequest(
+        template=template,
+        language=str(language),
+        to_name=to_name if isinstance(to_name, str) else "",
+        to_email=to_email,
+        context=context,
+    )
+
+
+def _render_block(template: jinja2.Template, block: str, context: Mapping[str, Any]) -> str:
+    render = template.blocks.get(block)
+    if render is None:
+        raise MailBuildError(
+            f"template {template.name!r} has no {{% block {block} %}}", permanent=False
+        )
+    return "".join(render(template.new_context(dict(context))))
+
+
+def render(template: str, language: str, context: Mapping[str, Any]) -> RenderedMail:
+    """Render ``<template>.txt`` (blocks ``subject`` and ``body``) and ``<template>.html``.
+
+    The HTML template receives the rendered ``subject`` too (for its ``<title>``).
+    """
+    env = mail_environment(language)
+    values: dict[str, Any] = {"language": language, **context}
+    try:
+        text_template = env.get_template(f"{template}.txt")
+        subject = " ".join(_render_block(text_template, SUBJECT_BLOCK, values).split())
+        text = _render_block(text_template, BODY_BLOCK, values)
+        html = env.get_template(f"{template}.html").render(values, subject=subject)
+    except Exception as exc:  # a template or catalog bug (e.g. a wrong %(placeholder)s)
+        raise MailBuildError(
+            f"template {template!r}: {type(exc).__name__}: {exc}", permanent=False
+        ) from exc
+    if not subject:
+        raise MailBuildError(f"template {template!r} renders an empty subject", permanent=False)
+    return RenderedMail(subject=subject, text=text, html=html)
+
+
+def clean_display_name(value: str) -> str:
+    """A display name without control characters (no line breaks can reach a header)."""
+    value = unicodedata.normalize("NFC", value)
+    value = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in value)
+    return " ".join(value.split())
+
+
+def recipient_address(name: str, email: str) -> Address:
+    """The ``To`` address: the domain in its ASCII (IDNA) form, the name cleaned.
+
+    An address whose local part is not ASCII would need SMTPUTF8; it is refused here.
+    """
+    try:
+        checked = validate_email(email, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise MailBuildError(f"invalid recipient address: {exc}", permanent=True) from None
+    if checked.ascii_email is None:  # only possible with SMTPUTF8, which is refused above
+        raise MailBuildError("recipient address needs SMTPUTF8", permanent=True)
+    username, _, domain = checked.ascii_email.rpartition("@")
+    return Address(display_name=clean_display_name(name), username=username, domain=domain)
+
+
+def sender_address(settings: Settings) -> Address:
+    """``From``: ``mail_from``, a bare address (named "Samvirke") or ``Name <address>``."""
+    name, addr = parseaddr(settings.mail_from)
+    try:
+        return Address(display_name=clean_display_name(name) or SENDER_NAME, addr_spec=addr)
+    except (ValueError, IndexError) as exc:
+        raise MailBuildError(
+            "SAMVIRKE_MAIL_FROM is not an e-mail address", permanent=False
+        ) from exc
+
+
+def message_id(key: str, domain: str) -> str:
+    """A Message-ID derived from the outbox key: a retry sends the same id again."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain or 'localhost'}>"
+
+
+def compose(
+    rendered: RenderedMail,
+    *,
+    sender: Address,
+    recipient: Address,
+    key: str,
+    now: dt.datetime,
+) -> EmailMessage:
+    """Put the rendered parts and the headers together (text/plain with an HTML alternative)."""
+    if now.tzinfo is None:
+        raise ValueError("naive datetime given as the date of a mail")
+    message = EmailMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id(key, sender.domain)
+    # RFC 3834: an automatic message; out-of-office robots should not answer it.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(rendered.text, cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    return message
+
+
+def build_message(claimed: ClaimedMessage, settings: Settings, *, now: dt.datetime) -> OutgoingMail:
+    """Turn a claimed outbox row into a message and its envelope.
+
+    :raises MailBuildError: the row cannot become a mail (see ``permanent``).
+    """
+    request = parse_payload(claimed.payload, default_language=settings.default_language)
+    sender = sender_address(settings)
+    recipient = recipient_address(request.to_name, request.to_email)
+    context: dict[str, Any] = {
+        "public_url": str(settings.public_url) if settings.public_url else None,
+        **request.context,
+    }
+    rendered = render(request.template, request.language, context)
+    try:
+        message = compose(rendered, sender=sender, recipient=recipient, key=claimed.key, now=now)
+    except ValueError as exc:
+        raise MailBuildError(f"cannot compose message: {exc}", permanent=True) from exc
+    return OutgoingMail(
+        outbox_id=claimed.id,
+        message=message,
+        sender=sender.addr_spec,
+        recipients=(recipient.addr_spec,),
+        date=now,
+    )
