@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from samvirke.bot import commands, keyboards
@@ -12,7 +12,7 @@ from samvirke.storage.members import MemberView
 PRIVATE = filters.ChatType.PRIVATE
 
 
-def verify_keyboard(context: Context) -> keyboards.InlineKeyboardMarkup:
+def verify_keyboard(context: Context) -> InlineKeyboardMarkup:
     return keyboards.column([keyboards.button(context.t("Send the code again"), "verify:resend")])
 
 

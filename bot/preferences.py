@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from samvirke.bot import commands, keyboards
@@ -11,7 +11,7 @@ from samvirke.bot.texts import FREQUENCY_LABELS, LANGUAGE_NAMES, frequency_label
 from samvirke.storage import members
 
 
-def _screen(context: Context) -> tuple[str, keyboards.InlineKeyboardMarkup]:
+def _screen(context: Context) -> tuple[str, InlineKeyboardMarkup]:
     t = context.t
     member = context.member
     assert member is not None

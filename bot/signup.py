@@ -7,7 +7,7 @@ draft are persisted in the database, so a restart continues where the member was
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -138,7 +138,7 @@ async def ask_consent(update: Update, context: Context) -> str:
     return CONSENT
 
 
-ASK: dict[str, Callable[[Update, Context], Awaitable[str]]] = {
+ASK: dict[str, Callable[[Update, Context], Coroutine[Any, Any, str]]] = {
     NAME: ask_name,
     EMAIL: ask_email,
     ORGANISATION: ask_organisation,
@@ -277,7 +277,7 @@ async def cancel(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-def _reask(state: str, explanation: str) -> Callable[[Update, Context], Awaitable[str]]:
+def _reask(state: str, explanation: str) -> Callable[[Update, Context], Coroutine[Any, Any, str]]:
     """Explain what was wrong with the answer, then ask the same question again."""
 
     async def handler(update: Update, context: Context) -> str:

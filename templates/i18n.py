@@ -11,7 +11,8 @@ import functools
 import io
 import string
 from importlib.resources import files
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -47,10 +48,10 @@ def _translations(language: str) -> NullTranslations:
 class _SafeFormatter(string.Formatter):
     """``str.format`` that leaves unknown placeholders visible instead of raising."""
 
-    def get_value(self, key: int | str, args: object, kwargs: dict[str, object]) -> object:
+    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
         if isinstance(key, str) and key not in kwargs:
             return "{" + key + "}"
-        return super().get_value(key, args, kwargs)  # type: ignore[arg-type]
+        return super().get_value(key, args, kwargs)
 
 
 _formatter = _SafeFormatter()
