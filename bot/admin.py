@@ -12,13 +12,22 @@ from samvirke.bot import commands, keyboards
 from samvirke.bot.context import Context
 from samvirke.bot.texts import sector_label
 from samvirke.storage import members, regions
-from samvirke.storage.members import MemberView, MembersOverview
+from samvirke.storage.members import MembersOverview, MemberView
 from samvirke.storage.models import Role
 from samvirke.storage.permissions import Actor, require_admin, require_organiser
 from samvirke.templates.i18n import Translator, translator
 
 PRIVATE = filters.ChatType.PRIVATE
-CSV_COLUMNS = ("name", "email", "organisation", "sector", "region", "language", "verified", "joined")
+CSV_COLUMNS = (
+    "name",
+    "email",
+    "organisation",
+    "sector",
+    "region",
+    "language",
+    "verified",
+    "joined",
+)
 
 
 def _actor(context: Context) -> Actor:
@@ -35,7 +44,7 @@ def members_csv(overview: MembersOverview) -> bytes:
         writer.writerow(
             [
                 _csv_safe(m.name),
-                m.email if m.email_verified else "",
+                _csv_safe(m.email) if m.email_verified else "",
                 _csv_safe(m.organisation or ""),
                 m.sector or "",
                 m.region_name or "",

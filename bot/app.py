@@ -14,6 +14,7 @@ from samvirke.bot import admin, commands, menu, preferences, privacy, profile, s
 from samvirke.bot.context import CONTEXT_TYPES, AppType, Services, load_viewer
 from samvirke.bot.errors import on_error
 from samvirke.bot.persistence import DatabasePersistence
+from samvirke.logs import quiet_noisy_libraries
 
 VIEWER_GROUP = -1
 
@@ -50,6 +51,7 @@ def build_application(
 ) -> AppType:
     """The bot, talking to ``SAMVIRKE_TELEGRAM_API_URL`` for every call and file download."""
     settings = services.settings
+    quiet_noisy_libraries()
     if settings.telegram_token is None:
         raise ValueError("SAMVIRKE_TELEGRAM_TOKEN is not set")
     builder = (

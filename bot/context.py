@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from telegram import Update
-from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
+from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ContextTypes, ExtBot
 
 from samvirke.settings import Settings
 from samvirke.storage.members import MemberView
 from samvirke.storage.permissions import Actor
 from samvirke.storage.uow import Database, UnitOfWork
 from samvirke.templates.i18n import Translator, pick_language, translator
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> dt.datetime:
@@ -78,8 +82,9 @@ class Context(CallbackContext[ExtBot[None], UserData, ChatData, BotData]):
         if member is not None:
             self.actor = member.actor(settings.admins)
         elif user_id is not None:
-            self.actor = Actor(telegram_user_id=user_id, member_id=None,
-                               is_admin=user_id in settings.admins)
+            self.actor = Actor(
+                telegram_user_id=user_id, member_id=None, is_admin=user_id in settings.admins
+            )
 
 
 CONTEXT_TYPES = ContextTypes(context=Context, bot_data=dict, user_data=dict, chat_data=dict)
@@ -88,11 +93,39 @@ AppType = Application[ExtBot[None], Context, UserData, ChatData, BotData, Any]
 
 
 async def load_viewer(update: Update, context: Context) -> None:
-    """Runs first for every update: loads the member behind it (one query) and their language."""
-    from samvirke.storage import members  # noqa: PLC0415 - keep import graph one-way at load
+    """Runs first for every update: loads the member behind it (one query) and their language.
+
+    If the database cannot be read, the person gets an apology in their Telegram language and
+    the update stops here: no handler may treat a member as a stranger.
+    """
+    from samvirke.storage import members
 
     user = update.effective_user
-    member = None
-    if user is not None:
+    language = user.language_code if user else None
+    context.use_member(None, language)
+    if user is None:
+        return
+    try:
         member = await members.find_by_telegram(context.uow(), user.id)
-    context.use_member(member, user.language_code if user else None)
+    except Exception:
+        log.exception("could not load the member behind update %s", update.update_id)
+        await apologise(update, context)
+        raise ApplicationHandlerStop from None
+    context.use_member(member, language)
+
+
+async def apologise(update: Update, context: Context) -> None:
+    """Tell the person something went wrong on our side (never raises)."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if update.callback_query is not None:
+        with contextlib.suppress(Exception):
+            await update.callback_query.answer()
+    try:
+        await context.bot.send_message(
+            chat.id,
+            context.t("Sorry, something went wrong on our side. Please try again in a moment."),
+        )
+    except Exception:  # the reply itself failed: nothing more to tell the person
+        log.warning("could not send the error message to a chat")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import Update
 from telegram.error import Forbidden, NetworkError
 
-from samvirke.bot.context import Context, load_viewer
+from samvirke.bot.context import Context, apologise
 from samvirke.bot.texts import error_text
+from samvirke.storage import members
 from samvirke.storage.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -18,11 +20,13 @@ async def on_error(update: object, context: Context) -> None:
     error = context.error
     chat = update.effective_chat if isinstance(update, Update) else None
     if isinstance(update, Update):
-        # The error handler gets a fresh context: find the person's language again.
-        try:
-            await load_viewer(update, context)
-        except Exception:  # the database itself may be what failed
-            log.warning("could not load the member for an error message")
+        # The error handler gets a fresh context: find the person's language again (their
+        # Telegram language if the database itself is what failed).
+        user = update.effective_user
+        context.use_member(None, user.language_code if user else None)
+        with contextlib.suppress(Exception):
+            member = await members.find_by_telegram(context.uow(), user.id) if user else None
+            context.use_member(member, user.language_code if user else None)
     if isinstance(error, DomainError):
         # A rule said no (e.g. a member used an organisers' command): say why, politely.
         if chat is not None:
@@ -37,12 +41,8 @@ async def on_error(update: object, context: Context) -> None:
     # Only the exception and the update id: an update's content is personal data.
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s", update_id, exc_info=error)
-    if chat is not None:
-        await _reply(
-            context,
-            chat.id,
-            context.t("Sorry, something went wrong on our side. Please try again in a moment."),
-        )
+    if isinstance(update, Update):
+        await apologise(update, context)
 
 
 async def _reply(context: Context, chat_id: int, text: str) -> None:

@@ -76,7 +76,7 @@ async def help_command(update: Update, context: Context) -> None:
 
 async def menu_button(update: Update, context: Context) -> None:
     """The buttons of the welcome-back menu open the same screens as the commands."""
-    from samvirke.bot import preferences, privacy, profile  # noqa: PLC0415 - avoid import cycle
+    from samvirke.bot import preferences, privacy, profile
 
     query = update.callback_query
     assert query is not None
@@ -110,7 +110,9 @@ async def fallback_text(update: Update, context: Context) -> None:
             reply_markup=verify_keyboard(context),
         )
     else:
-        await chat.send_message(t("Sorry, I did not understand that. Send /help to see what I can do."))
+        await chat.send_message(
+            t("Sorry, I did not understand that. Send /help to see what I can do.")
+        )
 
 
 async def stale_button(update: Update, context: Context) -> None:
@@ -127,7 +129,7 @@ def handlers() -> list[object]:
 
 
 def last_resort_handlers() -> list[object]:
-    from telegram.ext import MessageHandler  # noqa: PLC0415
+    from telegram.ext import MessageHandler
 
     return [
         CallbackQueryHandler(stale_button),

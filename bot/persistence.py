@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
-from telegram.ext._utils.types import ConversationDict, ConversationKey, CDCData
+from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
 from samvirke.storage import bot_state
 from samvirke.storage.uow import Database

@@ -33,9 +33,7 @@ def _screen(context: Context) -> tuple[str, InlineKeyboardMarkup]:
             for code, name in LANGUAGE_NAMES.items()
         ],
         [
-            keyboards.button(
-                mark(t(label), code == member.digest_frequency), f"st:digest:{code}"
-            )
+            keyboards.button(mark(t(label), code == member.digest_frequency), f"st:digest:{code}")
             for code, label in FREQUENCY_LABELS.items()
         ],
     )
@@ -55,7 +53,8 @@ async def show(update: Update, context: Context) -> None:
 async def changed(update: Update, context: Context) -> None:
     query = update.callback_query
     chat = update.effective_chat
-    assert query is not None and chat is not None
+    assert query is not None
+    assert chat is not None
     if context.member is None:
         await query.answer()
         await chat.send_message(context.t("Please sign up first: send /start."))

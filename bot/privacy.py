@@ -19,9 +19,7 @@ async def show(update: Update, context: Context) -> None:
     assert chat is not None
     if context.member is None:
         await chat.send_message(
-            t(
-                "We store nothing about you until you sign up and agree. Send /start to sign up."
-            )
+            t("We store nothing about you until you sign up and agree. Send /start to sign up.")
         )
         return
     text = "\n\n".join(
@@ -56,7 +54,8 @@ async def show(update: Update, context: Context) -> None:
 async def export(update: Update, context: Context) -> None:
     query = update.callback_query
     chat = update.effective_chat
-    assert query is not None and chat is not None
+    assert query is not None
+    assert chat is not None
     await query.answer()
     if context.member is None:
         await chat.send_message(context.t("Please sign up first: send /start."))
@@ -73,7 +72,8 @@ async def confirm_delete(update: Update, context: Context) -> None:
     t = context.t
     query = update.callback_query
     chat = update.effective_chat
-    assert query is not None and chat is not None
+    assert query is not None
+    assert chat is not None
     await query.answer()
     if context.member is None:
         await chat.send_message(t("Please sign up first: send /start."))
@@ -97,7 +97,8 @@ async def delete(update: Update, context: Context) -> None:
     t = context.t
     query = update.callback_query
     chat = update.effective_chat
-    assert query is not None and chat is not None
+    assert query is not None
+    assert chat is not None
     await query.answer()
     if query.message is not None:
         await query.edit_message_reply_markup(reply_markup=None)

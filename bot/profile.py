@@ -75,7 +75,8 @@ async def show(update: Update, context: Context) -> None:
 async def edit(update: Update, context: Context) -> str | int:
     query = update.callback_query
     chat = update.effective_chat
-    assert query is not None and chat is not None
+    assert query is not None
+    assert chat is not None
     await query.answer()
     if context.member is None:
         await chat.send_message(context.t("Please sign up first: send /start."))
@@ -109,7 +110,8 @@ async def _ask(update: Update, context: Context, field: str) -> str:
 async def _save(update: Update, context: Context, value: str | None) -> str | int:
     t = context.t
     chat = update.effective_chat
-    assert chat is not None and context.member is not None
+    assert chat is not None
+    assert context.member is not None
     field = str(context.user_data.get(FIELD, ""))  # type: ignore[union-attr]
     try:
         member = await members.update_profile(
@@ -166,9 +168,7 @@ async def reask(update: Update, context: Context) -> str:
         await update.callback_query.answer()
     field = str(context.user_data.get(FIELD, "name"))  # type: ignore[union-attr]
     await chat.send_message(
-        context.t(
-            "You are changing your profile. Please answer the question, or send /cancel."
-        )
+        context.t("You are changing your profile. Please answer the question, or send /cancel.")
     )
     return await _ask(update, context, field)
 

@@ -30,7 +30,12 @@ from samvirke.storage.rules import validate_email_address, validate_name, valida
 from samvirke.templates.i18n import N_
 
 NAME, EMAIL, ORGANISATION, SECTOR, REGION, CONSENT = (
-    "name", "email", "organisation", "sector", "region", "consent"
+    "name",
+    "email",
+    "organisation",
+    "sector",
+    "region",
+    "consent",
 )
 DRAFT = "signup"
 PRIVATE = filters.ChatType.PRIVATE
@@ -254,8 +259,10 @@ async def consent_given(update: Update, context: Context) -> str | int:
     except InvalidInput as error:
         # The region was removed or a value went stale while the member was answering.
         await _send(update, error_text(context.t, error))
-        return await ask_region(update, context) if error.code == "region_unknown" else (
-            await ask_name(update, context)
+        return (
+            await ask_region(update, context)
+            if error.code == "region_unknown"
+            else (await ask_name(update, context))
         )
     context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
     context.use_member(registration.member, None)
@@ -345,4 +352,3 @@ def handler() -> ConversationHandler[Context]:
         persistent=True,
         allow_reentry=False,
     )
-

@@ -17,7 +17,8 @@ async def code_typed(update: Update, context: Context) -> None:
     t = context.t
     chat = update.effective_chat
     message = update.effective_message
-    assert chat is not None and message is not None
+    assert chat is not None
+    assert message is not None
     member = context.member
     if member is None:
         await chat.send_message(t("Hello! Send /start to sign up."))
@@ -56,7 +57,8 @@ async def code_typed(update: Update, context: Context) -> None:
 async def resend(update: Update, context: Context) -> None:
     query = update.callback_query
     chat = update.effective_chat
-    assert query is not None and chat is not None
+    assert query is not None
+    assert chat is not None
     await query.answer()
     member = context.member
     if member is None:

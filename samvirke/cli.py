@@ -49,7 +49,7 @@ def _settings() -> Settings:
 
 
 def _migrate(settings: Settings) -> None:
-    from samvirke.storage.migrate import upgrade  # noqa: PLC0415 - keep --help fast
+    from samvirke.storage.migrate import upgrade
 
     try:
         upgrade(settings.database_url)
@@ -64,7 +64,7 @@ def _migrate(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = _settings()
-    from samvirke import logs  # noqa: PLC0415
+    from samvirke import logs
 
     secrets = [s.get_secret_value() for s in (settings.telegram_token, settings.smtp_password) if s]
     logs.configure(secrets=secrets)
@@ -78,9 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "(in the environment or in a .env file)"
             )
         _migrate(settings)
-        from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415
+        from telegram.error import InvalidToken, NetworkError
 
-        from samvirke import runtime  # noqa: PLC0415
+        from samvirke import runtime
 
         try:
             asyncio.run(runtime.run(settings))
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "worker":
         _migrate(settings)
-        from samvirke import runtime  # noqa: PLC0415
+        from samvirke import runtime
 
         asyncio.run(runtime.worker(settings))
         return 0

@@ -14,6 +14,8 @@ QUIET = {
     # python-telegram-bot writes every Bot API call with its parameters (message texts) at DEBUG.
     "telegram.Bot": logging.INFO,
     "telegram.ext.ExtBot": logging.INFO,
+    # aiosqlite writes every statement with its bound values at DEBUG.
+    "aiosqlite": logging.INFO,
     "alembic.runtime.plugins": logging.WARNING,
 }
 
@@ -35,6 +37,15 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
+def quiet_noisy_libraries() -> None:
+    """Raise the level of loggers that would write tokens or personal data, whatever the root
+    level is (an operator may turn on DEBUG to find a problem)."""
+    for name, level in QUIET.items():
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < level:
+            logger.setLevel(level)
+
+
 def configure(level: int = logging.INFO, *, secrets: list[str] | None = None) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -42,5 +53,4 @@ def configure(level: int = logging.INFO, *, secrets: list[str] | None = None) ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name, name_level in QUIET.items():
-        logging.getLogger(name).setLevel(name_level)
+    quiet_noisy_libraries()

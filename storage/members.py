@@ -302,15 +302,17 @@ async def find_for_admin(uow: UnitOfWork, actor: Actor, query: str) -> list[Memb
             statement = statement.where(
                 (Member.telegram_user_id == int(query)) | (Member.id == int(query))
             )
-        else:
-            pattern = f"%{query.lower()}%"
-            statement = statement.where(
-                Member.name.ilike(pattern)
-                | Member.email.ilike(pattern)
-                | Member.telegram_username.ilike(pattern)
-            )
-        rows = (await uow.session.scalars(statement.order_by(Member.name).limit(10))).all()
-        return [view(m) for m in rows]
+            rows = (await uow.session.scalars(statement.limit(10))).all()
+            return [view(m) for m in rows]
+        # Matched in Python with casefold(): SQLite's lower() knows only ASCII letters, and a
+        # network has a few thousand members at most.
+        needle = query.casefold()
+        matches = [
+            m
+            for m in (await uow.session.scalars(statement.order_by(Member.name))).all()
+            if any(needle in (v or "").casefold() for v in (m.name, m.email, m.telegram_username))
+        ]
+        return [view(m) for m in matches[:10]]
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Migrate the database at ``url``; call outside a running event loop."""
     ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url), revision)
 
 
-async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade_engine(engine: AsyncEngine, revision: str = "heads") -> None:
     """Migrate through an existing engine (from inside an event loop, as the tests do)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
 

@@ -1,5 +1,15 @@
 """The durable outbox: rows inserted with the change that caused them, claimed and marked by
-the scheduler. A unique ``key`` per cause means a retried or double-tapped action queues once."""
+the scheduler. A unique ``key`` per cause means a retried or double-tapped action queues once.
+
+Payloads by channel:
+
+- ``email``: ``{"template": name of templates/mail/<name>.txt|.html, "language": "da"|"sv"|"en",
+  "to_name": str, "to_email": str, "context": {...template variables...}}``, plus optional keys a
+  template kind needs (e.g. a calendar part).
+- ``telegram``: ``{"chat_id": int, "text": str, "parse_mode": "HTML" | None,
+  "buttons": [[{"text": str, "callback_data": str} | {"text": str, "url": str}, ...], ...] | None}``
+  (see ``enqueue_telegram``).
+"""
 
 from __future__ import annotations
 
@@ -55,6 +65,28 @@ async def enqueue(
     )
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def enqueue_telegram(
+    session: AsyncSession,
+    *,
+    key: str,
+    chat_id: int,
+    text: str,
+    now: dt.datetime,
+    member_id: int | None = None,
+    parse_mode: str | None = None,
+    buttons: list[list[dict[str, str]]] | None = None,
+) -> bool:
+    """Queue a Telegram message in the caller's transaction. False if ``key`` was queued before."""
+    return await enqueue(
+        session,
+        key=key,
+        channel=TELEGRAM,
+        member_id=member_id,
+        payload={"chat_id": chat_id, "text": text, "parse_mode": parse_mode, "buttons": buttons},
+        now=now,
+    )
 
 
 def _claimable(now: dt.datetime) -> Any:
@@ -116,7 +148,10 @@ async def mark_retry(
     uow: UnitOfWork, message: ClaimedMessage, *, error: str, next_attempt_at: dt.datetime
 ) -> bool:
     return await _settle(
-        uow, message, status=OutboxStatus.RETRY, next_attempt_at=next_attempt_at,
+        uow,
+        message,
+        status=OutboxStatus.RETRY,
+        next_attempt_at=next_attempt_at,
         last_error=error[:1000],
     )
 

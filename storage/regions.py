@@ -38,9 +38,7 @@ async def add(uow: UnitOfWork, actor: Actor, name: str, *, now: dt.datetime) -> 
     code = region_code(name)
     async with uow:
         existing = await uow.session.scalar(
-            select(Region).where(
-                or_(Region.code == code, func.lower(Region.name) == name.lower())
-            )
+            select(Region).where(or_(Region.code == code, func.lower(Region.name) == name.lower()))
         )
         if existing is not None:
             if existing.active:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import io
 import string
-from importlib.resources import files
 from collections.abc import Mapping, Sequence
+from importlib.resources import files
 from typing import Any, Final
 
 from babel.messages.mofile import write_mo
@@ -23,7 +23,7 @@ LANGUAGES: Final = ("da", "sv", "en")
 DOMAIN: Final = "messages"
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+def N_(message: str) -> str:
     """Mark a module-level string for extraction; translate it later with ``t(...)``."""
     return message
 

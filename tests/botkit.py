@@ -93,15 +93,25 @@ class RecordingRequest(BaseRequest):
         chat_id = params.get("chat_id")
         if chat_id is not None and int(chat_id) in self.blocked_chats:
             return 403, json.dumps(
-                {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+                {
+                    "ok": False,
+                    "error_code": 403,
+                    "description": "Forbidden: bot was blocked by the user",
+                }
             ).encode()
-        return 200, json.dumps({"ok": True, "result": self._result(api_method, params, files)}).encode()
+        return 200, json.dumps(
+            {"ok": True, "result": self._result(api_method, params, files)}
+        ).encode()
 
     def _result(self, method: str, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         if method == "getMe":
             return {
-                "id": BOT_ID, "is_bot": True, "first_name": "Samvirke", "username": BOT_USERNAME,
-                "can_join_groups": False, "can_read_all_group_messages": False,
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "Samvirke",
+                "username": BOT_USERNAME,
+                "can_join_groups": False,
+                "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
             }
         if method in ("sendMessage", "sendDocument", "sendPhoto"):
@@ -113,8 +123,12 @@ class RecordingRequest(BaseRequest):
             if method == "sendDocument":
                 filename = _attached_filename(params.get("document"))
             self.messages[message_id] = SentMessage(
-                message_id, chat_id, str(params.get("text") or params.get("caption") or ""),
-                markup, document, filename,
+                message_id,
+                chat_id,
+                str(params.get("text") or params.get("caption") or ""),
+                markup,
+                document,
+                filename,
             )
             result: dict[str, Any] = {
                 "message_id": message_id,
@@ -126,7 +140,10 @@ class RecordingRequest(BaseRequest):
                 result["text"] = params.get("text", "")
             else:
                 result["caption"] = params.get("caption", "")
-                result["document"] = {"file_id": f"f{message_id}", "file_unique_id": f"u{message_id}"}
+                result["document"] = {
+                    "file_id": f"f{message_id}",
+                    "file_unique_id": f"u{message_id}",
+                }
             if params.get("reply_markup"):
                 result["reply_markup"] = _as_dict(params["reply_markup"])
             return result
@@ -181,10 +198,18 @@ class ChatDriver:
         self._message_ids = itertools.count(1)
         self.users: dict[int, dict[str, Any]] = {}
 
-    def user(self, user_id: int, first_name: str = "Karen", last_name: str | None = "Jensen",
-             language_code: str | None = "da", username: str | None = None) -> None:
+    def user(
+        self,
+        user_id: int,
+        first_name: str = "Karen",
+        last_name: str | None = "Jensen",
+        language_code: str | None = "da",
+        username: str | None = None,
+    ) -> None:
         self.users[user_id] = {
-            "id": user_id, "is_bot": False, "first_name": first_name,
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
             **({"last_name": last_name} if last_name else {}),
             **({"language_code": language_code} if language_code else {}),
             **({"username": username} if username else {}),
@@ -277,7 +302,10 @@ async def start_bot(db: Any, clock: Clock, **settings: Any) -> BotHarness:
     from samvirke.settings import load_settings
 
     config = load_settings(
-        _env_file=None, telegram_token=TOKEN, database_url=db.url, admins=str(ADMIN_ID),
+        _env_file=None,
+        telegram_token=TOKEN,
+        database_url=db.url,
+        admins=str(ADMIN_ID),
         **settings,
     )
     services = Services(settings=config, db=db, clock=clock)
@@ -290,3 +318,126 @@ async def start_bot(db: Any, clock: Clock, **settings: Any) -> BotHarness:
 async def stop_bot(harness: BotHarness) -> None:
     await harness.app.update_persistence()
     await harness.app.shutdown()
+
+
+# --- helpers for the bot tests: members who have signed up, and what the database holds -------
+
+
+def snapshot(message: SentMessage) -> SentMessage:
+    """The message as it is now, so a test can press a button the bot has since taken away."""
+    import copy
+
+    return copy.deepcopy(message)
+
+
+async def sign_up_member(
+    harness: BotHarness,
+    user_id: int,
+    *,
+    first_name: str = "Karen",
+    last_name: str | None = "Jensen",
+    language_code: str | None = "en",
+    username: str | None = None,
+    email: str = "karen@example.dk",
+    organisation: str | None = "Sociale Entreprenører i Danmark",
+    sector: str = "civil_society",
+    region: str = "Region Midtjylland",
+) -> list[SentMessage]:
+    """A whole sign-up with the Telegram name; returns the bot's replies to the consent."""
+    chat = harness.chat
+    chat.user(user_id, first_name, last_name, language_code=language_code, username=username)
+    replies = await chat.send(user_id, "/start")
+    replies = await chat.press(user_id, replies[-1], "su:name")
+    replies = await chat.send(user_id, email)
+    if organisation is None:
+        replies = await chat.press(user_id, replies[-1], "su:org:skip")
+    else:
+        replies = await chat.send(user_id, organisation)
+    replies = await chat.press(user_id, replies[-1], f"su:sector:{sector}")
+    replies = await chat.press(user_id, replies[-1], region)
+    return await chat.press(user_id, replies[-1], "su:consent:yes")
+
+
+def _detached(uow: Any, row: Any) -> Any:
+    """Keep a loaded row readable after its unit of work ends (which rolls back)."""
+    uow.session.expunge_all()
+    return row
+
+
+async def find_member(db: Any, telegram_user_id: int) -> Any:
+    """The live (not erased) members row of this Telegram user, or None."""
+    from sqlalchemy import select
+
+    from samvirke.storage.models import Member
+
+    async with db.unit_of_work() as uow:
+        member = await uow.session.scalar(
+            select(Member).where(
+                Member.telegram_user_id == telegram_user_id, Member.deleted_at.is_(None)
+            )
+        )
+        return _detached(uow, member)
+
+
+async def member_row(db: Any, member_id: int) -> Any:
+    """The members row with this id, whatever its state."""
+    from samvirke.storage.models import Member
+
+    async with db.unit_of_work() as uow:
+        return _detached(uow, await uow.session.get(Member, member_id))
+
+
+async def count_members(db: Any) -> int:
+    from sqlalchemy import func, select
+
+    from samvirke.storage.models import Member
+
+    async with db.unit_of_work() as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(Member)) or 0)
+
+
+async def outbox_rows(db: Any, member_id: int | None = None) -> list[Any]:
+    """Rows of the outbox (of one member if given), oldest first."""
+    from sqlalchemy import select
+
+    from samvirke.storage.models import OutboxMessage
+
+    async with db.unit_of_work() as uow:
+        statement = select(OutboxMessage).order_by(OutboxMessage.id)
+        if member_id is not None:
+            statement = statement.where(OutboxMessage.member_id == member_id)
+        return [_detached(uow, row) for row in (await uow.session.scalars(statement)).all()]
+
+
+async def latest_code(db: Any, member_id: int) -> str:
+    """The code in the member's newest verification mail (as the mail would show it)."""
+    mails = [r for r in await outbox_rows(db, member_id) if r.payload["template"] == "verification"]
+    assert mails, "no verification mail in the outbox"
+    return str(mails[-1].payload["context"]["code"])
+
+
+async def verify_member(harness: BotHarness, db: Any, user_id: int) -> list[SentMessage]:
+    """The member types the code from their newest verification mail."""
+    member = await find_member(db, user_id)
+    assert member is not None
+    return await harness.chat.send(user_id, await latest_code(db, member.id))
+
+
+def record_filenames(request: RecordingRequest) -> list[str]:
+    """From now on, collect the file names of the documents the bot sends (newest last).
+
+    (``SentMessage.filename`` stays None: ``_attached_filename`` above does not read it.)
+    """
+    names: list[str] = []
+    original = request.do_request
+
+    async def do_request(*args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        data = kwargs.get("request_data")
+        if data is not None and data.contains_files:
+            for value in data.multipart_data.values():
+                if isinstance(value, tuple) and value[0]:
+                    names.append(str(value[0]))
+        return await original(*args, **kwargs)
+
+    request.do_request = do_request  # type: ignore[method-assign]
+    return names

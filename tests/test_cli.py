@@ -16,8 +16,13 @@ SAMVIRKE = str(Path(sys.executable).with_name("samvirke"))
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
     return subprocess.run(
-        [SAMVIRKE, *args], cwd=cwd, env={**clean, **env}, capture_output=True, text=True,
-        timeout=120, check=False,
+        [SAMVIRKE, *args],
+        cwd=cwd,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -72,7 +77,8 @@ def test_migrate_creates_the_default_database_under_var(tmp_path: Path) -> None:
     with sqlite3.connect(database) as connection:
         regions = [r[0] for r in connection.execute("SELECT name FROM regions ORDER BY id")]
         journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    assert regions[0] == "Region Hovedstaden" and "Region Skåne" in regions
+    assert regions[0] == "Region Hovedstaden"
+    assert "Region Skåne" in regions
     assert journal == "wal"
     again = run(["migrate"], tmp_path)
     assert again.returncode == 0

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from samvirke.storage import members, regions, verification
 from samvirke.storage.errors import InvalidInput, NotAllowed, NotFound
-from samvirke.storage.models import AuditEntry, EmailVerification, Member, OutboxMessage, Region
+from samvirke.storage.models import AuditEntry, Member, OutboxMessage, Region
 from samvirke.storage.permissions import Actor
 from samvirke.storage.uow import Database
 from samvirke.storage.verification import CheckResult, ResendTooSoon

@@ -206,17 +206,25 @@ async def test_a_sent_message_keeps_no_content(db: Database, now: dt.datetime) -
     (message,) = await claim(db, now)
     await outbox.mark_sent(db.unit_of_work(), message, now=now)
     assert (await row(db, "content")).payload == {
-        "template": "verification", "language": "da", "to_email": "a@example.dk"
+        "template": "verification",
+        "language": "da",
+        "to_email": "a@example.dk",
     }
 
 
 async def outbox_enqueue_with_content(db: Database, now: dt.datetime) -> None:
     async with db.unit_of_work() as uow:
         await outbox.enqueue(
-            uow.session, key="content", channel=outbox.EMAIL, now=now,
+            uow.session,
+            key="content",
+            channel=outbox.EMAIL,
+            now=now,
             payload={
-                "template": "verification", "language": "da", "to_email": "a@example.dk",
-                "to_name": "Åse", "context": {"code": "123456"},
+                "template": "verification",
+                "language": "da",
+                "to_email": "a@example.dk",
+                "to_name": "Åse",
+                "context": {"code": "123456"},
             },
         )
         await uow.commit()

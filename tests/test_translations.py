@@ -54,7 +54,11 @@ def test_every_message_is_translated(language: str) -> None:
     missing, fuzzy, broken = [], [], []
     for msgid in sorted(_source_messages()):
         entry = catalog.get(msgid)
-        if entry is None or not entry.string or (isinstance(entry.string, tuple) and not all(entry.string)):
+        if (
+            entry is None
+            or not entry.string
+            or (isinstance(entry.string, tuple) and not all(entry.string))
+        ):
             missing.append(msgid)
             continue
         if entry.fuzzy:
