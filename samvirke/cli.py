@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
@@ -37,6 +38,24 @@ def _parser() -> argparse.ArgumentParser:
         help="run only the scheduler and outbox delivery",
         description="Run only the scheduler and the outbox delivery (mail), e.g. beside a bot "
         "running elsewhere. Several workers never send the same message twice.",
+    )
+    digests = sub.add_parser(
+        "send-digests",
+        help="build and queue this period's digests now",
+        description="Build and queue the current period's digest for every verified member "
+        "whose newsletter is weekly or monthly (a member with nothing to read gets none). "
+        "Running it twice in one period queues nothing new.",
+    )
+    digests.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only print how many mails would go, per language and region; send nothing",
+    )
+    digests.add_argument(
+        "--frequency",
+        choices=["weekly", "monthly"],
+        action="append",
+        help="only this frequency (default: both)",
     )
     return parser
 
@@ -99,6 +118,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"samvirke: cannot listen on SAMVIRKE_HTTP_PORT {settings.http_port}: "
                 f"{error.strerror}"
             ) from None
+        return 0
+    if args.command == "send-digests":
+        _migrate(settings)
+        from samvirke.scheduler import digests  # noqa: PLC0415
+        from samvirke.storage.uow import Database  # noqa: PLC0415
+
+        async def send() -> str:
+            db = Database(settings.database_url)
+            try:
+                runs = await digests.build_digests(
+                    db,
+                    settings,
+                    now=dt.datetime.now(dt.UTC),
+                    frequencies=args.frequency or digests.FREQUENCIES,
+                    dry_run=args.dry_run,
+                )
+            finally:
+                await db.dispose()
+            return digests.describe(runs, dry_run=args.dry_run)
+
+        try:
+            print(asyncio.run(send()))
+        except ConfigurationError as error:
+            raise SystemExit(f"samvirke: configuration error: {error}") from None
         return 0
     if args.command == "worker":
         _migrate(settings)

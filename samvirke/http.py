@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 from sqlalchemy import text
 from telegram import Update
 
-from samvirke.bot.context import AppType
+from samvirke import unsubscribe_pages
+from samvirke.bot.context import AppType, utc_now
+from samvirke.settings import Settings
 from samvirke.storage.uow import Database
 
 log = logging.getLogger(__name__)
@@ -23,8 +27,23 @@ def webhook_secret(token: str) -> str:
     return hashlib.sha256(f"samvirke-webhook:{token}".encode()).hexdigest()[:48]
 
 
-def build_http_app(db: Database, bot_app: AppType | None, *, secret: str | None) -> web.Application:
+def build_http_app(
+    db: Database,
+    bot_app: AppType | None,
+    *,
+    secret: str | None,
+    settings: Settings | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
+    if settings is not None:
+        unsubscribe_pages.add_routes(
+            app,
+            db,
+            secret=settings.signing_key(),
+            default_language=settings.default_language,
+            clock=clock,
+        )
 
     async def health(_request: web.Request) -> web.Response:
         try:

@@ -5,6 +5,8 @@ Everything else receives this object; nothing reads ``os.environ`` on its own.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
@@ -46,9 +48,24 @@ class Settings(BaseSettings):
     mail_dir: Path = Path("./var/mail")
     admins: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Europe/Copenhagen"
+    # Telegram reminders to members going to an event, this long before it starts: "1d,2h"
+    # (d days, h hours, m minutes; empty: no reminders).
+    reminder_offsets: Annotated[tuple[dt.timedelta, ...], NoDecode] = (
+        dt.timedelta(days=1),
+        dt.timedelta(hours=2),
+    )
     default_language: Language = "da"
     public_url: AnyHttpUrl | None = None
+    # Signs unsubscribe links; derived from the bot token when unset.
+    secret_key: SecretStr | None = None
     http_port: int = Field(default=8080, ge=1, le=65535)
+    # Timebank: the balance range of a member's account (whole hours), of an organisation
+    # account, and the days an exchange waits for the other side's confirmation.
+    timebank_min_balance_hours: int = Field(default=-20, le=0, ge=-100_000)
+    timebank_max_balance_hours: int = Field(default=100, ge=0, le=100_000)
+    timebank_organisation_min_balance_hours: int = Field(default=-1000, le=0, ge=-100_000)
+    timebank_organisation_max_balance_hours: int = Field(default=1000, ge=0, le=100_000)
+    timebank_expiry_days: int = Field(default=14, ge=1, le=365)
 
     @field_validator("database_url")
     @classmethod
@@ -92,10 +109,27 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("reminder_offsets", mode="before")
+    @classmethod
+    def _split_offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_offsets(value)
+        return value
+
     @field_validator("smtp_host", "smtp_username", "public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    def signing_key(self) -> bytes:
+        """The key that signs links (unsubscribe): SAMVIRKE_SECRET_KEY, else derived from the
+        bot token. Changing either invalidates the links in mails already sent."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        if self.telegram_token is not None:
+            token = self.telegram_token.get_secret_value()
+            return hashlib.sha256(f"samvirke-signing-key:{token}".encode()).digest()
+        raise ConfigurationError("set SAMVIRKE_SECRET_KEY (or SAMVIRKE_TELEGRAM_TOKEN)")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -111,6 +145,22 @@ class Settings(BaseSettings):
         if self.smtp_port is not None:
             return self.smtp_port
         return {"none": 25, "starttls": 587, "tls": 465}[self.smtp_security]
+
+
+OFFSET_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_offsets(value: str) -> tuple[dt.timedelta, ...]:
+    """``"1d,2h"`` -> (1 day, 2 hours), longest first; each a number and d, h or m."""
+    offsets = set()
+    for part in (p.strip().lower() for p in value.split(",")):
+        if not part:
+            continue
+        number, unit = part[:-1].strip(), part[-1:]
+        if unit not in OFFSET_UNITS or not number.isdigit() or int(number) == 0:
+            raise ValueError(f"{part!r} is not a duration such as 1d, 2h or 30m")
+        offsets.add(dt.timedelta(**{OFFSET_UNITS[unit]: int(number)}))
+    return tuple(sorted(offsets, reverse=True))
 
 
 class ConfigurationError(Exception):

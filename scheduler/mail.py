@@ -201,6 +201,34 @@ def compose(
     return message
 
 
+@dataclass(frozen=True)
+class UnsubscribeLinks:
+    url: str | None
+    mailto: str
+
+
+def unsubscribe_links(
+    token: object, settings: Settings, sender: Address
+) -> UnsubscribeLinks | None:
+    """The digest's unsubscribe links: HTTPS one-click (with a public URL) and mailto."""
+    if not isinstance(token, str) or not re.fullmatch(r"[0-9]+\.[A-Za-z0-9_-]+", token):
+        return None
+    url = None
+    if settings.public_url is not None:
+        url = f"{str(settings.public_url).rstrip('/')}/unsubscribe/{token}"
+    return UnsubscribeLinks(url, f"mailto:{sender.addr_spec}?subject=unsubscribe%20{token}")
+
+
+def add_unsubscribe_headers(message: EmailMessage, links: UnsubscribeLinks) -> None:
+    """RFC 2369 List-Unsubscribe, and RFC 8058 one-click when there is an HTTPS link (what
+    Gmail and Yahoo require of bulk senders)."""
+    targets = [f"<{links.url}>"] if links.url else []
+    targets.append(f"<{links.mailto}>")
+    message["List-Unsubscribe"] = ", ".join(targets)
+    if links.url and links.url.startswith("https://"):
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+
+
 def build_message(claimed: ClaimedMessage, settings: Settings, *, now: dt.datetime) -> OutgoingMail:
     """Turn a claimed outbox row into a message and its envelope.
 
@@ -209,8 +237,10 @@ def build_message(claimed: ClaimedMessage, settings: Settings, *, now: dt.dateti
     request = parse_payload(claimed.payload, default_language=settings.default_language)
     sender = sender_address(settings)
     recipient = recipient_address(request.to_name, request.to_email)
+    unsubscribe = unsubscribe_links(claimed.payload.get("unsubscribe_token"), settings, sender)
     context: dict[str, Any] = {
         "public_url": str(settings.public_url) if settings.public_url else None,
+        "unsubscribe_url": unsubscribe.url if unsubscribe else None,
         **request.context,
     }
     rendered = render(request.template, request.language, context)
@@ -218,6 +248,8 @@ def build_message(claimed: ClaimedMessage, settings: Settings, *, now: dt.dateti
         message = compose(rendered, sender=sender, recipient=recipient, key=claimed.key, now=now)
     except ValueError as exc:
         raise MailBuildError(f"cannot compose message: {exc}", permanent=True) from exc
+    if unsubscribe is not None:
+        add_unsubscribe_headers(message, unsubscribe)
     return OutgoingMail(
         outbox_id=claimed.id,
         message=message,

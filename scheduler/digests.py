@@ -1,0 +1,62 @@
+"""Building the digests: the periodic job and ``samvirke send-digests``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from samvirke.settings import Settings
+from samvirke.storage import digests, unsubscribe
+from samvirke.storage.models import DigestFrequency
+from samvirke.storage.uow import Database
+
+log = logging.getLogger(__name__)
+
+FREQUENCIES = (DigestFrequency.WEEKLY, DigestFrequency.MONTHLY)
+
+
+async def build_digests(
+    db: Database,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    frequencies: Sequence[str] = FREQUENCIES,
+    dry_run: bool = False,
+) -> list[digests.DigestRun]:
+    """Queue (or, dry, count) the current period's digests; a second run queues nothing new."""
+    import samvirke.storage.digest_sections  # noqa: F401, PLC0415 - registers the sections
+
+    key = settings.signing_key()
+    runs = []
+    for frequency in frequencies:
+        run = await digests.build(
+            db.unit_of_work(),
+            frequency=frequency,
+            now=now,
+            tz=settings.tz,
+            unsubscribe_token=lambda member_id: unsubscribe.make_token(key, member_id),
+            dry_run=dry_run,
+        )
+        log.info(
+            "digests %s %s: %d queued, %d queued before, %d with nothing to say%s",
+            run.frequency, run.period, run.queued, run.already_queued, run.nothing_to_say,
+            " (dry run)" if dry_run else "",
+        )
+        runs.append(run)
+    return runs
+
+
+def describe(runs: Sequence[digests.DigestRun], *, dry_run: bool) -> str:
+    """What ``samvirke send-digests`` prints: per frequency, and per language and region."""
+    lines = []
+    for run in runs:
+        count = sum(run.by_language_and_region.values())
+        verb = "would go" if dry_run else "queued"
+        lines.append(
+            f"{run.frequency} digest for {run.period}: {count} mail(s) {verb}"
+            f" ({run.already_queued} queued before, {run.nothing_to_say} with nothing to say)"
+        )
+        for (language, region), n in sorted(run.by_language_and_region.items()):
+            lines.append(f"  {language}  {region or '(no region)'}: {n}")
+    return "\n".join(lines)
