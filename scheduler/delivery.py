@@ -68,6 +68,9 @@ class DeliveryOptions:
             raise ValueError("lease and backoff_base must be positive")
 
 
+MARK_SENT_EVERY = 25
+
+
 @dataclass
 class DeliveryReport:
     """What one run did (counts only)."""
@@ -253,20 +256,34 @@ class MailDelivery:
         *,
         deadline: dt.datetime,
     ) -> None:
-        for index, (message, mail) in enumerate(ready):
-            if self._clock() >= deadline:
-                await self._postpone(ready[index:], "lease running out", report)
-                return
-            failure = await self._send_one(connection, mail)
-            if failure is None:
-                await outbox.mark_sent(self._database.unit_of_work(), message, now=self._clock())
-                report.sent += 1
-                continue
-            await self._settle(message, failure, report)
-            if failure.connection_lost:
-                why = f"connection lost ({failure.reason})"
-                await self._postpone(ready[index + 1 :], why, report)
-                return
+        sent: list[ClaimedMessage] = []
+        try:
+            for index, (message, mail) in enumerate(ready):
+                if self._clock() >= deadline:
+                    await self._postpone(ready[index:], "lease running out", report)
+                    return
+                failure = await self._send_one(connection, mail)
+                if failure is None:
+                    sent.append(message)
+                    report.sent += 1
+                    if len(sent) >= MARK_SENT_EVERY:
+                        await self._mark_sent(sent)
+                    continue
+                await self._settle(message, failure, report)
+                if failure.connection_lost:
+                    why = f"connection lost ({failure.reason})"
+                    await self._postpone(ready[index + 1 :], why, report)
+                    return
+        finally:
+            await self._mark_sent(sent)
+
+    async def _mark_sent(self, sent: list[ClaimedMessage]) -> None:
+        """Record sent rows a few at a time: one transaction for many rows keeps the database
+        off the critical path (a crash in between re-sends at most these, with the same
+        Message-ID, which receiving servers use to drop duplicates)."""
+        if sent:
+            await outbox.mark_sent_many(self._database.unit_of_work(), sent, now=self._clock())
+            sent.clear()
 
     async def _postpone(
         self, rows: list[tuple[ClaimedMessage, OutgoingMail]], why: str, report: DeliveryReport

@@ -144,6 +144,22 @@ async def mark_sent(uow: UnitOfWork, message: ClaimedMessage, *, now: dt.datetim
     )
 
 
+async def mark_sent_many(
+    uow: UnitOfWork, messages: list[ClaimedMessage], *, now: dt.datetime
+) -> int:
+    """``mark_sent`` for several rows in one transaction; returns how many were still ours."""
+    settled = 0
+    async with uow:
+        for message in messages:
+            kept = {k: v for k, v in message.payload.items() if k in KEPT_AFTER_SENDING}
+            settled += await _settle_in(
+                uow, message, status=OutboxStatus.SENT, sent_at=now, last_error=None,
+                payload=kept,
+            )
+        await uow.commit()
+    return settled
+
+
 async def mark_retry(
     uow: UnitOfWork, message: ClaimedMessage, *, error: str, next_attempt_at: dt.datetime
 ) -> bool:
@@ -164,17 +180,22 @@ async def _settle(uow: UnitOfWork, message: ClaimedMessage, **values: Any) -> bo
     """Record the outcome of this claim. False if the row is no longer ours (its lease ran out
     and another worker claimed it, or it was withdrawn): then that worker's outcome stands."""
     async with uow:
-        result = await uow.session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == message.id,
-                OutboxMessage.status == OutboxStatus.IN_FLIGHT,
-                OutboxMessage.attempts == message.attempts,
-            )
-            .values(locked_until=None, **values)
-        )
+        settled = await _settle_in(uow, message, **values)
         await uow.commit()
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return settled
+
+
+async def _settle_in(uow: UnitOfWork, message: ClaimedMessage, **values: Any) -> bool:
+    result = await uow.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            OutboxMessage.status == OutboxStatus.IN_FLIGHT,
+            OutboxMessage.attempts == message.attempts,
+        )
+        .values(locked_until=None, **values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def counts(uow: UnitOfWork) -> dict[str, int]:

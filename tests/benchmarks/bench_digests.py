@@ -1,0 +1,158 @@
+"""Digest delivery speed: 10,000 digests through the real pipeline to a local SMTP server,
+beside the floor: one pre-built message sent 10,000 times over one aiosmtplib connection.
+
+Run: ``cd /tmp && /path/to/repo/.venv/bin/python /path/to/repo/tests/benchmarks/bench_digests.py
+[--count N] [--database-url URL]``. The SMTP server (aiosmtpd with a sink handler) runs in a
+separate process on loopback, the same for both measurements. Prints the figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from samvirke.scheduler.delivery import DeliveryOptions, MailDelivery
+from samvirke.scheduler.digests import build_digests
+from samvirke.settings import Settings
+from samvirke.storage import digests
+from samvirke.storage.migrate import upgrade_engine
+from samvirke.storage.models import Member, Region
+from samvirke.storage.uow import Database
+
+NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_smtp_sink(port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+         "-c", "aiosmtpd.handlers.Sink"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the SMTP sink did not start")
+
+
+async def floor_rate(port: int, count: int) -> float:
+    message = EmailMessage()
+    message["From"] = "samvirke@example.org"
+    message["To"] = "member@example.org"
+    message["Subject"] = "Samvirke: 3 kommende møder"
+    message.set_content("Hej\n" * 200)
+    message.add_alternative("<p>Hej</p>" * 200, subtype="html")
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+    await client.connect()
+    started = time.perf_counter()
+    for _ in range(count):
+        await client.send_message(message)
+    elapsed = time.perf_counter() - started
+    await client.quit()
+    return count / elapsed
+
+
+async def make_members(db: Database, count: int) -> None:
+    async with db.unit_of_work() as uow:
+        region_id = (await uow.session.scalars(select(Region.id))).first()
+        rows: list[dict[str, Any]] = [
+            {
+                "telegram_user_id": 10_000_000 + i,
+                "name": f"Medlem {i} Ærø",
+                "email": f"medlem{i}@example.dk",
+                "email_verified_at": NOW,
+                "sector": "civil_society",
+                "region_id": region_id,
+                "language": ("da", "sv", "en")[i % 3],
+                "digest_frequency": "weekly",
+                "role": "member",
+                "consent_at": NOW,
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+            for i in range(count)
+        ]
+        await uow.session.execute(insert(Member), rows)
+        await uow.commit()
+
+
+async def our_rate(database_url: str, port: int, count: int, folder: Path) -> tuple[float, float]:
+    db = Database(database_url)
+    await upgrade_engine(db.engine)
+    await make_members(db, count)
+    settings = Settings(
+        _env_file=None, secret_key="bench", smtp_host="127.0.0.1", smtp_port=port,
+        smtp_security="none", mail_dir=folder / "mail", public_url="https://samvirke.example",
+    )
+    if not any(news for _builder, news in digests._SECTIONS.values()):
+        # Until real sections have content in this empty database, give everyone one item.
+        async def news(session: AsyncSession, member: Member, span: digests.Window) -> Any:
+            return [{"kind": "Offer", "title": "Hjælp til fondsansøgning", "region": "Midt"}]
+
+        digests._SECTIONS["listings"] = (news, True)
+    started = time.perf_counter()
+    runs = await build_digests(db, settings, now=NOW, frequencies=["weekly"])
+    build_seconds = time.perf_counter() - started
+    assert runs[0].queued == count, runs
+    delivery = MailDelivery(
+        db, settings, options=DeliveryOptions(batch_size=500), clock=lambda: NOW
+    )
+    sent = 0
+    started = time.perf_counter()
+    while sent < count:
+        report = await delivery.run_once()
+        if report.claimed == 0:
+            break
+        sent += report.sent
+    elapsed = time.perf_counter() - started
+    await db.dispose()
+    assert sent == count, f"only {sent} of {count} sent"
+    return count / elapsed, count / build_seconds
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    port = free_port()
+    server = start_smtp_sink(port)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
+            floor = await floor_rate(port, args.count)
+            ours, built = await our_rate(url, port, args.count, Path(tmp))
+    finally:
+        server.terminate()
+        server.wait()
+    backend = url.split(":", 1)[0]
+    print(f"digests: {args.count} to a local aiosmtpd sink (separate process), {backend}")
+    print(f"  floor (one pre-built message over one aiosmtplib connection): {floor:8.0f} /s")
+    print(f"  Samvirke delivery (render, compose, send, mark sent):         {ours:8.0f} /s"
+          f"  = {100 * ours / floor:.0f} % of the floor")
+    print(f"  building and queueing the digests:                           {built:8.0f} /s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
