@@ -10,7 +10,20 @@ from telegram.ext import Application, ApplicationBuilder, TypeHandler
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
-from samvirke.bot import admin, commands, menu, preferences, privacy, profile, signup, verify
+from samvirke.bot import (
+    admin,
+    broadcast,
+    commands,
+    events,
+    menu,
+    organiser_events,
+    preferences,
+    privacy,
+    profile,
+    signup,
+    timebank,
+    verify,
+)
 from samvirke.bot.context import CONTEXT_TYPES, AppType, Services, load_viewer
 from samvirke.bot.errors import on_error
 from samvirke.bot.persistence import DatabasePersistence
@@ -25,7 +38,9 @@ def _handlers() -> list[Any]:
     with warnings.catch_warnings():
         # per_message=False is what we want: a conversation follows the person, not a message.
         warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
-        conversations = [signup.handler(), *profile.handlers()]
+        conversations = [signup.handler(), *profile.handlers(), broadcast.handler()]
+        conversations += organiser_events.conversations()
+        conversations += timebank.conversations()
     return [
         *conversations,
         *menu.handlers(),
@@ -33,6 +48,10 @@ def _handlers() -> list[Any]:
         *preferences.handlers(),
         *privacy.handlers(),
         *admin.handlers(),
+        *events.handlers(),
+        *organiser_events.handlers(),
+        *broadcast.handlers(),
+        *timebank.handlers(),
         *menu.last_resort_handlers(),
     ]
 

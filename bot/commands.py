@@ -14,13 +14,20 @@ log = logging.getLogger(__name__)
 
 MEMBER_COMMANDS: list[tuple[str, str]] = [
     ("start", N_("Sign up, or open the menu")),
+    ("events", N_("Upcoming network meetings")),
+    ("myevents", N_("Your events and waiting lists")),
+    ("timebank", N_("Timebank: offer and ask for help, log hours")),
     ("profile", N_("See and change your details")),
     ("settings", N_("Language and newsletter")),
     ("privacy", N_("Your data: see, export or delete it")),
     ("help", N_("What I can do for you")),
 ]
 ORGANISER_COMMANDS: list[tuple[str, str]] = [
+    ("newevent", N_("Create an event")),
+    ("attendees", N_("Who is coming: counts, list, check-in")),
+    ("stats", N_("Participation figures for funders")),
     ("members", N_("Member overview and list (CSV)")),
+    ("broadcast", N_("Send a message to many members")),
 ]
 ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("regions", N_("See and add regions")),

@@ -30,6 +30,9 @@ async def after_signup(update: Update, context: Context, member: MemberView) -> 
         reply_markup=verify_keyboard(context),
     )
     await commands.set_for_chat(context.bot, chat.id, context.actor, context.t)
+    from samvirke.bot import events
+
+    await events.after_signup(update, context)  # the event whose link brought them here
 
 
 async def welcome_back(update: Update, context: Context) -> None:
@@ -48,6 +51,10 @@ async def welcome_back(update: Update, context: Context) -> None:
         )
     markup = keyboards.rows(
         [
+            keyboards.button(t("Events"), "menu:events"),
+            keyboards.button(t("My events"), "menu:myevents"),
+        ],
+        [
             keyboards.button(t("My profile"), "menu:profile"),
             keyboards.button(t("Settings"), "menu:settings"),
         ],
@@ -55,6 +62,7 @@ async def welcome_back(update: Update, context: Context) -> None:
             keyboards.button(t("Privacy"), "menu:privacy"),
             keyboards.button(t("Help"), "menu:help"),
         ],
+        [keyboards.button(t("Timebank"), "menu:timebank")],
     )
     await chat.send_message("\n\n".join(lines), reply_markup=markup)
 
@@ -76,7 +84,7 @@ async def help_command(update: Update, context: Context) -> None:
 
 async def menu_button(update: Update, context: Context) -> None:
     """The buttons of the welcome-back menu open the same screens as the commands."""
-    from samvirke.bot import preferences, privacy, profile
+    from samvirke.bot import events, preferences, privacy, profile, timebank
 
     query = update.callback_query
     assert query is not None
@@ -87,6 +95,9 @@ async def menu_button(update: Update, context: Context) -> None:
         "settings": preferences.show,
         "privacy": privacy.show,
         "help": help_command,
+        "events": events.events_command,
+        "myevents": events.my_events_command,
+        "timebank": timebank.show,
     }
     if target in screens:
         await screens[target](update, context)

@@ -20,7 +20,7 @@ from telegram.ext import (
     filters,
 )
 
-from samvirke.bot import keyboards, menu
+from samvirke.bot import events, keyboards, menu
 from samvirke.bot.context import Context
 from samvirke.bot.texts import error_text, sector_label
 from samvirke.storage import members, regions
@@ -154,19 +154,27 @@ ASK: dict[str, Callable[[Update, Context], Coroutine[Any, Any, str]]] = {
 
 
 async def start(update: Update, context: Context) -> str | int:
-    """/start: welcome back a member, or begin sign-up in their language."""
+    """/start: welcome back a member, or begin sign-up in their language.
+
+    A deep link (``/start event_<id>``, ``/start checkin_<code>``) opens the event for a
+    member; someone not signed up yet sees it right after signing up.
+    """
+    payload = (context.args or [""])[0]
     if context.member is not None:
-        await menu.welcome_back(update, context)
+        if not await events.handle_start_payload(update, context, payload):
+            await menu.welcome_back(update, context)
         return ConversationHandler.END
     context.user_data[DRAFT] = {}  # type: ignore[index]
-    await _send(
-        update,
-        context.t(
-            "Welcome to Samvirke, where the network's members meet, help each other and hear "
-            "about meetings. Signing up takes a minute: a few short questions. "
-            "Send /cancel at any time to stop."
-        ),
+    # Kept beside the draft (which is gone when sign-up ends) until sign-up is done.
+    events.remember_for_after_signup(context, payload)
+    welcome = context.t(
+        "Welcome to Samvirke, where the network's members meet, help each other and hear "
+        "about meetings. Signing up takes a minute: a few short questions. "
+        "Send /cancel at any time to stop."
     )
+    if events.is_start_payload(payload):
+        welcome += "\n\n" + context.t("Once you are signed up, I will show you the event.")
+    await _send(update, welcome)
     return await ask_name(update, context)
 
 

@@ -36,8 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "worker",
         help="run only the scheduler and outbox delivery",
-        description="Run only the scheduler and the outbox delivery (mail), e.g. beside a bot "
-        "running elsewhere. Several workers never send the same message twice.",
+        description="Run only the scheduler: the periodic jobs (digests, reminders, timebank "
+        "expiry, outbox sweeper) and the outbox delivery (mail and Telegram messages), e.g. "
+        "beside a bot running elsewhere. Several workers never send the same message twice.",
     )
     digests = sub.add_parser(
         "send-digests",
@@ -121,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "send-digests":
         _migrate(settings)
-        from samvirke.scheduler import digests  # noqa: PLC0415
-        from samvirke.storage.uow import Database  # noqa: PLC0415
+        from samvirke.scheduler import digests
+        from samvirke.storage.uow import Database
 
         async def send() -> str:
             db = Database(settings.database_url)
@@ -133,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     now=dt.datetime.now(dt.UTC),
                     frequencies=args.frequency or digests.FREQUENCIES,
                     dry_run=args.dry_run,
+                    bot_username=None if args.dry_run else await digests.bot_username(settings),
                 )
             finally:
                 await db.dispose()

@@ -1,7 +1,10 @@
-"""The small HTTP server of ``samvirke run``: health check and the Telegram webhook."""
+"""The small HTTP server of ``samvirke run``: health check, the Telegram webhook, the
+unsubscribe pages and the public calendar feeds (``/calendar/<region>.ics``, ``/calendar/all.ics``).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -15,7 +18,9 @@ from telegram import Update
 
 from samvirke import unsubscribe_pages
 from samvirke.bot.context import AppType, utc_now
+from samvirke.scheduler import invites
 from samvirke.settings import Settings
+from samvirke.storage import event_rules, events
 from samvirke.storage.uow import Database
 
 log = logging.getLogger(__name__)
@@ -65,7 +70,36 @@ def build_http_app(
         await bot_app.update_queue.put(Update.de_json(data, bot_app.bot))
         return web.Response(status=200)
 
+    async def calendar_feed(request: web.Request) -> web.Response:
+        """A subscribable calendar: a region's events and the whole network's, or all."""
+        code = request.match_info["region"]
+        now = clock()
+        feed = await events.feed(db.unit_of_work(), None if code == "all" else code, now=now)
+        if feed is None:
+            raise web.HTTPNotFound(text="No such region.\n")
+        username = None
+        if bot_app is not None:
+            with contextlib.suppress(RuntimeError):  # not initialised yet: no deep links
+                username = bot_app.bot.username
+        body = invites.feed(
+            feed.name,
+            feed.events,
+            url_for=lambda event_id: event_rules.event_link(username, event_id),
+            organizer_email=settings.mail_from if settings is not None else "samvirke@localhost",
+            now=now,
+        )
+        return web.Response(
+            body=body,
+            content_type="text/calendar",
+            charset="utf-8",
+            headers={
+                "Cache-Control": "public, max-age=900",
+                "Content-Disposition": f'inline; filename="{code}.ics"',
+            },
+        )
+
     app.router.add_get("/healthz", health)
+    app.router.add_get("/calendar/{region}.ics", calendar_feed)
     app.router.add_post(WEBHOOK_PATH, webhook)
     return app
 

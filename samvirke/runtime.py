@@ -1,4 +1,5 @@
-"""The long-running jobs: ``samvirke run`` (bot + scheduler + HTTP) and ``samvirke worker``."""
+"""The long-running jobs: ``samvirke run`` (bot + scheduler + HTTP) and ``samvirke worker``
+(scheduler only: periodic jobs, mail and Telegram delivery, broadcast progress)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import signal
 from samvirke.bot.app import build_application
 from samvirke.bot.context import Services
 from samvirke.http import WEBHOOK_PATH, build_http_app, start_http, webhook_secret
-from samvirke.scheduler.delivery import MailDelivery
+from samvirke.scheduler.runner import Scheduler
 from samvirke.settings import Settings
 from samvirke.storage.uow import Database
 
 log = logging.getLogger("samvirke")
+# my_chat_member: Telegram says when a member blocks or unblocks the bot (broadcasts skip
+# blocked members). Given to both getUpdates and setWebhook: Telegram keeps the last list.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -25,7 +29,8 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def run(settings: Settings) -> None:
-    """The bot (long polling, or webhook when a public URL is set), mail delivery, HTTP."""
+    """The bot (long polling, or webhook when a public URL is set), the scheduler (jobs, mail
+    and Telegram delivery) and the HTTP server, until SIGINT or SIGTERM."""
     assert settings.telegram_token is not None
     token = settings.telegram_token.get_secret_value()
     stop = asyncio.Event()
@@ -34,9 +39,11 @@ async def run(settings: Settings) -> None:
     services = Services(settings=settings, db=db)
     bot_app = build_application(services)
     secret = webhook_secret(token)
-    http = await start_http(build_http_app(db, bot_app, secret=secret), settings.http_port)
-    delivery = MailDelivery(db, settings)
-    delivery_task = asyncio.create_task(delivery.run_forever(stop), name="mail-delivery")
+    http = await start_http(
+        build_http_app(db, bot_app, secret=secret, settings=settings), settings.http_port
+    )
+    scheduler = Scheduler.from_settings(db, settings)
+    scheduler_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
     try:
         async with bot_app:
             await bot_app.start()
@@ -46,11 +53,16 @@ async def run(settings: Settings) -> None:
             assert updater is not None
             if settings.public_url is not None:
                 url = str(settings.public_url).rstrip("/") + WEBHOOK_PATH
-                await bot_app.bot.set_webhook(url, secret_token=secret, drop_pending_updates=False)
+                await bot_app.bot.set_webhook(
+                    url,
+                    secret_token=secret,
+                    drop_pending_updates=False,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
                 log.info("bot running with a webhook; HTTP on port %s", settings.http_port)
             else:
                 await bot_app.bot.delete_webhook(drop_pending_updates=False)
-                await updater.start_polling(allowed_updates=["message", "callback_query"])
+                await updater.start_polling(allowed_updates=ALLOWED_UPDATES)
                 log.info("bot running (long polling); HTTP on port %s", settings.http_port)
             await stop.wait()
             log.info("stopping")
@@ -59,18 +71,19 @@ async def run(settings: Settings) -> None:
             await bot_app.stop()
     finally:
         stop.set()
-        await delivery_task
+        await scheduler_task
         await http.cleanup()
         await db.dispose()
 
 
 async def worker(settings: Settings) -> None:
-    """Only the scheduler and outbox delivery (several may run beside one bot)."""
+    """Only the scheduler: periodic jobs, mail and Telegram delivery, broadcast progress.
+    Several may run beside one bot: rows are claimed with row locks, never sent twice."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     db = Database(settings.database_url)
     try:
         log.info("worker running")
-        await MailDelivery(db, settings).run_forever(stop)
+        await Scheduler.from_settings(db, settings).run(stop)
     finally:
         await db.dispose()

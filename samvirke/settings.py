@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     timebank_organisation_min_balance_hours: int = Field(default=-1000, le=0, ge=-100_000)
     timebank_organisation_max_balance_hours: int = Field(default=1000, ge=0, le=100_000)
     timebank_expiry_days: int = Field(default=14, ge=1, le=365)
+    # Telegram messages per second this process sends from the outbox (Telegram allows 30 per
+    # bot; with several workers, share them out, e.g. 15 each for two).
+    telegram_rate: int = Field(default=30, ge=1, le=30)
+    # When the periodic jobs run: crontab lines ("minute hour day month weekday") in
+    # SAMVIRKE_TIMEZONE. Name the weekdays (mon-sun): in APScheduler 3, 0 means Monday.
+    schedule_outbox_sweeper: str = "* * * * *"
+    schedule_digest_weekly: str = "0 7 * * mon"
+    schedule_digest_monthly: str = "0 7 1 * *"
+    schedule_reminders: str = "*/5 * * * *"
+    schedule_timebank_expiry: str = "15 3 * * *"
 
     @field_validator("database_url")
     @classmethod
@@ -116,6 +126,17 @@ class Settings(BaseSettings):
             return parse_offsets(value)
         return value
 
+    @field_validator(
+        "schedule_outbox_sweeper",
+        "schedule_digest_weekly",
+        "schedule_digest_monthly",
+        "schedule_reminders",
+        "schedule_timebank_expiry",
+    )
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        return check_crontab(value)
+
     @field_validator("smtp_host", "smtp_username", "public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -161,6 +182,23 @@ def parse_offsets(value: str) -> tuple[dt.timedelta, ...]:
             raise ValueError(f"{part!r} is not a duration such as 1d, 2h or 30m")
         offsets.add(dt.timedelta(**{OFFSET_UNITS[unit]: int(number)}))
     return tuple(sorted(offsets, reverse=True))
+
+
+def check_crontab(value: str) -> str:
+    """A crontab line APScheduler understands, with named weekdays (see the settings above)."""
+    from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+
+    value = " ".join(value.split())
+    fields = value.split(" ")
+    if len(fields) != 5:
+        raise ValueError(f"{value!r} is not a crontab line such as '0 7 * * mon'")
+    if any(ch.isdigit() for ch in fields[4]):
+        raise ValueError(f"name the weekdays (mon, tue, ... sun) in {value!r}")
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid schedule: {exc}") from None
+    return value
 
 
 class ConfigurationError(Exception):

@@ -60,8 +60,10 @@ def add_routes(
         return _page(
             language,
             t("Unsubscribe from the newsletter"),
-            t("Press the button to stop the Samvirke newsletter. You can start it again with "
-              "/settings in the bot."),
+            t(
+                "Press the button to stop the Samvirke newsletter. You can start it again with "
+                "/settings in the bot."
+            ),
             form_action=request.path,
         )
 
@@ -78,8 +80,10 @@ def add_routes(
         return _page(
             language,
             t("You are unsubscribed"),
-            t("You will get no more newsletters from Samvirke. You can start them again with "
-              "/settings in the bot."),
+            t(
+                "You will get no more newsletters from Samvirke. You can start them again with "
+                "/settings in the bot."
+            ),
         )
 
     app.router.add_get(PATH, show)

@@ -68,7 +68,7 @@ class DeliveryOptions:
             raise ValueError("lease and backoff_base must be positive")
 
 
-MARK_SENT_EVERY = 25
+MARK_SENT_EVERY = 1
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -23,9 +24,11 @@ async def build_digests(
     now: dt.datetime,
     frequencies: Sequence[str] = FREQUENCIES,
     dry_run: bool = False,
+    bot_username: str | None = None,
+    sections: digests.Sections | None = None,
 ) -> list[digests.DigestRun]:
     """Queue (or, dry, count) the current period's digests; a second run queues nothing new."""
-    import samvirke.storage.digest_sections  # noqa: F401, PLC0415 - registers the sections
+    import samvirke.storage.digest_sections  # noqa: F401 - registers the sections
 
     key = settings.signing_key()
     runs = []
@@ -37,14 +40,39 @@ async def build_digests(
             tz=settings.tz,
             unsubscribe_token=lambda member_id: unsubscribe.make_token(key, member_id),
             dry_run=dry_run,
+            bot_username=bot_username,
+            sections=sections,
         )
         log.info(
             "digests %s %s: %d queued, %d queued before, %d with nothing to say%s",
-            run.frequency, run.period, run.queued, run.already_queued, run.nothing_to_say,
+            run.frequency,
+            run.period,
+            run.queued,
+            run.already_queued,
+            run.nothing_to_say,
             " (dry run)" if dry_run else "",
         )
         runs.append(run)
     return runs
+
+
+async def bot_username(settings: Settings) -> str | None:
+    """The bot's @username (for links that open an event in the bot), None if unknown."""
+    if settings.telegram_token is None:
+        return None
+    from samvirke.scheduler.telegram import make_bot
+
+    bot = make_bot(settings, connections=1)
+    try:
+        await bot.initialize()
+    except Exception as error:  # the digest goes out without links rather than not at all
+        log.warning("digest: cannot ask the Bot API for the bot's name: %s", type(error).__name__)
+        return None
+    else:
+        return bot.username
+    finally:
+        with contextlib.suppress(Exception):
+            await bot.shutdown()
 
 
 def describe(runs: Sequence[digests.DigestRun], *, dry_run: bool) -> str:

@@ -30,6 +30,8 @@ from typing import Any
 import jinja2
 from email_validator import EmailNotValidError, validate_email
 
+from samvirke.scheduler.invites import CalendarPart
+from samvirke.scheduler.invites import from_payload as calendar_from_payload
 from samvirke.settings import LANGUAGES, Settings
 from samvirke.storage.outbox import ClaimedMessage
 from samvirke.templates.i18n import mail_environment
@@ -184,8 +186,14 @@ def compose(
     recipient: Address,
     key: str,
     now: dt.datetime,
+    calendar: CalendarPart | None = None,
 ) -> EmailMessage:
-    """Put the rendered parts and the headers together (text/plain with an HTML alternative)."""
+    """Put the rendered parts and the headers together (text/plain with an HTML alternative).
+
+    With a ``calendar`` part (an invite), the structure calendar programs recognise:
+    multipart/mixed [multipart/alternative [text/plain, text/html,
+    text/calendar; method=...], application/ics attachment].
+    """
     if now.tzinfo is None:
         raise ValueError("naive datetime given as the date of a mail")
     message = EmailMessage(policy=SMTP)
@@ -198,7 +206,41 @@ def compose(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text, cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    if calendar is not None:
+        add_calendar(message, calendar)
     return message
+
+
+def add_calendar(message: EmailMessage, part: CalendarPart) -> None:
+    """The invite as a ``text/calendar; method=...`` alternative (what Outlook, Gmail and Apple
+    Mail show as an invitation) and as an ``.ics`` attachment (for everything else)."""
+    message.add_alternative(
+        part.data,
+        maintype="text",
+        subtype="calendar",
+        cte="base64",
+        params={"method": part.method, "charset": "UTF-8"},
+    )
+    message.add_attachment(
+        part.data,
+        maintype="application",
+        subtype="ics",
+        cte="base64",
+        filename=part.filename,
+    )
+
+
+def calendar_part(payload: Mapping[str, Any], sender: Address) -> CalendarPart | None:
+    """The calendar part an outbox payload carries (an invite), if any."""
+    data = payload.get("calendar")
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise MailBuildError("payload calendar part is not an object", permanent=True)
+    try:
+        return calendar_from_payload(data, organizer_email=sender.addr_spec)
+    except ValueError as exc:
+        raise MailBuildError(f"invalid calendar part: {exc}", permanent=True) from exc
 
 
 @dataclass(frozen=True)
@@ -244,8 +286,16 @@ def build_message(claimed: ClaimedMessage, settings: Settings, *, now: dt.dateti
         **request.context,
     }
     rendered = render(request.template, request.language, context)
+    calendar = calendar_part(claimed.payload, sender)
     try:
-        message = compose(rendered, sender=sender, recipient=recipient, key=claimed.key, now=now)
+        message = compose(
+            rendered,
+            sender=sender,
+            recipient=recipient,
+            key=claimed.key,
+            now=now,
+            calendar=calendar,
+        )
     except ValueError as exc:
         raise MailBuildError(f"cannot compose message: {exc}", permanent=True) from exc
     if unsubscribe is not None:

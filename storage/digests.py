@@ -1,7 +1,7 @@
 """The digest: each verified member whose frequency is due gets one mail per period.
 
 What goes into a digest comes from *sections* (upcoming events, new timebank listings, the
-member's balance), each a function registered with ``section``. A member with nothing to read
+member's balance: see ``digest_sections``). A member with nothing to read
 gets no mail. Each mail is an outbox row keyed ``digest:{member}:{period}``, so building the
 same period twice (a retried job, ``samvirke send-digests`` run twice) queues nothing new.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,21 +35,19 @@ class Window:
     since: dt.datetime
     until: dt.datetime
     tz: ZoneInfo
+    bot_username: str | None = None  # for links that open an event in the bot
 
 
 SectionBuilder = Callable[[AsyncSession, Member, Window], Awaitable[Any]]
-_SECTIONS: dict[str, tuple[SectionBuilder, bool]] = {}
+# name -> (builder, is news). A section that is not news (e.g. the balance) is shown only when
+# some news section has something: on its own it is no reason to send a mail.
+Sections = Mapping[str, tuple[SectionBuilder, bool]]
 
 
-def section(name: str, *, news: bool = True) -> Callable[[SectionBuilder], SectionBuilder]:
-    """Register a digest section. A section with ``news=False`` (e.g. the balance) is shown
-    only when some news section has something: on its own it is no reason to send a mail."""
+def default_sections() -> Sections:
+    from samvirke.storage.digest_sections import SECTIONS
 
-    def register(builder: SectionBuilder) -> SectionBuilder:
-        _SECTIONS[name] = (builder, news)
-        return builder
-
-    return register
+    return SECTIONS
 
 
 def period_of(frequency: str, now: dt.datetime, tz: ZoneInfo) -> tuple[str, dt.datetime]:
@@ -65,10 +63,20 @@ def period_of(frequency: str, now: dt.datetime, tz: ZoneInfo) -> tuple[str, dt.d
     return f"{year}-W{week:02d}", start.astimezone(dt.UTC)
 
 
-def window(frequency: str, now: dt.datetime, tz: ZoneInfo) -> Window:
+def window(
+    frequency: str, now: dt.datetime, tz: ZoneInfo, bot_username: str | None = None
+) -> Window:
     period, start = period_of(frequency, now, tz)
     length = dt.timedelta(days=31) if frequency == DigestFrequency.MONTHLY else dt.timedelta(7)
-    return Window(frequency, period, now, since=start - length, until=now + LOOKAHEAD, tz=tz)
+    return Window(
+        frequency,
+        period,
+        now,
+        since=start - length,
+        until=now + LOOKAHEAD,
+        tz=tz,
+        bot_username=bot_username,
+    )
 
 
 @dataclass
@@ -89,11 +97,13 @@ async def build(
     tz: ZoneInfo,
     unsubscribe_token: Callable[[int], str],
     dry_run: bool = False,
+    bot_username: str | None = None,
+    sections: Sections | None = None,
 ) -> DigestRun:
     """Queue this period's digests for members with ``frequency`` (or count them: dry run)."""
     if frequency not in (DigestFrequency.WEEKLY, DigestFrequency.MONTHLY):
         raise ValueError(f"no digest for frequency {frequency!r}")
-    span = window(frequency, now, tz)
+    span = window(frequency, now, tz, bot_username)
     run = DigestRun(frequency, span.period)
     async with uow:
         session = uow.session
@@ -122,12 +132,13 @@ async def build(
             if key in done:
                 run.already_queued += 1
                 continue
-            sections = await _sections(session, member, span)
-            if sections is None:
+            content = await _content(session, member, span, sections or default_sections())
+            if content is None:
                 run.nothing_to_say += 1
                 continue
-            run.by_language_and_region[(member.language, member.region.name if member.region
-                                        else "")] += 1
+            run.by_language_and_region[
+                (member.language, member.region.name if member.region else "")
+            ] += 1
             if dry_run:
                 continue
             queued = await outbox.enqueue(
@@ -146,7 +157,7 @@ async def build(
                         "name": member.name,
                         "frequency": frequency,
                         "period": span.period,
-                        "sections": sections,
+                        "sections": content,
                     },
                 },
             )
@@ -156,10 +167,12 @@ async def build(
     return run
 
 
-async def _sections(session: AsyncSession, member: Member, span: Window) -> dict[str, Any] | None:
+async def _content(
+    session: AsyncSession, member: Member, span: Window, sections: Sections
+) -> dict[str, Any] | None:
     content: dict[str, Any] = {}
     has_news = False
-    for name, (builder, news) in _SECTIONS.items():
+    for name, (builder, news) in sections.items():
         value = await builder(session, member, span)
         if value:
             content[name] = value

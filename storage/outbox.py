@@ -153,7 +153,11 @@ async def mark_sent_many(
         for message in messages:
             kept = {k: v for k, v in message.payload.items() if k in KEPT_AFTER_SENDING}
             settled += await _settle_in(
-                uow, message, status=OutboxStatus.SENT, sent_at=now, last_error=None,
+                uow,
+                message,
+                status=OutboxStatus.SENT,
+                sent_at=now,
+                last_error=None,
                 payload=kept,
             )
         await uow.commit()

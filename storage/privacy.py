@@ -6,8 +6,9 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from samvirke.storage import audit, verification
+from samvirke.storage import audit, events, timebank, verification
 from samvirke.storage.bot_state import private_chat_keys
 from samvirke.storage.errors import NotFound
 from samvirke.storage.members import CONSENT_VERSION
@@ -15,10 +16,13 @@ from samvirke.storage.models import (
     AuditEntry,
     BotConversation,
     BotUserData,
+    CheckIn,
     EmailVerification,
+    Event,
     Member,
     OutboxMessage,
     OutboxStatus,
+    Rsvp,
 )
 from samvirke.storage.uow import UnitOfWork
 
@@ -92,9 +96,33 @@ async def export(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> dict[s
                 {"at": _iso(e.at), "action": e.action, "details": e.details} for e in entries
             ],
         }
+        data["events"] = await _event_answers(uow.session, member_id)
+        data["timebank"] = await timebank.export_member(uow.session, member_id)
         audit.record(uow.session, "privacy.exported", now=now, member_id=member_id)
         await uow.commit()
         return data
+
+
+async def _event_answers(session: AsyncSession, member_id: int) -> list[dict[str, Any]]:
+    rows = (
+        await session.execute(
+            select(Event.title, Event.starts_at, Rsvp.status, Rsvp.responded_at, CheckIn.at)
+            .join(Rsvp, Rsvp.event_id == Event.id)
+            .outerjoin(CheckIn, (CheckIn.event_id == Event.id) & (CheckIn.member_id == member_id))
+            .where(Rsvp.member_id == member_id)
+            .order_by(Event.starts_at)
+        )
+    ).all()
+    return [
+        {
+            "event": title,
+            "starts_at": _iso(starts_at),
+            "answer": status,
+            "answered_at": _iso(responded_at),
+            "checked_in_at": _iso(checked_in),
+        }
+        for title, starts_at, status, responded_at, checked_in in rows
+    ]
 
 
 async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | None:
@@ -121,6 +149,9 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
         member.deleted_at = now
         member.updated_at = now
         session = uow.session
+        # Seats held for meetings still to come go to those waiting; past ones stay counted.
+        await events.withdraw_member(session, member_id, now=now)
+        await timebank.forget_member(session, member_id, now=now)
         await session.execute(
             delete(EmailVerification).where(EmailVerification.member_id == member_id)
         )

@@ -33,6 +33,15 @@ async def test_commands_are_registered_in_each_language(db: Database, now: dt.da
         assert languages == ["", "da", "en", "sv"]
         english = next(c for c in calls if c.params.get("language_code") == "en")
         names = [c["command"] for c in english.params["commands"]]
-        assert names == ["start", "profile", "settings", "privacy", "help"]
+        assert names == [
+            "start",
+            "events",
+            "myevents",
+            "timebank",
+            "profile",
+            "settings",
+            "privacy",
+            "help",
+        ]
     finally:
         await stop_bot(bot)

@@ -48,7 +48,17 @@ CHANGE_BUTTONS = [
     "Change region",
 ]
 IN_PROFILE_CHANGE = "You are changing your profile. Please answer the question, or send /cancel."
-MEMBER_COMMANDS = ["start", "profile", "settings", "privacy", "help"]
+MEMBER_COMMANDS = [
+    "start",
+    "events",
+    "myevents",
+    "timebank",
+    "profile",
+    "settings",
+    "privacy",
+    "help",
+]
+ORGANISER_COMMANDS = ["newevent", "attendees", "stats", "members", "broadcast"]
 
 
 @pytest.fixture
@@ -102,7 +112,15 @@ async def test_start_from_a_member_shows_the_welcome_back_menu(
     replies = await bot.chat.send(KAREN, "/start")
 
     assert [m.text for m in replies] == ["Welcome back, Karen Jensen!"]
-    assert replies[-1].button_texts == ["My profile", "Settings", "Privacy", "Help"]
+    assert replies[-1].button_texts == [
+        "Events",
+        "My events",
+        "My profile",
+        "Settings",
+        "Privacy",
+        "Help",
+        "Timebank",
+    ]
     assert len(await outbox_rows(db)) == 1  # no second sign-up, no second code
 
 
@@ -123,7 +141,18 @@ async def test_welcome_back_is_in_the_members_language(bot: BotHarness, db: Data
     await verify_member(bot, db, KAREN)
     replies = await bot.chat.send(KAREN, "/start")
     assert [m.text for m in replies] == [t("Welcome back, {name}!", name="Søren Ørsted")]
-    assert replies[-1].button_texts == [t("My profile"), t("Settings"), t("Privacy"), t("Help")]
+    assert replies[-1].button_texts == [
+        t(label)
+        for label in (
+            "Events",
+            "My events",
+            "My profile",
+            "Settings",
+            "Privacy",
+            "Help",
+            "Timebank",
+        )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -163,13 +192,13 @@ async def test_help_for_an_organiser_also_lists_members(
         now=bot.clock.now,
     )
     [reply] = await bot.chat.send(KAREN, "/help")
-    assert commands_listed(reply.text) == [*MEMBER_COMMANDS, "members"]
+    assert commands_listed(reply.text) == [*MEMBER_COMMANDS, *ORGANISER_COMMANDS]
 
 
 async def test_help_for_the_administrator_also_lists_regions(bot: BotHarness, db: Database) -> None:
     await sign_up_member(bot, ADMIN_ID, first_name="Admin", email="admin@example.dk")
     [reply] = await bot.chat.send(ADMIN_ID, "/help")
-    assert commands_listed(reply.text) == [*MEMBER_COMMANDS, "members", "regions"]
+    assert commands_listed(reply.text) == [*MEMBER_COMMANDS, *ORGANISER_COMMANDS, "regions"]
 
 
 async def test_help_for_someone_not_signed_up_points_to_start(bot: BotHarness) -> None:

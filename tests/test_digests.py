@@ -23,7 +23,7 @@ from samvirke.scheduler.delivery import DeliveryOptions, MailDelivery
 from samvirke.scheduler.digests import build_digests, describe
 from samvirke.settings import Settings
 from samvirke.storage import digests, members, regions, unsubscribe, verification
-from samvirke.storage.models import Member, OutboxMessage
+from samvirke.storage.models import Member, OutboxMessage, Region
 from samvirke.storage.uow import Database
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -49,21 +49,26 @@ def test_unsubscribe_tokens_are_signed() -> None:
     assert unsubscribe.read_token(b"k", "") is None
 
 
+CHOSEN: set[int] = set()
+
+
 @pytest.fixture
-def news_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[int]]:
-    """A news section that has something for the members whose ids are in the set."""
-    chosen: set[int] = set()
+def news_for() -> Iterator[set[int]]:
+    """The members the test section ``TEST_SECTIONS`` has news for."""
+    CHOSEN.clear()
+    yield CHOSEN
+    CHOSEN.clear()
 
-    async def news(session: AsyncSession, member: Member, span: digests.Window) -> Any:
-        return [{"title": f"Nyt i {span.period}"}] if member.id in chosen else None
 
-    async def balance(session: AsyncSession, member: Member, span: digests.Window) -> Any:
-        return {"hours": "2.5"}
+async def _news(session: AsyncSession, member: Member, span: digests.Window) -> Any:
+    return [{"kind": "Tilbud", "title": f"Nyt i {span.period}"}] if member.id in CHOSEN else None
 
-    monkeypatch.setattr(
-        digests, "_SECTIONS", {"listings": (news, True), "balance": (balance, False)}
-    )
-    yield chosen
+
+async def _balance(session: AsyncSession, member: Member, span: digests.Window) -> Any:
+    return {"hours": "2,5"}
+
+
+TEST_SECTIONS: digests.Sections = {"listings": (_news, True), "balance": (_balance, False)}
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
@@ -135,7 +140,7 @@ async def test_due_members_with_news_get_one_digest_per_period(
     off = await member(db, now, 5, frequency="off")
     news_for.update({weekly, monthly, unverified, off})  # not `quiet`: nothing to say
 
-    dry = await build_digests(db, settings, now=now, dry_run=True)
+    dry = await build_digests(db, settings, now=now, dry_run=True, sections=TEST_SECTIONS)
     assert await digest_rows(db) == []
     assert [(r.frequency, sum(r.by_language_and_region.values())) for r in dry] == [
         ("weekly", 1),
@@ -143,16 +148,20 @@ async def test_due_members_with_news_get_one_digest_per_period(
     ]
     assert "da  Region Midtjylland: 1" in describe(dry, dry_run=True)
 
-    runs = await build_digests(db, settings, now=now)
+    runs = await build_digests(db, settings, now=now, sections=TEST_SECTIONS)
     assert [(r.queued, r.nothing_to_say) for r in runs] == [(1, 1), (1, 0)]
     keys = [r.key for r in await digest_rows(db)]
     assert keys == [f"digest:{weekly}:2026-W48", f"digest:{monthly}:2026-11"]
 
-    again = await build_digests(db, settings, now=now + dt.timedelta(days=2))
+    again = await build_digests(
+        db, settings, now=now + dt.timedelta(days=2), sections=TEST_SECTIONS
+    )
     assert [(r.queued, r.already_queued) for r in again] == [(0, 1), (0, 1)]
     assert len(await digest_rows(db)) == 2
 
-    next_week = await build_digests(db, settings, now=now + dt.timedelta(days=5))
+    next_week = await build_digests(
+        db, settings, now=now + dt.timedelta(days=5), sections=TEST_SECTIONS
+    )
     assert [r.queued for r in next_week] == [1, 0]
     assert quiet not in {int(r.key.split(":")[1]) for r in await digest_rows(db)}
 
@@ -178,7 +187,7 @@ async def test_digest_mail_has_one_click_unsubscribe_that_works(
     )
     karen = await member(db, now, 11, language="da")
     news_for.add(karen)
-    await build_digests(db, settings, now=now, frequencies=["weekly"])
+    await build_digests(db, settings, now=now, frequencies=["weekly"], sections=TEST_SECTIONS)
     delivery = MailDelivery(db, settings, options=DeliveryOptions(), clock=lambda: now)
     assert (await delivery.run_once()).sent == 2  # the sign-up code and the digest
     (message,) = [m.message() for m in handler.received if b"List-Unsubscribe" in m.data]
@@ -189,7 +198,7 @@ async def test_digest_mail_has_one_click_unsubscribe_that_works(
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Nyt i 2026-W48" in text
-    assert "2.5" in text
+    assert "2,5" in text
     assert https in text.replace("=\n", "")
 
     path = https.removeprefix("https://samvirke.example")
@@ -200,15 +209,15 @@ async def test_digest_mail_has_one_click_unsubscribe_that_works(
         assert "Afmeld" in await page.text()
         assert (await members.get(db.unit_of_work(), karen)).digest_frequency == "weekly"
         # What Gmail and Yahoo send for one click (RFC 8058).
-        done = await client.post(
-            http.make_url(path), data={"List-Unsubscribe": "One-Click"}
-        )
+        done = await client.post(http.make_url(path), data={"List-Unsubscribe": "One-Click"})
         assert done.status == 200
         assert (await members.get(db.unit_of_work(), karen)).digest_frequency == "off"
         forged = await client.post(http.make_url(path.replace(f"/{karen}.", f"/{karen + 1}.")))
         assert forged.status == 404
 
-    later = await build_digests(db, settings, now=now + dt.timedelta(days=7))
+    later = await build_digests(
+        db, settings, now=now + dt.timedelta(days=7), sections=TEST_SECTIONS
+    )
     assert later[0].queued == 0
 
 
@@ -218,8 +227,93 @@ def test_send_digests_command_dry_run(tmp_path: Path) -> None:
     samvirke = str(Path(sys.executable).with_name("samvirke"))
     result = subprocess.run(
         [samvirke, "send-digests", "--dry-run"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "weekly digest for" in result.stdout
     assert "would go" in result.stdout
+
+
+async def test_sections_show_upcoming_meetings_new_listings_and_the_balance(
+    db: Database, now: dt.datetime, tmp_path: Path
+) -> None:
+    from samvirke.storage.models.events import Event, Rsvp
+    from samvirke.storage.models.timebank import (
+        TimebankAccount,
+        TimebankCategory,
+        TimebankListing,
+    )
+
+    settings = settings_for(tmp_path)
+    karen = await member(db, now, 21, language="da")  # Region Midtjylland
+    other = await member(db, now, 22, language="sv")
+    async with db.unit_of_work() as uow:
+        session = uow.session
+        karen_row = await session.get(Member, karen)
+        assert karen_row is not None
+        midt = karen_row.region_id
+        skane = await session.scalar(select(Region.id).where(Region.code == "skane"))
+
+        def event(title: str, days: int, region: int | None, **extra: Any) -> Event:
+            start = now + dt.timedelta(days=days)
+            return Event(
+                uid=f"{title}@test",
+                title=title,
+                starts_at=start,
+                ends_at=start + dt.timedelta(hours=4),
+                timezone="Europe/Copenhagen",
+                location="Kongsvang Allé 29, 8000 Aarhus C",
+                region_id=region,
+                checkin_code=title[:8],
+                **extra,
+            )
+
+        meeting = event("Innovation på det sociale område", 3, midt)
+        session.add_all(
+            [
+                meeting,
+                event("Netværksdag for hele landet", 10, None),
+                event("Skåne-træf", 4, skane),
+                event("Alt for langt ude", 60, midt),
+                event("Aflyst møde", 5, midt, status="cancelled"),
+            ]
+        )
+        category = TimebankCategory(code="fund", name="Fundraising")
+        session.add(category)
+        await session.flush()
+        session.add(Rsvp(event_id=meeting.id, member_id=karen, status="going"))
+        session.add(
+            TimebankListing(
+                member_id=other,
+                kind="offer",
+                title="Hjælp til fondsansøgning",
+                description="2 timer",
+                category_id=category.id,
+                region_id=midt,
+                created_at=now,
+            )
+        )
+        session.add(TimebankAccount(kind="member", member_id=karen, balance_minutes=150))
+        await uow.commit()
+
+    await build_digests(db, settings, now=now, frequencies=["weekly"], bot_username="samvirke_bot")
+    (row,) = [r for r in await digest_rows(db) if r.member_id == karen]
+    sections = row.payload["context"]["sections"]
+    assert [e["title"] for e in sections["events"]] == [
+        "Innovation på det sociale område",
+        "Netværksdag for hele landet",
+    ]
+    first = sections["events"][0]
+    assert first["status"] == "Du deltager."
+    assert first["link"] == f"https://t.me/samvirke_bot?start=event_{meeting.id}"
+    # 12:00 UTC is 13:00 in Copenhagen.
+    assert first["when"] == "lørdag den 28. november 2026, 13:00–17:00"
+    assert sections["listings"] == [
+        {"kind": "Tilbud", "title": "Hjælp til fondsansøgning", "region": "Region Midtjylland"}
+    ]
+    assert sections["balance"] == {"hours": "2,5"}

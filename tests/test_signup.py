@@ -572,6 +572,9 @@ async def test_sign_up_gives_the_member_their_command_menu(bot: BotHarness) -> N
     assert call.params["scope"]["chat_id"] == KAREN
     assert [c["command"] for c in call.params["commands"]] == [
         "start",
+        "events",
+        "myevents",
+        "timebank",
         "profile",
         "settings",
         "privacy",

@@ -66,6 +66,9 @@ class Member(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[dt.datetime | None]
+    # Set when Telegram refuses messages to the member (they blocked the bot, or their account
+    # is gone); broadcasts and Telegram deliveries skip them until they write to the bot again.
+    unreachable_at: Mapped[dt.datetime | None]
 
     region: Mapped[Region | None] = relationship(foreign_keys=[region_id], lazy="joined")
     organiser_region: Mapped[Region | None] = relationship(

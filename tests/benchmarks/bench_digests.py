@@ -22,14 +22,14 @@ from typing import Any
 
 import aiosmtplib
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from samvirke.scheduler.delivery import DeliveryOptions, MailDelivery
 from samvirke.scheduler.digests import build_digests
 from samvirke.settings import Settings
-from samvirke.storage import digests
 from samvirke.storage.migrate import upgrade_engine
 from samvirke.storage.models import Member, Region
+from samvirke.storage.models.events import Event
+from samvirke.storage.models.timebank import TimebankCategory, TimebankListing
 from samvirke.storage.uow import Database
 
 NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
@@ -43,9 +43,18 @@ def free_port() -> int:
 
 def start_smtp_sink(port: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-         "-c", "aiosmtpd.handlers.Sink"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     for _ in range(100):
         try:
@@ -94,6 +103,34 @@ async def make_members(db: Database, count: int) -> None:
             for i in range(count)
         ]
         await uow.session.execute(insert(Member), rows)
+        # Something to say: a meeting in their region and a new offer in the timebank.
+        start = NOW + dt.timedelta(days=3)
+        uow.session.add(
+            Event(
+                uid="bench@samvirke",
+                title="Innovation på det sociale område – aktører i Region Midt",
+                starts_at=start,
+                ends_at=start + dt.timedelta(hours=4),
+                timezone="Europe/Copenhagen",
+                location="Kongsvang Allé 29, 8000 Aarhus C",
+                region_id=region_id,
+                checkin_code="BENCH1",
+            )
+        )
+        category = TimebankCategory(code="bench", name="Fundraising")
+        uow.session.add(category)
+        await uow.session.flush()
+        uow.session.add(
+            TimebankListing(
+                member_id=(await uow.session.scalars(select(Member.id))).first(),
+                kind="offer",
+                title="Hjælp til fondsansøgning",
+                description="",
+                category_id=category.id,
+                region_id=region_id,
+                created_at=NOW,
+            )
+        )
         await uow.commit()
 
 
@@ -102,15 +139,14 @@ async def our_rate(database_url: str, port: int, count: int, folder: Path) -> tu
     await upgrade_engine(db.engine)
     await make_members(db, count)
     settings = Settings(
-        _env_file=None, secret_key="bench", smtp_host="127.0.0.1", smtp_port=port,
-        smtp_security="none", mail_dir=folder / "mail", public_url="https://samvirke.example",
+        _env_file=None,
+        secret_key="bench",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        mail_dir=folder / "mail",
+        public_url="https://samvirke.example",
     )
-    if not any(news for _builder, news in digests._SECTIONS.values()):
-        # Until real sections have content in this empty database, give everyone one item.
-        async def news(session: AsyncSession, member: Member, span: digests.Window) -> Any:
-            return [{"kind": "Offer", "title": "Hjælp til fondsansøgning", "region": "Midt"}]
-
-        digests._SECTIONS["listings"] = (news, True)
     started = time.perf_counter()
     runs = await build_digests(db, settings, now=NOW, frequencies=["weekly"])
     build_seconds = time.perf_counter() - started
@@ -149,8 +185,10 @@ async def main() -> None:
     backend = url.split(":", 1)[0]
     print(f"digests: {args.count} to a local aiosmtpd sink (separate process), {backend}")
     print(f"  floor (one pre-built message over one aiosmtplib connection): {floor:8.0f} /s")
-    print(f"  Samvirke delivery (render, compose, send, mark sent):         {ours:8.0f} /s"
-          f"  = {100 * ours / floor:.0f} % of the floor")
+    print(
+        f"  Samvirke delivery (render, compose, send, mark sent):         {ours:8.0f} /s"
+        f"  = {100 * ours / floor:.0f} % of the floor"
+    )
     print(f"  building and queueing the digests:                           {built:8.0f} /s")
 
 
