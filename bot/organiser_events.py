@@ -1285,6 +1285,8 @@ async def stats_command(update: Update, context: Context) -> None:
         )
         for name, label in PERIOD_LABELS.items()
     ]
+    # The timebank's figures (hours exchanged per month, region and sector) live beside these.
+    buttons.append(keyboards.button(t("Timebank: hours exchanged"), "tb:st"))
     await _send(
         update,
         t("Participation figures for which period? (Or type /stats 1.1.2026 30.6.2026.)"),

@@ -484,7 +484,10 @@ async def test_stats_for_funders_with_csv(bot: BotHarness, db: Database, anne: N
     [periods] = await bot.chat.send(ANNE, "/stats")
     assert periods.button_texts == [
         "This month", "Last month", "This year", "Last year", "The last 12 months",
+        "Timebank: hours exchanged",
     ]  # fmt: skip
+    [hours] = await bot.chat.press(ANNE, periods, "Timebank: hours exchanged")
+    assert hours.button_texts == ["As a spreadsheet (CSV)"]
     [regions] = await bot.chat.press(ANNE, periods, "This year")
     assert regions.button_texts[0] == "All regions"
     names = record_filenames(bot.request)
