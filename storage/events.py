@@ -443,6 +443,40 @@ def _may_mail(member: Member) -> bool:
     return bool(member.email) and member.email_verified_at is not None and not member.deleted_at
 
 
+async def send_missed_invites(
+    session: AsyncSession, member: Member, *, now: dt.datetime, bot_username: str | None = None
+) -> int:
+    """A member who said Going before their address was confirmed gets the invitations now
+    (in the caller's transaction, right after the confirmation)."""
+    rows = (
+        await session.execute(
+            select(Event, Rsvp)
+            .join(Rsvp, Rsvp.event_id == Event.id)
+            .where(
+                Rsvp.member_id == member.id,
+                Rsvp.status == RsvpStatus.GOING,
+                Rsvp.invite_active.is_(False),
+                Event.status == EventStatus.PUBLISHED,
+                Event.starts_at > now,
+            )
+            .order_by(Event.starts_at)
+        )
+    ).all()
+    sent = 0
+    for event, rsvp in rows:
+        sent += await _mail_invite(
+            session,
+            event,
+            member,
+            rsvp,
+            method="REQUEST",
+            kind="new",
+            now=now,
+            bot_username=bot_username,
+        )
+    return sent
+
+
 async def _mail_invite(
     session: AsyncSession,
     event: Event,

@@ -119,6 +119,10 @@ async def check(uow: UnitOfWork, member_id: int, code: str, *, now: dt.datetime)
         waiting.code_hash = ""
         waiting.attempts = 0
         audit.record(uow.session, "email.verified", now=now, member_id=member_id)
+        # Meetings the member said Going to before the address was confirmed: invite now.
+        from samvirke.storage import events
+
+        await events.send_missed_invites(uow.session, member, now=now)
         await uow.commit()
         return Check(CheckResult.VERIFIED, email)
 

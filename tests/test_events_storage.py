@@ -578,3 +578,23 @@ async def test_erasure_gives_a_future_seat_to_the_one_waiting(db: Database) -> N
         rows = (await uow.session.scalars(select(Rsvp).where(Rsvp.event_id == event.id))).all()
         assert len(rows) == 2  # nothing deleted: her answer stays, anonymous
         assert (await uow.session.get(Event, event.id)) is not None
+
+
+async def test_going_before_the_address_is_confirmed_gets_the_invite_on_confirmation(
+    db: Database,
+) -> None:
+    from samvirke.storage import verification
+
+    event = await publish(db)
+    karen = await add_member(db, 160, verified=False)
+    await going(db, karen, event.id)
+    assert await outbox_keys(db, f"invite:{event.id}:{karen}") == []
+    await verification.resend(db.unit_of_work(), karen, now=NOW)
+    (mail,) = await outbox(db, f"verify:{karen}:")
+    code = mail.payload["context"]["code"]
+    checked = await verification.check(db.unit_of_work(), karen, code, now=NOW)
+    assert checked.result is verification.CheckResult.VERIFIED
+    assert len(await outbox_keys(db, f"invite:{event.id}:{karen}:")) == 1
+    # Confirming again later (a new address) does not invite twice.
+    await verification.check(db.unit_of_work(), karen, code, now=NOW)
+    assert len(await outbox_keys(db, f"invite:{event.id}:{karen}:")) == 1
