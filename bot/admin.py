@@ -10,6 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from samvirke.bot import commands, keyboards
 from samvirke.bot.context import Context
+from samvirke.bot.spreadsheets import csv_safe
 from samvirke.bot.texts import sector_label
 from samvirke.storage import members, regions
 from samvirke.storage.members import MembersOverview, MemberView
@@ -43,9 +44,9 @@ def members_csv(overview: MembersOverview) -> bytes:
     for m in overview.members:
         writer.writerow(
             [
-                _csv_safe(m.name),
-                _csv_safe(m.email) if m.email_verified else "",
-                _csv_safe(m.organisation or ""),
+                csv_safe(m.name),
+                csv_safe(m.email) if m.email_verified else "",
+                csv_safe(m.organisation or ""),
                 m.sector or "",
                 m.region_name or "",
                 m.language,
@@ -55,11 +56,6 @@ def members_csv(overview: MembersOverview) -> bytes:
         )
     # UTF-8 with BOM so that spreadsheet programs show æ, ø, å correctly.
     return out.getvalue().encode("utf-8-sig")
-
-
-def _csv_safe(value: str) -> str:
-    """Keep a member's text from being run as a formula by a spreadsheet program."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def _overview_text(t: Translator, overview: MembersOverview) -> str:

@@ -28,6 +28,7 @@ from telegram.ext import (
 from samvirke.bot import keyboards
 from samvirke.bot.context import Context
 from samvirke.bot.events import bot_username, send_card
+from samvirke.bot.spreadsheets import csv_safe
 from samvirke.bot.texts import error_text, sector_label
 from samvirke.storage import event_rules, events, regions
 from samvirke.storage.errors import DomainError, InvalidInput
@@ -1081,11 +1082,6 @@ async def attendees_pressed(update: Update, context: Context) -> None:
     event_id = int((query.data or "").rsplit(":", 1)[-1])
     report = await events.attendees(context.uow(), _actor(context), event_id)
     await _send(update, report_text(context.t, report), _report_markup(context.t, event_id))
-
-
-def csv_safe(value: str) -> str:
-    """Keep a member's text from being run as a formula by a spreadsheet program."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def participants_csv(report: AttendeeReport) -> bytes:

@@ -30,6 +30,7 @@ from telegram.ext import (
 
 from samvirke.bot import keyboards
 from samvirke.bot.context import Context
+from samvirke.bot.spreadsheets import csv_safe
 from samvirke.bot.texts import error_text, sector_label
 from samvirke.storage import regions, timebank
 from samvirke.storage.errors import InvalidInput, NotFound
@@ -124,11 +125,6 @@ def category_label(t: Translator, category: timebank.CategoryView) -> str:
 def _day(t: Translator, context: Context, at: dt.datetime) -> str:
     local = at.astimezone(context.services.settings.tz).date()
     return format_date(local, format="medium", locale=t.language)
-
-
-def _csv_safe(value: str) -> str:
-    """Keep a member's text from being run as a formula by a spreadsheet program."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def _csv_bytes(rows: Sequence[Sequence[object]]) -> bytes:
@@ -1430,9 +1426,9 @@ def history_csv(history: History) -> bytes:
             [
                 line.at.isoformat(timespec="minutes"),
                 line.kind,
-                _csv_safe(line.counterpart.name),
+                csv_safe(line.counterpart.name),
                 _csv_hours(line.minutes),
-                _csv_safe(line.text),
+                csv_safe(line.text),
                 _csv_hours(line.balance_after),
                 line.entry_id,
             ]

@@ -1113,6 +1113,35 @@ async def confirm(
         return Decision(view, changed=True, balances=balances)
 
 
+async def _close_pending(
+    session: AsyncSession,
+    exchange: TimebankExchange,
+    status: ExchangeStatus,
+    *,
+    member_id: int,
+    now: dt.datetime,
+) -> ExchangeView | None:
+    """Decline or withdraw a pending exchange (audited). None if it already had ``status``:
+    a double tap changes nothing."""
+    if exchange.status == status:
+        return None
+    if exchange.status != ExchangeStatus.PENDING:
+        raise InvalidInput(f"exchange_{exchange.status}")
+    exchange.status = status
+    exchange.decided_at = now
+    exchange.decided_by_member_id = member_id
+    await session.flush()
+    audit.record(
+        session,
+        f"timebank.exchange_{status}",
+        now=now,
+        member_id=member_id,
+        actor_member_id=member_id,
+        exchange_id=exchange.id,
+    )
+    return (await _exchange_views(session, [exchange]))[0]
+
+
 async def decline(
     uow: UnitOfWork, member_id: int, exchange_id: int, *, now: dt.datetime
 ) -> Decision:
@@ -1128,24 +1157,11 @@ async def decline(
         )
         if not await _acts_for(session, member_id, counterpart):
             raise NotAllowed("not_your_confirmation")
-        view = (await _exchange_views(session, [exchange]))[0]
-        if exchange.status == ExchangeStatus.DECLINED:
-            return Decision(view, changed=False)
-        if exchange.status != ExchangeStatus.PENDING:
-            raise InvalidInput(f"exchange_{exchange.status}")
-        exchange.status = ExchangeStatus.DECLINED
-        exchange.decided_at = now
-        exchange.decided_by_member_id = member_id
-        await session.flush()
-        view = (await _exchange_views(session, [exchange]))[0]
-        audit.record(
-            session,
-            "timebank.exchange_declined",
-            now=now,
-            member_id=member_id,
-            actor_member_id=member_id,
-            exchange_id=exchange.id,
+        view = await _close_pending(
+            session, exchange, ExchangeStatus.DECLINED, member_id=member_id, now=now
         )
+        if view is None:
+            return Decision((await _exchange_views(session, [exchange]))[0], changed=False)
         await _notify(
             session,
             await _people(session, exchange.initiator_account_id),
@@ -1172,24 +1188,11 @@ async def cancel(
         exchange = await _locked_exchange(session, exchange_id)
         if not await _acts_for(session, member_id, exchange.initiator_account_id):
             raise NotAllowed("not_your_exchange")
-        view = (await _exchange_views(session, [exchange]))[0]
-        if exchange.status == ExchangeStatus.CANCELLED:
-            return Decision(view, changed=False)
-        if exchange.status != ExchangeStatus.PENDING:
-            raise InvalidInput(f"exchange_{exchange.status}")
-        exchange.status = ExchangeStatus.CANCELLED
-        exchange.decided_at = now
-        exchange.decided_by_member_id = member_id
-        await session.flush()
-        view = (await _exchange_views(session, [exchange]))[0]
-        audit.record(
-            session,
-            "timebank.exchange_cancelled",
-            now=now,
-            member_id=member_id,
-            actor_member_id=member_id,
-            exchange_id=exchange.id,
+        view = await _close_pending(
+            session, exchange, ExchangeStatus.CANCELLED, member_id=member_id, now=now
         )
+        if view is None:
+            return Decision((await _exchange_views(session, [exchange]))[0], changed=False)
         await _notify(
             session,
             await _people(session, view.counterpart.account_id),
