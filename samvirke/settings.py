@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_security: SmtpSecurity = "starttls"
+    # SMTP connections a large batch (a digest run) is sent over side by side.
+    smtp_connections: int = Field(default=2, ge=1, le=10)
     mail_from: str = "samvirke@localhost"
     mail_dir: Path = Path("./var/mail")
     admins: Annotated[frozenset[int], NoDecode] = frozenset()

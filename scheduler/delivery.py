@@ -10,8 +10,9 @@ What a failure means (after pretix's mail service):
 * the row cannot become a mail (no or invalid address, erased payload): **failed** at once;
   a template error (our bug, fixed by a deployment) is retried.
 
-Each row is marked right after its own send, so a crash mid-batch re-sends at most the one row
-in hand (it stays in flight until its lease runs out). A retry re-sends the same Message-ID.
+Each row is recorded as sent right after its own send, in the background while the next mail
+goes out (``SentMarker``), so a crash mid-batch re-sends at most ``max_unmarked`` rows (they stay
+in flight until their lease runs out). A retry re-sends the same Message-ID.
 
 Log lines carry outbox ids, counts, SMTP codes and exception class names, never addresses,
 names, subjects or server replies (which often quote the address).
@@ -23,6 +24,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,15 +62,87 @@ class DeliveryOptions:
     # (the rest is retried), so a slow server cannot make another worker send a row twice.
     lease: dt.timedelta = dt.timedelta(minutes=10)
     smtp_timeout: float = DEFAULT_SMTP_TIMEOUT
+    # At most this many rows are being sent or sent but not yet recorded (see SentMarker);
+    # 1 records each row before the next mail goes out.
+    max_unmarked: int = 4
+    # SMTP connections a large batch is sent over side by side (one per
+    # MAILS_PER_EXTRA_CONNECTION mails, at most this many); small batches use one.
+    connections: int = 2
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.max_attempts < 1 or self.poll_interval <= 0:
-            raise ValueError("batch_size, max_attempts and poll_interval must be positive")
+        if min(self.batch_size, self.max_attempts, self.max_unmarked, self.connections) < 1:
+            raise ValueError(
+                "batch_size, max_attempts, max_unmarked and connections must be positive"
+            )
+        if self.poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
         if self.lease <= dt.timedelta(0) or self.backoff_base <= dt.timedelta(0):
             raise ValueError("lease and backoff_base must be positive")
 
 
-MARK_SENT_EVERY = 1
+MAILS_PER_EXTRA_CONNECTION = 20
+
+
+class SentMarker:
+    """Records sent rows in the background while the next mails go out.
+
+    Recording a row costs about as much as sending a mail, so doing the two one after the
+    other would halve the rate. Here the write runs beside the next sends, and rows accepted
+    while a write is under way are recorded together by the next one.
+
+    A sender takes a slot (``reserve``) before it sends; the slot is freed when the row is
+    recorded or the send failed. With ``limit`` slots, at most ``limit`` rows are ever being
+    sent or sent but unrecorded: the most a crash (``kill -9``) can make this worker send twice,
+    each with its Message-ID unchanged.
+    """
+
+    def __init__(self, database: Database, clock: Clock, *, limit: int) -> None:
+        self._database = database
+        self._clock = clock
+        self._slots = asyncio.Semaphore(limit)
+        self._waiting: list[ClaimedMessage] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def reserve(self) -> None:
+        """Wait for a free slot. Raises if recording failed: then nothing more is sent (the
+        unrecorded rows stay in flight and are retried when their lease runs out)."""
+        self._raise_if_failed()
+        await self._slots.acquire()
+        try:
+            self._raise_if_failed()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self) -> None:
+        """The send failed (the outcome is recorded by the caller): free its slot."""
+        self._slots.release()
+
+    def add(self, message: ClaimedMessage) -> None:
+        """The server accepted ``message``: record it as sent (its slot is freed then)."""
+        self._waiting.append(message)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write())
+
+    async def flush(self) -> None:
+        """Wait until every accepted row is recorded (raises if recording failed)."""
+        if self._task is not None:
+            await self._task
+
+    def _raise_if_failed(self) -> None:
+        if self._task is not None and self._task.done() and not self._task.cancelled():
+            error = self._task.exception()
+            if error is not None:
+                raise error
+
+    async def _write(self) -> None:
+        while self._waiting:
+            rows, self._waiting = self._waiting, []
+            try:
+                await outbox.mark_sent_many(self._database.unit_of_work(), rows, now=self._clock())
+            finally:
+                for _ in rows:
+                    self._slots.release()
 
 
 @dataclass
@@ -160,7 +234,7 @@ class MailDelivery:
     ) -> None:
         self._database = database
         self._settings = settings
-        self.options = options or DeliveryOptions()
+        self.options = options or DeliveryOptions(connections=settings.smtp_connections)
         self.transport: MailTransport = transport or transport_from_settings(
             settings, timeout=self.options.smtp_timeout
         )
@@ -179,9 +253,7 @@ class MailDelivery:
         report = DeliveryReport(claimed=len(claimed))
         if not claimed:
             return report
-        ready = await self._build_all(claimed, report, now=now)
-        if ready:
-            await self._send_all(ready, report, deadline=now + self.options.lease / 2)
+        await self._send_all(deque(claimed), report, now=now)
         log.info(
             "mail batch: claimed=%d sent=%d retry=%d failed=%d",
             report.claimed,
@@ -209,88 +281,114 @@ class MailDelivery:
                     await stop.wait()
         log.info("mail delivery stopped")
 
-    async def _build_all(
-        self, claimed: list[ClaimedMessage], report: DeliveryReport, *, now: dt.datetime
-    ) -> list[tuple[ClaimedMessage, OutgoingMail]]:
-        ready = []
-        for message in claimed:
+    async def _next_mail(
+        self, queue: deque[ClaimedMessage], report: DeliveryReport, *, now: dt.datetime
+    ) -> tuple[ClaimedMessage, OutgoingMail] | None:
+        """Build the next row of the queue that makes a mail; rows that cannot are settled.
+
+        Mails are built one at a time, right before they are sent, so building one overlaps
+        with the other connections waiting for the server."""
+        while queue:
+            message = queue.popleft()
             try:
-                ready.append((message, build_message(message, self._settings, now=now)))
+                return message, build_message(message, self._settings, now=now)
             except MailBuildError as exc:
                 failure = Failure(
                     error=str(exc), reason=type(exc).__name__, permanent=exc.permanent
                 )
-                await self._settle(message, failure, report)
             except Exception as exc:  # a bug: the row waits for a fix instead of blocking others
                 failure = Failure(
                     error=f"{type(exc).__name__}: {exc}", reason=type(exc).__name__, permanent=False
                 )
-                await self._settle(message, failure, report)
-        return ready
+            await self._settle(message, failure, report)
+        return None
 
     async def _send_all(
-        self,
-        ready: list[tuple[ClaimedMessage, OutgoingMail]],
-        report: DeliveryReport,
-        *,
-        deadline: dt.datetime,
+        self, queue: deque[ClaimedMessage], report: DeliveryReport, *, now: dt.datetime
     ) -> None:
-        try:
-            connection = await self.transport.open()
-        except Exception as exc:
-            failure = connect_failure(exc)
-            log.warning("mail: cannot connect (%s), %d row(s) wait", failure.reason, len(ready))
-            for message, _ in ready:
-                await self._settle(message, failure, report)
+        first = await self._next_mail(queue, report, now=now)
+        if first is None:  # nothing to send: no connection is opened
             return
         try:
-            await self._send_over(connection, ready, report, deadline=deadline)
+            connections = [await self.transport.open()]
+        except Exception as exc:
+            failure = connect_failure(exc)
+            rows = [first[0], *queue]
+            log.warning("mail: cannot connect (%s), %d row(s) wait", failure.reason, len(rows))
+            for message in rows:
+                await self._settle(message, failure, report)
+            return
+        wanted = min(self.options.connections, 1 + len(queue) // MAILS_PER_EXTRA_CONNECTION)
+        while len(connections) < wanted:
+            try:
+                connections.append(await self.transport.open())
+            except Exception as exc:  # the batch goes over the connections there are
+                log.info("mail: no extra connection (%s)", classify(exc).reason)
+                break
+        marker = SentMarker(self._database, self._clock, limit=self.options.max_unmarked)
+        firsts: list[tuple[ClaimedMessage, OutgoingMail] | None] = [first] + [None] * (
+            len(connections) - 1
+        )
+        try:
+            outcomes = await asyncio.gather(
+                *(
+                    self._send_over(connection, first, queue, marker, report, now=now)
+                    for connection, first in zip(connections, firsts, strict=True)
+                ),
+                return_exceptions=True,
+            )
         finally:
-            await connection.close()
+            for connection in connections:
+                await connection.close()
+        await marker.flush()
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        if queue:
+            why = next((o for o in outcomes if isinstance(o, str)), "not sent")
+            await self._postpone(list(queue), why, report)
 
     async def _send_over(
         self,
         connection: MailConnection,
-        ready: list[tuple[ClaimedMessage, OutgoingMail]],
+        first: tuple[ClaimedMessage, OutgoingMail] | None,
+        queue: deque[ClaimedMessage],
+        marker: SentMarker,
         report: DeliveryReport,
         *,
-        deadline: dt.datetime,
-    ) -> None:
-        sent: list[ClaimedMessage] = []
-        try:
-            for index, (message, mail) in enumerate(ready):
-                if self._clock() >= deadline:
-                    await self._postpone(ready[index:], "lease running out", report)
-                    return
-                failure = await self._send_one(connection, mail)
-                if failure is None:
-                    sent.append(message)
-                    report.sent += 1
-                    if len(sent) >= MARK_SENT_EVERY:
-                        await self._mark_sent(sent)
-                    continue
-                await self._settle(message, failure, report)
-                if failure.connection_lost:
-                    why = f"connection lost ({failure.reason})"
-                    await self._postpone(ready[index + 1 :], why, report)
-                    return
-        finally:
-            await self._mark_sent(sent)
+        now: dt.datetime,
+    ) -> str | None:
+        """Send from the shared queue until it is empty (None) or this connection must stop
+        (the reason, for the rows left in the queue). Sending stops at half the lease, so a
+        slow server cannot make another worker take over a row this one is still sending."""
+        deadline = now + self.options.lease / 2
+        next_mail = first
+        while True:
+            if self._clock() >= deadline:
+                if next_mail is not None:
+                    queue.appendleft(next_mail[0])
+                return "lease running out"
+            if next_mail is None:
+                next_mail = await self._next_mail(queue, report, now=now)
+                if next_mail is None:
+                    return None
+            message, mail = next_mail
+            next_mail = None
+            await marker.reserve()
+            failure = await self._send_one(connection, mail)
+            if failure is None:
+                marker.add(message)
+                report.sent += 1
+                continue
+            marker.release()
+            await self._settle(message, failure, report)
+            if failure.connection_lost:
+                return f"connection lost ({failure.reason})"
 
-    async def _mark_sent(self, sent: list[ClaimedMessage]) -> None:
-        """Record sent rows a few at a time: one transaction for many rows keeps the database
-        off the critical path (a crash in between re-sends at most these, with the same
-        Message-ID, which receiving servers use to drop duplicates)."""
-        if sent:
-            await outbox.mark_sent_many(self._database.unit_of_work(), sent, now=self._clock())
-            sent.clear()
-
-    async def _postpone(
-        self, rows: list[tuple[ClaimedMessage, OutgoingMail]], why: str, report: DeliveryReport
-    ) -> None:
+    async def _postpone(self, rows: list[ClaimedMessage], why: str, report: DeliveryReport) -> None:
         """Rows of the batch that were not tried: they wait for a retry like any other."""
         failure = Failure(error=f"not sent: {why}", reason=why, permanent=False)
-        for message, _ in rows:
+        for message in rows:
             await self._settle(message, failure, report)
 
     @staticmethod

@@ -50,9 +50,7 @@ class SmtpConnection:
 
     async def send(self, mail: OutgoingMail) -> None:
         # The envelope is explicit: recipients never come from parsing headers.
-        await self._client.send_message(
-            mail.message, sender=mail.sender, recipients=list(mail.recipients)
-        )
+        await self._client.sendmail(mail.sender, list(mail.recipients), mail.data)
 
     async def close(self) -> None:
         try:
@@ -151,7 +149,7 @@ class FileConnection:
         return f"{mail.date.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{mail.outbox_id:06d}.eml"
 
     async def send(self, mail: OutgoingMail) -> None:
-        await asyncio.to_thread(self._write, self.file_name(mail), mail.message.as_bytes())
+        await asyncio.to_thread(self._write, self.file_name(mail), mail.data)
 
     def _write(self, name: str, data: bytes) -> None:
         """Write to a temporary file in the same folder, then rename: readers never see half."""

@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -144,24 +144,45 @@ async def mark_sent(uow: UnitOfWork, message: ClaimedMessage, *, now: dt.datetim
     )
 
 
+# One statement, compiled once, run with many parameter sets (see mark_sent_many).
+_MARK_SENT = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("row_id"),
+        OutboxMessage.status == OutboxStatus.IN_FLIGHT,
+        OutboxMessage.attempts == bindparam("claim_attempts"),
+    )
+    .values(
+        status=OutboxStatus.SENT,
+        sent_at=bindparam("when_sent", type_=OutboxMessage.sent_at.type),
+        last_error=None,
+        locked_until=None,
+        payload=bindparam("kept", type_=OutboxMessage.payload.type),
+    )
+)
+
+
 async def mark_sent_many(
     uow: UnitOfWork, messages: list[ClaimedMessage], *, now: dt.datetime
 ) -> int:
-    """``mark_sent`` for several rows in one transaction; returns how many were still ours."""
-    settled = 0
+    """``mark_sent`` for several rows in one transaction and one statement (the mail delivery
+    records rows this way while it sends the next ones); returns how many were still ours."""
+    if not messages:
+        return 0
+    params = [
+        {
+            "row_id": message.id,
+            "claim_attempts": message.attempts,
+            "when_sent": now,
+            "kept": {k: v for k, v in message.payload.items() if k in KEPT_AFTER_SENDING},
+        }
+        for message in messages
+    ]
     async with uow:
-        for message in messages:
-            kept = {k: v for k, v in message.payload.items() if k in KEPT_AFTER_SENDING}
-            settled += await _settle_in(
-                uow,
-                message,
-                status=OutboxStatus.SENT,
-                sent_at=now,
-                last_error=None,
-                payload=kept,
-            )
+        connection = await uow.session.connection()
+        result = await connection.execute(_MARK_SENT, params)
         await uow.commit()
-    return settled
+        return int(result.rowcount)
 
 
 async def mark_retry(

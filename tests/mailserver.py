@@ -4,7 +4,8 @@
 module, and a test helper of the same top-level name would shadow it or be shadowed by it.)
 
 The handler records every accepted message with its envelope, counts EHLOs, and can answer
-chosen recipients or every DATA with an error reply, or drop the connection at a given DATA.
+chosen recipients or every DATA with an error reply, drop the connection at a given DATA, or
+run a hook at each DATA before answering it.
 The server counts the connections it accepted.
 """
 
@@ -15,7 +16,7 @@ import email
 import email.policy
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -60,6 +61,8 @@ class RecordingHandler:
     data_count: int = 0
     logins: list[str] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set at each accepted DATA
+    # Awaited at each DATA before it is answered (to look at the sender's state meanwhile).
+    on_data: Callable[[], Awaitable[None]] | None = None
 
     async def handle_EHLO(
         self,
@@ -89,6 +92,8 @@ class RecordingHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.data_count += 1
+        if self.on_data is not None:
+            await self.on_data()
         mail = Received(
             mail_from=str(envelope.mail_from),
             rcpt_tos=list(envelope.rcpt_tos),

@@ -37,6 +37,7 @@ from broadcastkit import TOKEN
 from mailserver import RecordingHandler, SmtpServer
 from sqlalchemy import func, select, update
 
+from samvirke.scheduler.delivery import DeliveryOptions
 from samvirke.scheduler.mail import message_id
 from samvirke.storage import outbox
 from samvirke.storage.models import OutboxMessage, OutboxStatus
@@ -249,6 +250,8 @@ async def test_kill_9_mid_run_then_restart_loses_nothing_and_repeats_only_the_in
     twice_mail = {i for i, n in by_id.items() if n > 1}
     assert twice_mail <= interrupted_ids
     assert max(by_id.values()) <= 2
+    # Each killed worker had at most max_unmarked mails sent but not yet recorded.
+    assert len(twice_mail) <= 2 * DeliveryOptions().max_unmarked
 
     # Every Telegram message arrived; one arrived twice only if the kill interrupted its row.
     by_text = Counter(a.text for a in api.sent())

@@ -367,6 +367,53 @@ async def test_a_batch_of_twenty_uses_one_connection(
     assert {row.status for row in await rows(db)} == {OutboxStatus.SENT}
 
 
+async def test_a_large_batch_goes_over_two_connections_and_each_mail_once(
+    db: Database, now: dt.datetime, clock: Clock, smtp: SmtpServer, settings: Settings
+) -> None:
+    for n in range(60):
+        await enqueue(db, now, f"large:{n}", to_email=f"member{n}@example.dk")
+
+    report = await make_delivery(db, settings, clock, batch_size=100, connections=2).run_once()
+
+    assert report == DeliveryReport(claimed=60, sent=60)
+    assert smtp.connections == 2
+    assert sorted(r.rcpt_tos[0] for r in smtp.handler.received) == sorted(
+        f"member{n}@example.dk" for n in range(60)
+    )
+    assert {row.status for row in await rows(db)} == {OutboxStatus.SENT}
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_few_rows_are_ever_sent_but_not_yet_recorded(
+    db: Database,
+    now: dt.datetime,
+    clock: Clock,
+    smtp: SmtpServer,
+    settings: Settings,
+    limit: int,
+) -> None:
+    """What a kill -9 could make the worker send twice: the rows the server has (or is being
+    given) that the outbox does not yet show as sent. The server counts them at every DATA."""
+    for n in range(50):
+        await enqueue(db, now, f"window:{n}", to_email=f"member{n}@example.dk")
+    unrecorded: list[int] = []
+
+    async def count_unrecorded() -> None:
+        recorded = sum(row.status == OutboxStatus.SENT for row in await rows(db))
+        unrecorded.append(len(smtp.handler.received) + 1 - recorded)  # + the one arriving
+
+    smtp.handler.on_data = count_unrecorded
+    delivery = make_delivery(db, settings, clock, batch_size=100, max_unmarked=limit)
+    report = await delivery.run_once()
+
+    assert report.sent == 50
+    assert len(unrecorded) == 50
+    assert max(unrecorded) <= limit
+    if limit == 1:
+        assert set(unrecorded) == {1}  # each row is recorded before the next mail goes out
+    assert {row.status for row in await rows(db)} == {OutboxStatus.SENT}
+
+
 async def test_batch_size_limits_a_run(
     db: Database, now: dt.datetime, clock: Clock, smtp: SmtpServer, settings: Settings
 ) -> None:
