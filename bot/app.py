@@ -12,11 +12,14 @@ from telegram.warnings import PTBUserWarning
 
 from samvirke.bot import (
     admin,
+    attendees,
     broadcast,
     commands,
+    event_stats,
     events,
+    manage_event,
     menu,
-    organiser_events,
+    new_event,
     preferences,
     privacy,
     profile,
@@ -39,7 +42,7 @@ def _handlers() -> list[Any]:
         # per_message=False is what we want: a conversation follows the person, not a message.
         warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
         conversations = [signup.handler(), *profile.handlers(), broadcast.handler()]
-        conversations += organiser_events.conversations()
+        conversations += [new_event.handler(), manage_event.handler()]
         conversations += timebank.conversations()
     return [
         *conversations,
@@ -49,7 +52,8 @@ def _handlers() -> list[Any]:
         *privacy.handlers(),
         *admin.handlers(),
         *events.handlers(),
-        *organiser_events.handlers(),
+        *attendees.handlers(),
+        *event_stats.handlers(),
         *broadcast.handlers(),
         *timebank.handlers(),
         *menu.last_resort_handlers(),

@@ -112,6 +112,11 @@ async def load_viewer(update: Update, context: Context) -> None:
         await apologise(update, context)
         raise ApplicationHandlerStop from None
     context.use_member(member, language)
+    if member is not None and member.telegram_username != user.username:
+        try:
+            await members.note_telegram_username(context.uow(), member.id, user.username)
+        except Exception:  # the update goes on; the name is noted next time
+            log.warning("could not note the Telegram username of member %s", member.id)
 
 
 async def apologise(update: Update, context: Context) -> None:

@@ -3,7 +3,7 @@ event's card with Going / Maybe / Can't go and Add to calendar, /myevents, deep 
 (``/start event_<id>``, ``/start checkin_<code>``) and check-in by code.
 
 The card is edited in place after an answer; the answer itself and everything it owes people
-(invites, a promoted member's notice) happen in storage.events.respond.
+(invites, a promoted member's notice) happen in storage.event_rsvps.respond.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from samvirke.bot import keyboards
 from samvirke.bot.context import Context
 from samvirke.bot.texts import error_text
 from samvirke.scheduler import invites
-from samvirke.storage import event_rules, events
+from samvirke.storage import event_attendance, event_rsvps, event_rules, events
 from samvirke.storage.errors import DomainError, NotFound
+from samvirke.storage.event_rsvps import RsvpOutcome
 from samvirke.storage.event_time import format_moment, format_short, format_when
-from samvirke.storage.events import Answer, EventCard, EventView, RsvpOutcome
+from samvirke.storage.events import Answer, EventCard, EventView
 from samvirke.storage.models import RsvpStatus
 from samvirke.templates.i18n import N_, Translator
 
@@ -362,7 +363,7 @@ async def rsvp_pressed(update: Update, context: Context) -> None:
     _, _, event_id, code = (query.data or "").split(":")
     t = context.t
     try:
-        outcome = await events.respond(
+        outcome = await event_rsvps.respond(
             context.uow(),
             member_id=context.member.id,
             event_id=int(event_id),
@@ -440,7 +441,7 @@ async def check_in(update: Update, context: Context, code: str) -> None:
         await chat.send_message(t("Please sign up first: send /start."))
         return
     try:
-        outcome = await events.check_in_by_code(
+        outcome = await event_attendance.check_in_by_code(
             context.uow(), context.member.id, code, now=context.now
         )
     except DomainError as error:

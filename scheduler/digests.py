@@ -44,13 +44,13 @@ async def build_digests(
             sections=sections,
         )
         log.info(
-            "digests %s %s: %d queued, %d queued before, %d with nothing to say%s",
+            "digests %s %s: %d %s, %d queued before, %d with nothing to say",
             run.frequency,
             run.period,
-            run.queued,
+            sum(run.by_language_and_region.values()),
+            "would go (dry run)" if dry_run else "queued",
             run.already_queued,
             run.nothing_to_say,
-            " (dry run)" if dry_run else "",
         )
         runs.append(run)
     return runs

@@ -12,7 +12,7 @@ Three uses:
 - **Add to calendar** in the chat: the same event as ``METHOD:PUBLISH``, without attendees.
 - **Feeds**: ``GET /calendar/<region>.ics`` and ``/calendar/all.ics``, all events of a region.
 
-The outbox payload of an invite carries its event as plain data (storage.events writes it,
+The outbox payload of an invite carries its event as plain data (storage.event_notices writes it,
 ``from_payload`` reads it)::
 
     "calendar": {"method": "REQUEST" | "CANCEL", "uid": str, "sequence": int,

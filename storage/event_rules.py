@@ -1,7 +1,8 @@
 """Pure rules of events: what an event may hold, when RSVPs are open, who gets a seat, who is
 promoted from the waiting list, when a reminder is due, check-in codes, who may manage an event.
 
-No database here: storage.events applies these rules under the event's row lock.
+No database here: storage.event_rsvps and storage.event_publishing apply these rules under the
+event's row lock.
 """
 
 from __future__ import annotations

@@ -285,3 +285,21 @@ def format_short(start: dt.datetime, *, tz: ZoneInfo, language: str) -> str:
     local = start.astimezone(tz)
     day = format_skeleton("yMMMEd", local, locale=_locale(language))
     return f"{day} {format_clock(start, tz=tz, language=language)}"
+
+
+def _zone_name(moment: dt.datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    name = local.tzname() or ""
+    if name.isalpha():
+        return name
+    minutes = int((local.utcoffset() or dt.timedelta(0)).total_seconds()) // 60
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{'-' if minutes < 0 else '+'}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def format_zone(start: dt.datetime, end: dt.datetime | None, *, tz: ZoneInfo) -> str:
+    """The time zone as people write it after a time: its abbreviation (``CET``, ``CEST``), or
+    the offset from UTC where the zone has none (``UTC-3``); both when the clocks change
+    during the event (``CEST/CET``)."""
+    names = dict.fromkeys(_zone_name(moment, tz) for moment in (start, end) if moment is not None)
+    return "/".join(names)

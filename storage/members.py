@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ LANGUAGES = ("da", "sv", "en")
 class MemberView:
     id: int
     telegram_user_id: int | None
+    telegram_username: str | None
     name: str
     email: str
     email_verified: bool
@@ -63,6 +64,7 @@ def view(member: Member, pending: EmailVerification | None = None) -> MemberView
     return MemberView(
         id=member.id,
         telegram_user_id=member.telegram_user_id,
+        telegram_username=member.telegram_username,
         name=member.name or "",
         email=member.email or "",
         email_verified=member.email_verified_at is not None,
@@ -103,6 +105,18 @@ async def find_by_telegram(uow: UnitOfWork, telegram_user_id: int) -> MemberView
     async with uow:
         member = await _by_telegram(uow.session, telegram_user_id)
         return None if member is None else await _view(uow.session, member)
+
+
+async def note_telegram_username(uow: UnitOfWork, member_id: int, username: str | None) -> None:
+    """Keep the member's Telegram @username current (people change it; lookups by @username
+    and timebank introductions use it)."""
+    async with uow:
+        await uow.session.execute(
+            update(Member)
+            .where(Member.id == member_id, Member.deleted_at.is_(None))
+            .values(telegram_username=username)
+        )
+        await uow.commit()
 
 
 async def get(uow: UnitOfWork, member_id: int) -> MemberView:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from samvirke.storage import audit, events, timebank, verification
+from samvirke.storage import audit, event_rsvps, timebank_privacy, verification
 from samvirke.storage.bot_state import private_chat_keys
 from samvirke.storage.errors import NotFound
 from samvirke.storage.members import CONSENT_VERSION
@@ -97,7 +97,7 @@ async def export(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> dict[s
             ],
         }
         data["events"] = await _event_answers(uow.session, member_id)
-        data["timebank"] = await timebank.export_member(uow.session, member_id)
+        data["timebank"] = await timebank_privacy.export_member(uow.session, member_id)
         audit.record(uow.session, "privacy.exported", now=now, member_id=member_id)
         await uow.commit()
         return data
@@ -150,8 +150,8 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
         member.updated_at = now
         session = uow.session
         # Seats held for meetings still to come go to those waiting; past ones stay counted.
-        await events.withdraw_member(session, member_id, now=now)
-        await timebank.forget_member(session, member_id, now=now)
+        await event_rsvps.withdraw_member(session, member_id, now=now)
+        await timebank_privacy.forget_member(session, member_id, now=now)
         await session.execute(
             delete(EmailVerification).where(EmailVerification.member_id == member_id)
         )

@@ -120,9 +120,9 @@ async def check(uow: UnitOfWork, member_id: int, code: str, *, now: dt.datetime)
         waiting.attempts = 0
         audit.record(uow.session, "email.verified", now=now, member_id=member_id)
         # Meetings the member said Going to before the address was confirmed: invite now.
-        from samvirke.storage import events
+        from samvirke.storage import event_notices
 
-        await events.send_missed_invites(uow.session, member, now=now)
+        await event_notices.send_missed_invites(uow.session, member, now=now)
         await uow.commit()
         return Check(CheckResult.VERIFIED, email)
 

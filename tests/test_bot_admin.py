@@ -343,6 +343,19 @@ async def test_admin_can_find_a_member_by_username_and_telegram_id(
         assert replies[-1].button_texts == ["Nina Jensen (Sociale Entreprenører i Danmark)"]
 
 
+async def test_a_changed_telegram_username_is_found_from_the_members_next_message(
+    bot: BotHarness, db: Database, network: dict[int, int]
+) -> None:
+    await sign_up_member(bot, 6005, first_name="Ole", email="ole@example.dk", username="ole_old")
+    bot.chat.user(6005, "Ole", "Jensen", language_code="en", username="ole_new")
+    await bot.chat.send(6005, "/help")  # any message from the member
+
+    found = await bot.chat.send(ADMIN_ID, "/members @ole_new")
+    assert found[-1].button_texts == ["Ole Jensen (Sociale Entreprenører i Danmark)"]
+    stale = await bot.chat.send(ADMIN_ID, "/members @ole_old")
+    assert [m.text for m in stale] == ["No member matches “@ole_old”."]
+
+
 async def test_admin_search_without_a_match(bot: BotHarness, network: dict[int, int]) -> None:
     replies = await bot.chat.send(ADMIN_ID, "/members Nobody")
     assert [m.text for m in replies] == ["No member matches “Nobody”."]

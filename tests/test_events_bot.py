@@ -37,7 +37,7 @@ from test_events_kit import (
     statuses,
 )
 
-from samvirke.storage import events
+from samvirke.storage import event_attendance, event_publishing
 from samvirke.storage.uow import Database
 
 KAREN = 3001  # signs up for real (Region Midtjylland, English)
@@ -260,7 +260,9 @@ async def test_a_deep_link_opens_the_event(bot: BotHarness, db: Database, karen:
     assert card.text.startswith(f"📅 {TITLE}")
     [unknown] = await bot.chat.send(KAREN, "/start event_999")
     assert unknown.text == "Sorry, I cannot find that event. Send /events to see the upcoming ones."
-    await events.cancel(db.unit_of_work(), ADMIN, event.id, message="Vi ses til foråret.", now=NOW)
+    await event_publishing.cancel(
+        db.unit_of_work(), ADMIN, event.id, message="Vi ses til foråret.", now=NOW
+    )
     [cancelled] = await bot.chat.send(KAREN, f"/start event_{event.id}")
     assert cancelled.text == (
         f"Sorry, “{TITLE}” has been cancelled.\n\n"
@@ -314,7 +316,7 @@ async def test_check_in_with_the_code_or_its_link(
     assert again.text == f"You were already checked in at “{TITLE}”."
     [linked] = await bot.chat.send(LARS, f"/start checkin_{event.checkin_code}")
     assert linked.text == f"Welcome to “{TITLE}”! You are checked in."
-    report = await events.attendees(db.unit_of_work(), ADMIN, event.id)
+    report = await event_attendance.attendees(db.unit_of_work(), ADMIN, event.id)
     assert report.checked_in == 2
     assert lars in [a.member_id for a in report.attendees]
     [wrong] = await bot.chat.send(KAREN, "ZZZ234")

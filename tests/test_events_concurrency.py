@@ -41,14 +41,14 @@ async def databases(db: Database) -> AsyncIterator[list[Database]]:
 @pytest.fixture
 def slow_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every press waits a moment between counting the seats and taking one."""
-    original = events._counts
+    original = events.counts
 
     async def counts(session: Any, event_ids: Sequence[int]) -> dict[int, dict[str, int]]:
         result = await original(session, event_ids)
         await asyncio.sleep(0.02)
         return result
 
-    monkeypatch.setattr(events, "_counts", counts)
+    monkeypatch.setattr(events, "counts", counts)
 
 
 async def press_all(databases: list[Database], members: list[int], event_id: int) -> None:
@@ -123,12 +123,12 @@ async def test_postgresql_overbooks_without_the_lock(
     """The same presses with the event's row lock taken away: more going than seats."""
     if not db.url.startswith("postgresql"):
         pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE: there is no lock to remove")
-    original = events._load
+    original = events.load
 
     async def load_without_lock(session: Any, event_id: int, *, lock: bool) -> Any:
         return await original(session, event_id, lock=False)
 
-    monkeypatch.setattr(events, "_load", load_without_lock)
+    monkeypatch.setattr(events, "load", load_without_lock)
     event = await publish(db, capacity=SEATS)
     members = [await add_member(db, 7000 + i) for i in range(PRESSES)]
 

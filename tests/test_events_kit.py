@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from samvirke.storage import events
-from samvirke.storage.events import EventDraft, EventView
+from samvirke.storage import event_publishing, event_rsvps
+from samvirke.storage.event_publishing import EventDraft
+from samvirke.storage.events import EventView
 from samvirke.storage.models import Member, OutboxMessage, Region, Role, Rsvp
 from samvirke.storage.permissions import Actor
 from samvirke.storage.uow import Database
@@ -113,17 +114,17 @@ async def publish(
 ) -> EventView:
     if "region_id" not in overrides:
         overrides["region_id"] = await region_id(db)
-    return await events.create(
+    return await event_publishing.create(
         db.unit_of_work(), actor, draft(**overrides), now=now, timezone="Europe/Copenhagen"
     )
 
 
 async def going(
     db: Database, member_id: int, event_id: int, answer: str = "going", **kw: Any
-) -> events.RsvpOutcome:
+) -> event_rsvps.RsvpOutcome:
     kw.setdefault("now", NOW)
     kw.setdefault("bot_username", "samvirke_test_bot")
-    return await events.respond(
+    return await event_rsvps.respond(
         db.unit_of_work(), member_id=member_id, event_id=event_id, answer=answer, **kw
     )
 

@@ -11,7 +11,7 @@ from test_events_kit import ADMIN, NOW, PLACE, START, TITLE, add_member, going, 
 
 from samvirke.scheduler.reminders import queue_due_reminders
 from samvirke.settings import Settings, load_settings
-from samvirke.storage import events, privacy
+from samvirke.storage import event_publishing, privacy
 from samvirke.storage.uow import Database
 
 BEGIN = START.astimezone(dt.UTC)
@@ -81,7 +81,9 @@ async def test_none_once_begun_none_for_cancelled_and_queued_ones_withdrawn(
     karen = await add_member(db, 2201)
     await going(db, karen, event.id)
     assert await queue_due_reminders(db, settings, BEGIN - 23 * HOUR) == 1
-    await events.cancel(db.unit_of_work(), ADMIN, event.id, message=None, now=BEGIN - 22 * HOUR)
+    await event_publishing.cancel(
+        db.unit_of_work(), ADMIN, event.id, message=None, now=BEGIN - 22 * HOUR
+    )
     assert await reminders(db) == []  # the queued one is withdrawn with the event
     assert await queue_due_reminders(db, settings, BEGIN - HOUR) == 0
 
@@ -98,7 +100,7 @@ async def test_a_moved_event_gets_reminders_for_its_new_time(
     await going(db, karen, event.id)
     assert await queue_due_reminders(db, settings, BEGIN - 23 * HOUR) == 1
     later = BEGIN + dt.timedelta(days=7)
-    await events.update(
+    await event_publishing.update(
         db.unit_of_work(), ADMIN, event.id, "when", (later, later + 4 * HOUR), now=NOW
     )
     assert await reminders(db) == []  # the queued one named the old time

@@ -4,6 +4,7 @@ list, reminders, check-in codes, who may manage what."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from samvirke.storage.event_time import (
     Rejected,
     When,
     format_when,
+    format_zone,
     parse_end,
     parse_moment,
     parse_when,
@@ -104,6 +106,28 @@ def test_times_are_shown_in_each_language() -> None:
     assert (
         format_when(start, end, tz=CPH, language="en") == "Thursday, 18 February 2027, 13:00–17:00"
     )
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "end", "shown"),
+    [
+        ("Europe/Copenhagen", utc(2027, 2, 18, 12), utc(2027, 2, 18, 16), "CET"),
+        ("Europe/Stockholm", utc(2027, 6, 1, 11), None, "CEST"),
+        # The clocks go back during the event.
+        ("Europe/Copenhagen", utc(2026, 10, 24, 11), utc(2026, 10, 26, 9), "CEST/CET"),
+        # Zones without letters for their time: the offset from UTC.
+        ("America/Sao_Paulo", utc(2027, 2, 18, 16), None, "UTC-3"),
+        ("Asia/Kathmandu", utc(2027, 2, 18, 6), None, "UTC+5:45"),
+    ],
+)
+def test_the_time_zone_is_shown_as_people_write_it(
+    zone: str, start: dt.datetime, end: dt.datetime | None, shown: str
+) -> None:
+    assert format_zone(start, end, tz=ZoneInfo(zone)) == shown
 
 
 @settings(max_examples=300)

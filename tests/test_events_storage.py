@@ -26,7 +26,13 @@ from test_events_kit import (
     statuses,
 )
 
-from samvirke.storage import events, privacy
+from samvirke.storage import (
+    event_attendance,
+    event_publishing,
+    event_stats,
+    events,
+    privacy,
+)
 from samvirke.storage.errors import InvalidInput, NotAllowed, NotFound
 from samvirke.storage.models import AuditEntry, Event, Rsvp
 from samvirke.storage.permissions import Actor
@@ -181,14 +187,18 @@ async def test_more_seats_promote_those_waiting_and_fewer_than_going_is_refused(
     for member in (a, b, c):
         await going(db, member, event.id)
     with pytest.raises(InvalidInput) as error:
-        await events.update(db.unit_of_work(), ADMIN, event.id, "capacity", 0, now=NOW)
+        await event_publishing.update(db.unit_of_work(), ADMIN, event.id, "capacity", 0, now=NOW)
     assert error.value.code == "capacity_invalid"
-    outcome = await events.update(db.unit_of_work(), ADMIN, event.id, "capacity", 3, now=NOW)
+    outcome = await event_publishing.update(
+        db.unit_of_work(), ADMIN, event.id, "capacity", 3, now=NOW
+    )
     assert outcome.promoted == 2
     assert (outcome.event.going, outcome.event.waitlist) == (3, 0)
     assert await statuses(db, event.id) == {a: "going", b: "going", c: "going"}
     assert len(await outbox(db, "promoted:")) == 2
-    unlimited = await events.update(db.unit_of_work(), ADMIN, event.id, "capacity", None, now=NOW)
+    unlimited = await event_publishing.update(
+        db.unit_of_work(), ADMIN, event.id, "capacity", None, now=NOW
+    )
     assert unlimited.changed
     assert unlimited.event.seats_left is None
 
@@ -198,7 +208,7 @@ async def test_capacity_cannot_drop_below_those_going(db: Database) -> None:
     for i in range(3):
         await going(db, await add_member(db, 50 + i), event.id)
     with pytest.raises(InvalidInput) as error:
-        await events.update(db.unit_of_work(), ADMIN, event.id, "capacity", "2", now=NOW)
+        await event_publishing.update(db.unit_of_work(), ADMIN, event.id, "capacity", "2", now=NOW)
     assert (error.value.code, error.value.params) == ("capacity_below_going", {"going": 3})
     view = await events.get(db.unit_of_work(), event.id)
     assert view.capacity == 5
@@ -262,7 +272,7 @@ async def test_a_new_time_tells_those_interested_and_updates_invites(db: Databas
     await going(db, c, event.id, "maybe")
     await going(db, d, event.id, "not_going")
     new_start = START.astimezone(dt.UTC) + dt.timedelta(days=7)
-    outcome = await events.update(
+    outcome = await event_publishing.update(
         db.unit_of_work(),
         ADMIN,
         event.id,
@@ -288,7 +298,7 @@ async def test_a_new_time_tells_those_interested_and_updates_invites(db: Databas
     assert calendar["start"] == new_start.isoformat()
     assert updated[0].payload["context"]["kind"] == "updated"
     # The same value again is no change: nobody is told twice.
-    again = await events.update(
+    again = await event_publishing.update(
         db.unit_of_work(), ADMIN, event.id, "when", (new_start, new_start + 4 * HOUR), now=NOW
     )
     assert not again.changed
@@ -299,12 +309,14 @@ async def test_a_new_place_and_title(db: Database) -> None:
     event = await publish(db)
     karen = await add_member(db, 90)
     await going(db, karen, event.id)
-    await events.update(
+    await event_publishing.update(
         db.unit_of_work(), ADMIN, event.id, "place", "https://meet.example.org/midt", now=NOW
     )
     view = await events.get(db.unit_of_work(), event.id)
     assert (view.location, view.online_url) == (None, "https://meet.example.org/midt")
-    await events.update(db.unit_of_work(), ADMIN, event.id, "title", "Netværksmøde", now=NOW)
+    await event_publishing.update(
+        db.unit_of_work(), ADMIN, event.id, "title", "Netværksmøde", now=NOW
+    )
     view = await events.get(db.unit_of_work(), event.id)
     assert view.title == "Netværksmøde"
     assert view.sequence == 2
@@ -317,10 +329,10 @@ async def test_a_regional_organiser_cannot_change_another_regions_event(db: Data
     event = await publish(db)
     skane = await add_organiser(db, 91, organiser_region="skane")
     with pytest.raises(NotAllowed) as error:
-        await events.update(db.unit_of_work(), skane, event.id, "title", "x", now=NOW)
+        await event_publishing.update(db.unit_of_work(), skane, event.id, "title", "x", now=NOW)
     assert error.value.code == "event_other_region"
     with pytest.raises(NotAllowed):
-        await events.cancel(db.unit_of_work(), skane, event.id, message=None, now=NOW)
+        await event_publishing.cancel(db.unit_of_work(), skane, event.id, message=None, now=NOW)
 
 
 async def test_cancelling_tells_everyone_and_withdraws_invites_once(db: Database) -> None:
@@ -330,7 +342,7 @@ async def test_cancelling_tells_everyone_and_withdraws_invites_once(db: Database
     await going(db, b, event.id)  # waiting
     await going(db, c, event.id)  # waiting
     await going(db, c, event.id, "not_going")
-    outcome = await events.cancel(
+    outcome = await event_publishing.cancel(
         db.unit_of_work(), ADMIN, event.id, message="Vi flytter til foråret.", now=NOW
     )
     assert outcome.changed
@@ -345,14 +357,14 @@ async def test_cancelling_tells_everyone_and_withdraws_invites_once(db: Database
     calendar = cancels[0].payload["calendar"]
     assert (calendar["method"], calendar["status"]) == ("CANCEL", "CANCELLED")
     assert cancels[0].payload["context"]["message"] == "Vi flytter til foråret."
-    again = await events.cancel(db.unit_of_work(), ADMIN, event.id, message=None, now=NOW)
+    again = await event_publishing.cancel(db.unit_of_work(), ADMIN, event.id, message=None, now=NOW)
     assert not again.changed
     assert len(await outbox(db, "event-cancelled:")) == 2
     with pytest.raises(NotAllowed) as error:
         await going(db, c, event.id)
     assert error.value.code == "event_cancelled"
     with pytest.raises(NotAllowed):
-        await events.update(db.unit_of_work(), ADMIN, event.id, "title", "x", now=NOW)
+        await event_publishing.update(db.unit_of_work(), ADMIN, event.id, "title", "x", now=NOW)
 
 
 # --- listing -----------------------------------------------------------------------------------
@@ -421,20 +433,24 @@ async def test_check_in_by_code_opens_two_hours_before(db: Database) -> None:
     karen = await add_member(db, 120)
     start = START.astimezone(dt.UTC)
     with pytest.raises(NotAllowed) as error:
-        await events.check_in_by_code(
+        await event_attendance.check_in_by_code(
             db.unit_of_work(), karen, event.checkin_code, now=start - 3 * HOUR
         )
     assert error.value.code == "checkin_too_early"
     code = event.checkin_code.lower()[:3] + " " + event.checkin_code.lower()[3:]
-    first = await events.check_in_by_code(db.unit_of_work(), karen, code, now=start - HOUR)
+    first = await event_attendance.check_in_by_code(
+        db.unit_of_work(), karen, code, now=start - HOUR
+    )
     assert not first.already
     assert first.event.id == event.id
-    second = await events.check_in_by_code(db.unit_of_work(), karen, event.checkin_code, now=start)
+    second = await event_attendance.check_in_by_code(
+        db.unit_of_work(), karen, event.checkin_code, now=start
+    )
     assert second.already
     with pytest.raises(NotFound):
-        await events.check_in_by_code(db.unit_of_work(), karen, "ZZZ999", now=start)
+        await event_attendance.check_in_by_code(db.unit_of_work(), karen, "ZZZ999", now=start)
     with pytest.raises(NotAllowed) as error:
-        await events.check_in_by_code(
+        await event_attendance.check_in_by_code(
             db.unit_of_work(), karen, event.checkin_code, now=END.astimezone(dt.UTC) + 5 * HOUR
         )
     assert error.value.code == "checkin_closed"
@@ -453,18 +469,20 @@ async def test_attendees_by_sector_and_region_with_walk_ins_and_manual_check_in(
     await going(db, lars, event.id)
     await going(db, ingrid, event.id)  # waiting
     start = START.astimezone(dt.UTC)
-    await events.check_in_by_code(db.unit_of_work(), walk_in, event.checkin_code, now=start)
+    await event_attendance.check_in_by_code(
+        db.unit_of_work(), walk_in, event.checkin_code, now=start
+    )
     with pytest.raises(NotAllowed):
-        await events.set_checked_in(
+        await event_attendance.set_checked_in(
             db.unit_of_work(), organiser, event.id, karen, True, now=start - 3 * HOUR
         )
-    assert await events.set_checked_in(
+    assert await event_attendance.set_checked_in(
         db.unit_of_work(), organiser, event.id, karen, True, now=start
     )
-    assert not await events.set_checked_in(
+    assert not await event_attendance.set_checked_in(
         db.unit_of_work(), organiser, event.id, karen, True, now=start
     )
-    report = await events.attendees(db.unit_of_work(), organiser, event.id)
+    report = await event_attendance.attendees(db.unit_of_work(), organiser, event.id)
     assert (report.event.going, report.event.waitlist, report.checked_in) == (2, 1, 2)
     assert report.by_sector["going"] == {"academia": 1, "public": 1}
     assert report.by_sector["waitlist"] == {"civil_society": 1}
@@ -478,7 +496,7 @@ async def test_attendees_by_sector_and_region_with_walk_ins_and_manual_check_in(
     assert [a.name for a in report.waitlist] == ["Ingrid Öberg"]
     member = Actor(131, karen)
     with pytest.raises(NotAllowed):
-        await events.attendees(db.unit_of_work(), member, event.id)
+        await event_attendance.attendees(db.unit_of_work(), member, event.id)
 
 
 async def test_stats_for_a_period_and_region(db: Database) -> None:
@@ -491,10 +509,10 @@ async def test_stats_for_a_period_and_region(db: Database) -> None:
     for event_id in (midt_event.id, skane_event.id):
         await going(db, karen, event_id)
     await going(db, lars, midt_event.id)
-    await events.cancel(db.unit_of_work(), organiser, cancelled.id, message=None, now=NOW)
+    await event_publishing.cancel(db.unit_of_work(), organiser, cancelled.id, message=None, now=NOW)
     start = START.astimezone(dt.UTC)
     for event_id in (midt_event.id, skane_event.id):
-        await events.check_in_by_code(
+        await event_attendance.check_in_by_code(
             db.unit_of_work(),
             karen,
             (await events.get(db.unit_of_work(), event_id)).checkin_code,
@@ -502,14 +520,14 @@ async def test_stats_for_a_period_and_region(db: Database) -> None:
         )
     year = (dt.datetime(2027, 1, 1, tzinfo=CPH), dt.datetime(2028, 1, 1, tzinfo=CPH))
     after = END.astimezone(dt.UTC) + HOUR
-    report = await events.stats(
+    report = await event_stats.stats(
         db.unit_of_work(), organiser, start=year[0], end=year[1], region_id=None, now=after
     )
     assert [e.title for e in report.events] == [TITLE, TITLE]
     assert (report.registered, report.attended, report.unique_attendees) == (3, 2, 1)
     assert report.registered_by_sector == {"academia": 2, "public": 1}
     assert report.attended_by_sector == {"academia": 2}
-    midt = await events.stats(
+    midt = await event_stats.stats(
         db.unit_of_work(),
         organiser,
         start=year[0],
@@ -520,17 +538,17 @@ async def test_stats_for_a_period_and_region(db: Database) -> None:
     assert (len(midt.events), midt.registered, midt.attended) == (1, 2, 1)
     assert midt.region_name == "Region Midtjylland"
     # Before the events happened, nothing was held.
-    before = await events.stats(
+    before = await event_stats.stats(
         db.unit_of_work(), organiser, start=year[0], end=year[1], region_id=None, now=NOW
     )
     assert before.events == []
     regional = await add_organiser(db, 143, organiser_region="skane")
-    limited = await events.stats(
+    limited = await event_stats.stats(
         db.unit_of_work(), regional, start=year[0], end=year[1], region_id=None, now=after
     )
     assert [e.region_name for e in limited.events] == ["Region Skåne"]
     with pytest.raises(NotAllowed):
-        await events.stats(
+        await event_stats.stats(
             db.unit_of_work(),
             regional,
             start=year[0],
@@ -570,7 +588,7 @@ async def test_erasure_gives_a_future_seat_to_the_one_waiting(db: Database) -> N
     assert await outbox_keys(db, "promoted:") != []
     # Her queued invite went with her data (privacy.erase withdraws unsent messages).
     assert await outbox_keys(db, f"invite:{event.id}:{karen}") == []
-    report = await events.attendees(db.unit_of_work(), organiser, event.id)
+    report = await event_attendance.attendees(db.unit_of_work(), organiser, event.id)
     assert report.event.going == 1
     assert [a.name for a in report.attendees] == [report.attendees[0].name]
     assert report.anonymous == 0

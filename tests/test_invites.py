@@ -37,7 +37,7 @@ from samvirke.http import build_http_app
 from samvirke.scheduler import invites
 from samvirke.scheduler.delivery import DeliveryOptions, MailDelivery
 from samvirke.settings import Settings
-from samvirke.storage import events
+from samvirke.storage import event_publishing, events
 from samvirke.storage.uow import Database
 
 MAIL_FROM = "samvirke@samvirke.test"
@@ -197,7 +197,7 @@ async def test_updates_and_cancellations_keep_the_uid_and_raise_the_sequence(
     assert len(first) == 2
 
     new_start = START.astimezone(dt.UTC) + dt.timedelta(days=1)
-    await events.update(
+    await event_publishing.update(
         db.unit_of_work(), ADMIN, event.id, "when", (new_start, new_start + dt.timedelta(hours=3)),
         now=NOW,
     )  # fmt: skip
@@ -216,7 +216,9 @@ async def test_updates_and_cancellations_keep_the_uid_and_raise_the_sequence(
     assert only_event(withdrawn)["SEQUENCE"] == 2  # above the update lars did not get
     assert only_event(withdrawn)["ATTENDEE"].params["PARTSTAT"] == "DECLINED"
 
-    await events.cancel(db.unit_of_work(), ADMIN, event.id, message="Vi ses i foråret.", now=NOW)
+    await event_publishing.cancel(
+        db.unit_of_work(), ADMIN, event.id, message="Vi ses i foråret.", now=NOW
+    )
     [cancelled] = await deliver(db, mail_settings, smtp)  # lars holds no invite any more
     assert cancelled["To"].addresses[0].addr_spec == "karen@example.dk"
     assert cancelled["Subject"] == f"Cancelled: {TITLE}"
@@ -333,7 +335,7 @@ async def test_calendar_feeds_per_region_and_for_all(db: Database) -> None:
     national = await publish(db, title="Hele netværket", region_id=None, location=None,
                              online_url="https://meet.example.org/alle")  # fmt: skip
     skane = await publish(db, title="Skåne", region_id=await region_id(db, "skane"))
-    await events.cancel(db.unit_of_work(), ADMIN, skane.id, message=None, now=NOW)
+    await event_publishing.cancel(db.unit_of_work(), ADMIN, skane.id, message=None, now=NOW)
     settings = Settings(_env_file=None, mail_from=MAIL_FROM, secret_key="feeds-test-key-0123456789")  # type: ignore[call-arg]
     app = build_http_app(db, None, secret=None, settings=settings, clock=lambda: NOW)
     async with TestClient(TestServer(app)) as client:

@@ -42,7 +42,7 @@ from test_timebank_kit import (
 )
 
 from samvirke.scheduler.timebank_expiry import expire_pending_exchanges
-from samvirke.storage import members, timebank
+from samvirke.storage import members, timebank_listings
 from samvirke.storage.models import (
     OutboxMessage,
     Role,
@@ -201,9 +201,9 @@ async def test_offer_help_step_by_step_then_manage_it(
     [paused, card] = await chat.press(KAREN, card, "Pause")
     assert paused.text == "Paused."
     assert card.text.startswith("Paused (not shown under Browse)")
-    assert (await timebank.browse(db.unit_of_work())).total == 0
+    assert (await timebank_listings.browse(db.unit_of_work())).total == 0
     [_, card] = await chat.press(KAREN, card, "Resume")
-    assert (await timebank.browse(db.unit_of_work())).total == 1
+    assert (await timebank_listings.browse(db.unit_of_work())).total == 1
 
     [fields] = await chat.press(KAREN, card, "Edit")
     [question] = await chat.press(KAREN, fields, "Title")
@@ -245,8 +245,8 @@ async def test_cancel_while_posting_stores_nothing(
 
 
 async def post(db: Database, bot: BotHarness, who: Person, kind: str, title: str) -> int:
-    categories = await timebank.categories(db.unit_of_work())
-    listing = await timebank.create_listing(
+    categories = await timebank_listings.categories(db.unit_of_work())
+    listing = await timebank_listings.create_listing(
         db.unit_of_work(),
         who.id,
         kind=kind,

@@ -30,7 +30,7 @@ from test_timebank_kit import (
 
 from samvirke.scheduler.timebank_expiry import expire_pending_exchanges
 from samvirke.settings import load_settings
-from samvirke.storage import timebank
+from samvirke.storage import timebank, timebank_admin, timebank_exchanges
 from samvirke.storage.errors import InvalidInput
 from samvirke.storage.ledger import LimitExceeded
 from samvirke.storage.models import TimebankEntry, TimebankExchange
@@ -57,7 +57,9 @@ async def test_many_exchanges_confirmed_at_once_all_land(db: Database, now: dt.d
 
     decisions = await asyncio.gather(
         *(
-            timebank.confirm(db.unit_of_work(), receiver.id, view.id, policy=POLICY, now=now)
+            timebank_exchanges.confirm(
+                db.unit_of_work(), receiver.id, view.id, policy=POLICY, now=now
+            )
             for view, receiver in pending
         )
     )
@@ -86,13 +88,15 @@ async def test_confirmations_racing_for_the_last_hours_stop_exactly_at_the_limit
 
     results = await asyncio.gather(
         *(
-            timebank.confirm(db.unit_of_work(), receiver.id, view.id, policy=POLICY, now=now)
+            timebank_exchanges.confirm(
+                db.unit_of_work(), receiver.id, view.id, policy=POLICY, now=now
+            )
             for view in pending
         ),
         return_exceptions=True,
     )
 
-    confirmed = [r for r in results if isinstance(r, timebank.Decision)]
+    confirmed = [r for r in results if isinstance(r, timebank_exchanges.Decision)]
     refused = [r for r in results if isinstance(r, LimitExceeded)]
     assert (len(confirmed), len(refused)) == (20, 10), results
     assert all(r.code == "balance_below_minimum" for r in refused)
@@ -118,7 +122,7 @@ async def test_a_confirm_pressed_many_times_at_once_moves_the_hours_once(
 
     decisions = await asyncio.gather(
         *(
-            timebank.confirm(db.unit_of_work(), lars.id, view.id, policy=POLICY, now=now)
+            timebank_exchanges.confirm(db.unit_of_work(), lars.id, view.id, policy=POLICY, now=now)
             for _ in range(10)
         )
     )
@@ -140,15 +144,17 @@ async def test_confirm_decline_and_expiry_racing_for_one_exchange_one_wins(
 
     async def race(view: timebank.ExchangeView) -> list[object]:
         return await asyncio.gather(
-            timebank.confirm(db.unit_of_work(), lars.id, view.id, policy=POLICY, now=late),
-            timebank.decline(db.unit_of_work(), lars.id, view.id, now=late),
-            timebank.cancel(db.unit_of_work(), karen.id, view.id, now=late),
+            timebank_exchanges.confirm(
+                db.unit_of_work(), lars.id, view.id, policy=POLICY, now=late
+            ),
+            timebank_exchanges.decline(db.unit_of_work(), lars.id, view.id, now=late),
+            timebank_exchanges.cancel(db.unit_of_work(), karen.id, view.id, now=late),
             return_exceptions=True,
         )
 
     outcomes = await asyncio.gather(*(race(v) for v in views))
     for results in outcomes:
-        winners = [r for r in results if isinstance(r, timebank.Decision) and r.changed]
+        winners = [r for r in results if isinstance(r, timebank_exchanges.Decision) and r.changed]
         losers = [r for r in results if isinstance(r, InvalidInput)]
         assert len(winners) == 1, results
         assert len(losers) == 2, results
@@ -172,7 +178,9 @@ async def test_simultaneous_adjustments_reversals_and_confirmations(
     """A mixed crowd: confirmations, reversals of earlier entries and adjustments between the
     same accounts, all at once, on every backend."""
     group = await people(db, now, 4)
-    accounts = [await timebank.account_of_member(db.unit_of_work(), m.id, now=now) for m in group]
+    accounts = [
+        await timebank_admin.account_of_member(db.unit_of_work(), m.id, now=now) for m in group
+    ]
     rng = random.Random(11)
     for _ in range(rounds):
         earlier = [e.id for e in await entries(db) if e.kind != "reversal"]
@@ -181,18 +189,20 @@ async def test_simultaneous_adjustments_reversals_and_confirmations(
             giver, receiver = rng.sample(group, 2)
             view = await exchange(db, now, giver, receiver, 0.5, confirm=False)
             work.append(
-                timebank.confirm(db.unit_of_work(), receiver.id, view.id, policy=POLICY, now=now)
+                timebank_exchanges.confirm(
+                    db.unit_of_work(), receiver.id, view.id, policy=POLICY, now=now
+                )
             )
         for entry_id in earlier[:4]:
             work.append(
-                timebank.reverse(
+                timebank_admin.reverse(
                     db.unit_of_work(), ADMIN, entry_id, reason="test", policy=POLICY, now=now
                 )
             )
         for _ in range(6):
             debit, credit = rng.sample(accounts, 2)
             work.append(
-                timebank.adjust(
+                timebank_admin.adjust(
                     db.unit_of_work(),
                     ADMIN,
                     debit_account_id=debit,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from samvirke.storage import members, timebank
+from samvirke.storage import members, timebank, timebank_admin, timebank_exchanges
 from samvirke.storage.ledger import Limits, Policy
 from samvirke.storage.models import (
     OutboxMessage,
@@ -102,7 +102,7 @@ async def exchange(
     rules: Policy = POLICY,
 ) -> timebank.ExchangeView:
     """The giver logs "I helped", the receiver confirms (unless ``confirm`` is False)."""
-    view = await timebank.start_exchange(
+    view = await timebank_exchanges.start_exchange(
         db.unit_of_work(),
         giver.id,
         other=receiver.ref,
@@ -113,7 +113,9 @@ async def exchange(
         now=now,
     )
     if confirm:
-        await timebank.confirm(db.unit_of_work(), receiver.id, view.id, policy=rules, now=now)
+        await timebank_exchanges.confirm(
+            db.unit_of_work(), receiver.id, view.id, policy=rules, now=now
+        )
     return view
 
 
@@ -158,8 +160,8 @@ async def count(db: Database, model: Any) -> int:
         return int(await uow.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def assert_ledger_sound(db: Database, rules: Policy = POLICY) -> timebank.LedgerCheck:
-    check = await timebank.check_ledger(db.unit_of_work(), policy=rules)
+async def assert_ledger_sound(db: Database, rules: Policy = POLICY) -> timebank_admin.LedgerCheck:
+    check = await timebank_admin.check_ledger(db.unit_of_work(), policy=rules)
     assert check.sum_of_balances == 0
     assert check.mismatched == {}
     assert check.outside_limits == []

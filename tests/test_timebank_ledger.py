@@ -29,7 +29,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select, text
 
-from samvirke.storage import members, timebank
+from samvirke.storage import members, timebank, timebank_admin, timebank_exchanges
 from samvirke.storage.errors import InvalidInput
 from samvirke.storage.ledger import (
     LimitExceeded,
@@ -269,19 +269,21 @@ class World:
             )
             people.append(registration.member.id)
         for member_id in people[:3]:
-            account = await timebank.account_of_member(self.db.unit_of_work(), member_id, now=START)
+            account = await timebank_admin.account_of_member(
+                self.db.unit_of_work(), member_id, now=START
+            )
             self.accounts.append(account)
             self.actor_of[account] = (member_id, None)
             self.ref_of[account] = f"m{member_id}"
             self.limits_of[account] = MEMBER_LIMITS
-        organisation = await timebank.create_organisation_account(
+        organisation = await timebank_admin.create_organisation_account(
             self.db.unit_of_work(),
             ADMIN,
             f"Volunteer centre {self.examples}",
             policy=RULES,
             now=START,
         )
-        await timebank.set_coordinator(
+        await timebank_admin.set_coordinator(
             self.db.unit_of_work(), ADMIN, organisation.id, people[3], coordinator=True, now=START
         )
         self.accounts.append(organisation.id)
@@ -381,7 +383,7 @@ class LedgerMachine(RuleBasedStateMachine):
         minutes = quarters * 15
         initiator, other = (g, r) if giver_logs else (r, g)
         member_id, as_account = world.actor_of[initiator]
-        call = timebank.start_exchange(
+        call = timebank_exchanges.start_exchange(
             world.db.unit_of_work(),
             member_id,
             other=world.ref_of[other],
@@ -409,8 +411,8 @@ class LedgerMachine(RuleBasedStateMachine):
         world = self.world
         item = self.pending[index % len(self.pending)]
 
-        def call() -> Coroutine[Any, Any, timebank.Decision]:
-            return timebank.confirm(
+        def call() -> Coroutine[Any, Any, timebank_exchanges.Decision]:
+            return timebank_exchanges.confirm(
                 world.db.unit_of_work(),
                 self._confirmer(item),
                 item.id,
@@ -427,7 +429,7 @@ class LedgerMachine(RuleBasedStateMachine):
             with pytest.raises(LimitExceeded):
                 world.run(call())
             return  # stays pending
-        decision: timebank.Decision = world.run(call())
+        decision: timebank_exchanges.Decision = world.run(call())
         assert decision.changed
         self._move(item.receiver, item.giver, item.minutes)
         assert decision.balances == {
@@ -438,7 +440,7 @@ class LedgerMachine(RuleBasedStateMachine):
         entry_id = world.run(self._entry_of(item.id))
         self.posted.append(Posted(entry_id, item.receiver, item.giver, item.minutes, "exchange"))
         if twice:
-            again: timebank.Decision = world.run(call())
+            again: timebank_exchanges.Decision = world.run(call())
             assert not again.changed
 
     async def _entry_of(self, exchange_id: int) -> int:
@@ -453,10 +455,10 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 1000))
     def decline(self, index: int) -> None:
         item = self.pending.pop(index % len(self.pending))
-        call = timebank.decline(
+        call = timebank_exchanges.decline(
             self.world.db.unit_of_work(), self._confirmer(item), item.id, now=self.world.now
         )
-        decision: timebank.Decision = self.world.run(call)
+        decision: timebank_exchanges.Decision = self.world.run(call)
         assert decision.exchange.status == "declined"
 
     @rule(days=st.integers(1, 10))
@@ -464,7 +466,9 @@ class LedgerMachine(RuleBasedStateMachine):
         world = self.world
         world.now += dt.timedelta(days=days)
         due = [p for p in self.pending if p.created_at + RULES.expiry <= world.now]
-        while world.run(timebank.expire_due(world.db.unit_of_work(), policy=RULES, now=world.now)):
+        while world.run(
+            timebank_exchanges.expire_due(world.db.unit_of_work(), policy=RULES, now=world.now)
+        ):
             pass
         statuses = world.run(self._statuses())
         for item in self.pending:
@@ -486,7 +490,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def reverse(self, index: int) -> None:
         world = self.world
         item = self.posted[index % len(self.posted)]
-        call = timebank.reverse(
+        call = timebank_admin.reverse(
             world.db.unit_of_work(),
             ADMIN,
             item.id,
@@ -502,7 +506,7 @@ class LedgerMachine(RuleBasedStateMachine):
             with pytest.raises(LimitExceeded):
                 world.run(call)
             return
-        view: timebank.EntryView = world.run(call)
+        view: timebank_admin.EntryView = world.run(call)
         item.reversed = True
         self._move(item.credit, item.debit, item.minutes)
         self.posted.append(Posted(view.id, item.credit, item.debit, item.minutes, "reversal"))
@@ -516,7 +520,7 @@ class LedgerMachine(RuleBasedStateMachine):
         world = self.world
         d, c = world.accounts[debit], world.accounts[credit]
         minutes = quarters * 15
-        call = timebank.adjust(
+        call = timebank_admin.adjust(
             world.db.unit_of_work(),
             ADMIN,
             debit_account_id=d,
@@ -534,7 +538,7 @@ class LedgerMachine(RuleBasedStateMachine):
             with pytest.raises(LimitExceeded):
                 world.run(call)
             return
-        view: timebank.EntryView = world.run(call)
+        view: timebank_admin.EntryView = world.run(call)
         self._move(d, c, minutes)
         self.posted.append(Posted(view.id, d, c, minutes, "adjustment"))
 
@@ -543,8 +547,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def the_ledger_is_sound(self) -> None:
         world = self.world
-        check: timebank.LedgerCheck = world.run(
-            timebank.check_ledger(world.db.unit_of_work(), policy=RULES)
+        check: timebank_admin.LedgerCheck = world.run(
+            timebank_admin.check_ledger(world.db.unit_of_work(), policy=RULES)
         )
         assert check.sum_of_balances == 0
         assert check.mismatched == {}

@@ -30,9 +30,19 @@ from test_timebank_kit import (
 
 from samvirke.scheduler.timebank_expiry import expire_pending_exchanges
 from samvirke.settings import load_settings
-from samvirke.storage import privacy, timebank
+from samvirke.storage import (
+    privacy,
+    timebank,
+    timebank_accounts,
+    timebank_admin,
+    timebank_contacts,
+    timebank_exchanges,
+    timebank_listings,
+    timebank_privacy,
+    timebank_stats,
+)
 from samvirke.storage.errors import InvalidInput, NotAllowed, NotFound
-from samvirke.storage.ledger import LimitExceeded
+from samvirke.storage.ledger import LimitExceeded, Policy
 from samvirke.storage.models import (
     AuditEntry,
     TimebankContactRequest,
@@ -66,7 +76,7 @@ async def soeren(db: Database, now: dt.datetime) -> Person:
 async def test_confirmed_exchange_moves_the_hours_once_and_tells_both(
     db: Database, now: dt.datetime, karen: Person, lars: Person
 ) -> None:
-    view = await timebank.start_exchange(
+    view = await timebank_exchanges.start_exchange(
         db.unit_of_work(),
         karen.id,
         other=lars.ref,
@@ -98,7 +108,9 @@ async def test_confirmed_exchange_moves_the_hours_once_and_tells_both(
     ]
 
     later = now + dt.timedelta(hours=3)
-    decision = await timebank.confirm(db.unit_of_work(), lars.id, view.id, policy=POLICY, now=later)
+    decision = await timebank_exchanges.confirm(
+        db.unit_of_work(), lars.id, view.id, policy=POLICY, now=later
+    )
     assert decision.changed
     assert decision.exchange.status == "confirmed"
     assert await balance(db, karen) == 2 * HOUR
@@ -107,7 +119,9 @@ async def test_confirmed_exchange_moves_the_hours_once_and_tells_both(
     assert (entry.kind, entry.minutes, entry.exchange_id) == ("exchange", 120, view.id)
     assert entry.created_at == later
 
-    again = await timebank.confirm(db.unit_of_work(), lars.id, view.id, policy=POLICY, now=later)
+    again = await timebank_exchanges.confirm(
+        db.unit_of_work(), lars.id, view.id, policy=POLICY, now=later
+    )
     assert not again.changed
     assert len(await entries(db)) == 1
     assert await balance(db, karen) == 2 * HOUR
@@ -126,7 +140,7 @@ async def test_confirmed_exchange_moves_the_hours_once_and_tells_both(
 async def test_the_receiver_can_log_it_and_the_giver_confirms(
     db: Database, now: dt.datetime, karen: Person, soeren: Person
 ) -> None:
-    view = await timebank.start_exchange(
+    view = await timebank_exchanges.start_exchange(
         db.unit_of_work(),
         karen.id,
         other=soeren.ref,
@@ -142,8 +156,10 @@ async def test_the_receiver_can_log_it_and_the_giver_confirms(
     # the number format shows it.
     assert "1,5" in request.payload["text"]
     with pytest.raises(NotAllowed):
-        await timebank.confirm(db.unit_of_work(), karen.id, view.id, policy=POLICY, now=now)
-    await timebank.confirm(db.unit_of_work(), soeren.id, view.id, policy=POLICY, now=now)
+        await timebank_exchanges.confirm(
+            db.unit_of_work(), karen.id, view.id, policy=POLICY, now=now
+        )
+    await timebank_exchanges.confirm(db.unit_of_work(), soeren.id, view.id, policy=POLICY, now=now)
     assert await balance(db, soeren) == 90
     assert await balance(db, karen) == -90
 
@@ -152,12 +168,16 @@ async def test_decline_and_withdraw_move_nothing_and_tell_the_other_side(
     db: Database, now: dt.datetime, karen: Person, lars: Person
 ) -> None:
     first = await exchange(db, now, karen, lars, 1, confirm=False)
-    decision = await timebank.decline(db.unit_of_work(), lars.id, first.id, now=now)
+    decision = await timebank_exchanges.decline(db.unit_of_work(), lars.id, first.id, now=now)
     assert decision.changed
     assert decision.exchange.status == "declined"
-    assert not (await timebank.decline(db.unit_of_work(), lars.id, first.id, now=now)).changed
+    assert not (
+        await timebank_exchanges.decline(db.unit_of_work(), lars.id, first.id, now=now)
+    ).changed
     with pytest.raises(InvalidInput) as caught:
-        await timebank.confirm(db.unit_of_work(), lars.id, first.id, policy=POLICY, now=now)
+        await timebank_exchanges.confirm(
+            db.unit_of_work(), lars.id, first.id, policy=POLICY, now=now
+        )
     assert caught.value.code == "exchange_declined"
     [declined] = await telegram_rows(db, "tb:declined:")
     assert declined.member_id == karen.id
@@ -168,12 +188,14 @@ async def test_decline_and_withdraw_move_nothing_and_tell_the_other_side(
 
     second = await exchange(db, now, karen, lars, 1, confirm=False)
     with pytest.raises(NotAllowed):
-        await timebank.cancel(db.unit_of_work(), lars.id, second.id, now=now)
-    await timebank.cancel(db.unit_of_work(), karen.id, second.id, now=now)
+        await timebank_exchanges.cancel(db.unit_of_work(), lars.id, second.id, now=now)
+    await timebank_exchanges.cancel(db.unit_of_work(), karen.id, second.id, now=now)
     [cancelled] = await telegram_rows(db, "tb:cancelled:")
     assert cancelled.member_id == lars.id
     with pytest.raises(InvalidInput) as caught:
-        await timebank.confirm(db.unit_of_work(), lars.id, second.id, policy=POLICY, now=now)
+        await timebank_exchanges.confirm(
+            db.unit_of_work(), lars.id, second.id, policy=POLICY, now=now
+        )
     assert caught.value.code == "exchange_cancelled"
     assert await entries(db) == []
     assert await balance(db, karen) == 0
@@ -201,7 +223,7 @@ async def test_hours_are_quarter_hours_above_zero_and_at_most_24(
     db: Database, now: dt.datetime, karen: Person, lars: Person, minutes: int, code: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        await timebank.start_exchange(
+        await timebank_exchanges.start_exchange(
             db.unit_of_work(),
             karen.id,
             other=lars.ref,
@@ -227,7 +249,7 @@ async def test_a_double_tapped_send_makes_one_exchange(
     db: Database, now: dt.datetime, karen: Person, lars: Person
 ) -> None:
     async def send() -> timebank.ExchangeView:
-        return await timebank.start_exchange(
+        return await timebank_exchanges.start_exchange(
             db.unit_of_work(),
             karen.id,
             other=lars.ref,
@@ -278,15 +300,17 @@ async def test_limits_are_checked_again_when_confirming(
     and stays pending; it can be confirmed once the balance allows it."""
     first = await exchange(db, now, karen, lars, 12, confirm=False)
     second = await exchange(db, now, soeren, lars, 12, confirm=False)
-    await timebank.confirm(db.unit_of_work(), lars.id, first.id, policy=POLICY, now=now)
+    await timebank_exchanges.confirm(db.unit_of_work(), lars.id, first.id, policy=POLICY, now=now)
     with pytest.raises(LimitExceeded) as caught:
-        await timebank.confirm(db.unit_of_work(), lars.id, second.id, policy=POLICY, now=now)
+        await timebank_exchanges.confirm(
+            db.unit_of_work(), lars.id, second.id, policy=POLICY, now=now
+        )
     assert caught.value.params["after"] == -24 * HOUR
     assert (await exchange_row(db, second.id)).status == "pending"
     assert len(await entries(db)) == 1
 
     await exchange(db, now, lars, soeren, 4)
-    await timebank.confirm(db.unit_of_work(), lars.id, second.id, policy=POLICY, now=now)
+    await timebank_exchanges.confirm(db.unit_of_work(), lars.id, second.id, policy=POLICY, now=now)
     assert await balance(db, lars) == -20 * HOUR
     await assert_ledger_sound(db)
 
@@ -313,7 +337,7 @@ async def test_limits_come_from_the_settings(
         timebank_max_balance_hours="3",
         timebank_expiry_days="5",
     )
-    rules = timebank.Policy.from_settings(settings)
+    rules = Policy.from_settings(settings)
     assert rules.member_limits.min_minutes == -120
     assert rules.member_limits.max_minutes == 180
     assert rules.expiry == dt.timedelta(days=5)
@@ -346,7 +370,7 @@ async def test_pending_exchanges_expire_after_the_configured_days_telling_both(
         "food co-op”, was not confirmed within 14 days and has expired. No hours were moved."
     )
     with pytest.raises(InvalidInput) as caught:
-        await timebank.confirm(db.unit_of_work(), lars.id, old.id, policy=POLICY, now=due)
+        await timebank_exchanges.confirm(db.unit_of_work(), lars.id, old.id, policy=POLICY, now=due)
     assert caught.value.code == "exchange_expired"
     assert await balance(db, karen) == 3 * HOUR
 
@@ -357,7 +381,9 @@ async def test_confirming_after_the_deadline_expires_it_even_before_the_job_ran(
     view = await exchange(db, now, karen, lars, 1, confirm=False)
     late = now + dt.timedelta(days=14, minutes=1)
     with pytest.raises(InvalidInput) as caught:
-        await timebank.confirm(db.unit_of_work(), lars.id, view.id, policy=POLICY, now=late)
+        await timebank_exchanges.confirm(
+            db.unit_of_work(), lars.id, view.id, policy=POLICY, now=late
+        )
     assert caught.value.code == "exchange_expired"
     assert (await exchange_row(db, view.id)).status == "expired"
     assert len(await telegram_rows(db, "tb:expired:")) == 2
@@ -374,16 +400,16 @@ async def test_reversal_is_a_new_entry_and_happens_once(
     [entry] = await entries(db)
     member = Actor(telegram_user_id=101, member_id=karen.id)
     with pytest.raises(NotAllowed):
-        await timebank.reverse(
+        await timebank_admin.reverse(
             db.unit_of_work(), member, entry.id, reason="typo", policy=POLICY, now=now
         )
     with pytest.raises(InvalidInput) as caught:
-        await timebank.reverse(
+        await timebank_admin.reverse(
             db.unit_of_work(), ADMIN, entry.id, reason="", policy=POLICY, now=now
         )
     assert caught.value.code == "reason_missing"
 
-    reversal = await timebank.reverse(
+    reversal = await timebank_admin.reverse(
         db.unit_of_work(), ADMIN, entry.id, reason="Logged twice", policy=POLICY, now=now
     )
     assert reversal.kind == "reversal"
@@ -392,12 +418,12 @@ async def test_reversal_is_a_new_entry_and_happens_once(
     assert await balance(db, karen) == 0
     assert await balance(db, lars) == 0
     with pytest.raises(InvalidInput) as caught:
-        await timebank.reverse(
+        await timebank_admin.reverse(
             db.unit_of_work(), ADMIN, entry.id, reason="again", policy=POLICY, now=now
         )
     assert caught.value.code == "already_reversed"
     with pytest.raises(InvalidInput) as caught:
-        await timebank.reverse(
+        await timebank_admin.reverse(
             db.unit_of_work(), ADMIN, reversal.id, reason="undo undo", policy=POLICY, now=now
         )
     assert caught.value.code == "cannot_reverse_reversal"
@@ -430,7 +456,7 @@ async def test_a_reversal_that_would_cross_a_limit_is_refused(
     await exchange(db, now, soeren, karen, 12)
     await exchange(db, now, soeren, karen, 12)  # Karen spent 24 h: now at -14 h
     with pytest.raises(LimitExceeded) as caught:
-        await timebank.reverse(
+        await timebank_admin.reverse(
             db.unit_of_work(), ADMIN, entry.id, reason="mistake", policy=POLICY, now=now
         )
     assert caught.value.code == "balance_below_minimum"
@@ -441,11 +467,11 @@ async def test_a_reversal_that_would_cross_a_limit_is_refused(
 async def test_adjustments_need_an_administrator_and_a_reason_and_are_audited(
     db: Database, now: dt.datetime, karen: Person, lars: Person
 ) -> None:
-    karen_account = await timebank.account_of_member(db.unit_of_work(), karen.id, now=now)
-    lars_account = await timebank.account_of_member(db.unit_of_work(), lars.id, now=now)
+    karen_account = await timebank_admin.account_of_member(db.unit_of_work(), karen.id, now=now)
+    lars_account = await timebank_admin.account_of_member(db.unit_of_work(), lars.id, now=now)
     organiser = Actor(telegram_user_id=101, member_id=karen.id, role="organiser")
     with pytest.raises(NotAllowed):
-        await timebank.adjust(
+        await timebank_admin.adjust(
             db.unit_of_work(),
             organiser,
             debit_account_id=lars_account,
@@ -456,7 +482,7 @@ async def test_adjustments_need_an_administrator_and_a_reason_and_are_audited(
             now=now,
         )
     with pytest.raises(InvalidInput) as caught:
-        await timebank.adjust(
+        await timebank_admin.adjust(
             db.unit_of_work(),
             ADMIN,
             debit_account_id=lars_account,
@@ -467,7 +493,7 @@ async def test_adjustments_need_an_administrator_and_a_reason_and_are_audited(
             now=now,
         )
     assert caught.value.code == "reason_missing"
-    view = await timebank.adjust(
+    view = await timebank_admin.adjust(
         db.unit_of_work(),
         ADMIN,
         debit_account_id=lars_account,
@@ -493,7 +519,7 @@ async def test_adjustments_need_an_administrator_and_a_reason_and_are_audited(
             "reason": "Workshop hours logged on paper",
         }
     with pytest.raises(InvalidInput) as caught:
-        await timebank.adjust(
+        await timebank_admin.adjust(
             db.unit_of_work(),
             ADMIN,
             debit_account_id=karen_account,
@@ -553,7 +579,7 @@ async def test_history_lists_every_entry_with_the_running_balance(
     await exchange(db, now + dt.timedelta(hours=1), soeren, karen, 0.5, description="Translation")
     await exchange(db, now, karen, soeren, 1, confirm=False)  # pending: not in the history
     [first, _second] = await entries(db)
-    await timebank.reverse(
+    await timebank_admin.reverse(
         db.unit_of_work(),
         ADMIN,
         first.id,
@@ -562,7 +588,7 @@ async def test_history_lists_every_entry_with_the_running_balance(
         now=now + dt.timedelta(hours=2),
     )
     actor = Actor(telegram_user_id=101, member_id=karen.id)
-    result = await timebank.history(db.unit_of_work(), actor, policy=POLICY)
+    result = await timebank_accounts.history(db.unit_of_work(), actor, policy=POLICY)
     assert result.account.balance == -30
     assert [
         (line.kind, line.minutes, line.counterpart.name, line.text, line.balance_after)
@@ -576,7 +602,7 @@ async def test_history_lists_every_entry_with_the_running_balance(
 
     other = Actor(telegram_user_id=102, member_id=lars.id)
     with pytest.raises(NotAllowed):
-        await timebank.history(
+        await timebank_accounts.history(
             db.unit_of_work(), other, policy=POLICY, account_id=result.account.id
         )
 
@@ -596,13 +622,14 @@ async def test_statistics_per_month_region_and_sector(
             select(TimebankEntry.id).where(TimebankEntry.exchange_id == mistake.id)
         )
     assert entry_id is not None
-    await timebank.reverse(
+    await timebank_admin.reverse(
         db.unit_of_work(), ADMIN, entry_id, reason="wrong", policy=POLICY, now=now
     )
     accounts = [
-        await timebank.account_of_member(db.unit_of_work(), p.id, now=now) for p in (karen, lars)
+        await timebank_admin.account_of_member(db.unit_of_work(), p.id, now=now)
+        for p in (karen, lars)
     ]
-    await timebank.adjust(
+    await timebank_admin.adjust(
         db.unit_of_work(),
         ADMIN,
         debit_account_id=accounts[1],
@@ -614,7 +641,7 @@ async def test_statistics_per_month_region_and_sector(
     )
 
     organiser = Actor(telegram_user_id=101, member_id=karen.id, role="organiser")
-    report = await timebank.stats(db.unit_of_work(), organiser, tz=tz, now=now)
+    report = await timebank_stats.stats(db.unit_of_work(), organiser, tz=tz, now=now)
     assert report.total_minutes == 270
     assert report.total_exchanges == 3
     assert report.active_members == 3
@@ -635,11 +662,11 @@ async def test_statistics_per_month_region_and_sector(
         role="organiser",
         organiser_region_id=await region_id(db, "hovedstaden"),
     )
-    limited = await timebank.stats(db.unit_of_work(), regional, tz=tz, now=now)
+    limited = await timebank_stats.stats(db.unit_of_work(), regional, tz=tz, now=now)
     assert limited.region_limited == "Region Hovedstaden"
     assert limited.total_minutes == 90
     with pytest.raises(NotAllowed):
-        await timebank.stats(
+        await timebank_stats.stats(
             db.unit_of_work(), Actor(telegram_user_id=102, member_id=lars.id), tz=tz, now=now
         )
 
@@ -650,14 +677,14 @@ async def test_statistics_per_month_region_and_sector(
 async def test_volunteers_log_hours_given_to_an_organisation_its_coordinator_confirms(
     db: Database, now: dt.datetime, karen: Person, lars: Person, soeren: Person
 ) -> None:
-    festival = await timebank.create_organisation_account(
+    festival = await timebank_admin.create_organisation_account(
         db.unit_of_work(), ADMIN, "Aarhus Festuge", policy=POLICY, now=now, sector="business"
     )
     with pytest.raises(InvalidInput):
-        await timebank.create_organisation_account(
+        await timebank_admin.create_organisation_account(
             db.unit_of_work(), ADMIN, "aarhus festuge", policy=POLICY, now=now
         )
-    await timebank.set_coordinator(
+    await timebank_admin.set_coordinator(
         db.unit_of_work(), ADMIN, festival.id, soeren.id, coordinator=True, now=now
     )
     # 30 hours: more than a member may owe, fine for an organisation account.
@@ -665,7 +692,7 @@ async def test_volunteers_log_hours_given_to_an_organisation_its_coordinator_con
     for volunteer in (karen, lars):
         for _ in range(2):
             views.append(
-                await timebank.start_exchange(
+                await timebank_exchanges.start_exchange(
                     db.unit_of_work(),
                     volunteer.id,
                     other=f"a{festival.id}",
@@ -684,16 +711,20 @@ async def test_volunteers_log_hours_given_to_an_organisation_its_coordinator_con
         .startswith("Karen Jensen oplyser at have hjulpet Aarhus Festuge: 7,5 t")
     )
     with pytest.raises(NotAllowed):
-        await timebank.confirm(db.unit_of_work(), lars.id, views[0].id, policy=POLICY, now=now)
+        await timebank_exchanges.confirm(
+            db.unit_of_work(), lars.id, views[0].id, policy=POLICY, now=now
+        )
     for view in views:
-        await timebank.confirm(db.unit_of_work(), soeren.id, view.id, policy=POLICY, now=now)
-    summary = await timebank.overview(db.unit_of_work(), soeren.id, policy=POLICY)
+        await timebank_exchanges.confirm(
+            db.unit_of_work(), soeren.id, view.id, policy=POLICY, now=now
+        )
+    summary = await timebank_accounts.overview(db.unit_of_work(), soeren.id, policy=POLICY)
     [org] = summary.organisations
     assert org.balance == -30 * HOUR
     assert summary.account.balance == 0
     # The coordinator cannot log hours between themselves and their organisation.
     with pytest.raises(InvalidInput) as caught:
-        await timebank.start_exchange(
+        await timebank_exchanges.start_exchange(
             db.unit_of_work(),
             soeren.id,
             other=f"a{festival.id}",
@@ -705,7 +736,7 @@ async def test_volunteers_log_hours_given_to_an_organisation_its_coordinator_con
         )
     assert caught.value.code == "self_exchange"
     with pytest.raises(InvalidInput):
-        await timebank.start_exchange(
+        await timebank_exchanges.start_exchange(
             db.unit_of_work(),
             soeren.id,
             as_account_id=festival.id,
@@ -717,7 +748,7 @@ async def test_volunteers_log_hours_given_to_an_organisation_its_coordinator_con
             now=now,
         )
     # Logging for the organisation: Lars is asked to confirm.
-    paid = await timebank.start_exchange(
+    paid = await timebank_exchanges.start_exchange(
         db.unit_of_work(),
         soeren.id,
         as_account_id=festival.id,
@@ -730,7 +761,7 @@ async def test_volunteers_log_hours_given_to_an_organisation_its_coordinator_con
     )
     assert paid.initiator.name == "Aarhus Festuge"
     with pytest.raises(NotAllowed):
-        await timebank.start_exchange(
+        await timebank_exchanges.start_exchange(
             db.unit_of_work(),
             karen.id,
             as_account_id=festival.id,
@@ -757,7 +788,7 @@ async def test_listings_browse_newest_first_paged_and_filtered(
     made = []
     for i in range(7):
         made.append(
-            await timebank.create_listing(
+            await timebank_listings.create_listing(
                 db.unit_of_work(),
                 karen.id if i % 2 else lars.id,
                 kind="offer" if i % 3 else "request",
@@ -769,38 +800,46 @@ async def test_listings_browse_newest_first_paged_and_filtered(
             )
         )
     assert made[0].description == "Line one\n\nLine two 0"
-    page = await timebank.browse(db.unit_of_work(), page_size=3)
+    page = await timebank_listings.browse(db.unit_of_work(), page_size=3)
     assert (page.total, page.pages, page.page) == (7, 3, 0)
     assert [v.title for v in page.listings] == ["Listing 6", "Listing 5", "Listing 4"]
-    last = await timebank.browse(db.unit_of_work(), page=9, page_size=3)
+    last = await timebank_listings.browse(db.unit_of_work(), page=9, page_size=3)
     assert last.page == 2
     assert [v.title for v in last.listings] == ["Listing 0"]
-    filtered = await timebank.browse(db.unit_of_work(), category_id=funding, region_id=midt)
+    filtered = await timebank_listings.browse(
+        db.unit_of_work(), category_id=funding, region_id=midt
+    )
     assert [v.title for v in filtered.listings] == [
         "Listing 4",
         "Listing 2",
         "Listing 1",
         "Listing 0",
     ]
-    requests = await timebank.browse(db.unit_of_work(), kind="request")
+    requests = await timebank_listings.browse(db.unit_of_work(), kind="request")
     assert [v.title for v in requests.listings] == ["Listing 6", "Listing 3", "Listing 0"]
 
     with pytest.raises(NotAllowed):
-        await timebank.set_listing_status(
+        await timebank_listings.set_listing_status(
             db.unit_of_work(), karen.id, made[0].id, "paused", now=now
         )
-    await timebank.set_listing_status(db.unit_of_work(), lars.id, made[6].id, "paused", now=now)
-    await timebank.set_listing_status(db.unit_of_work(), lars.id, made[4].id, "deleted", now=now)
-    edited = await timebank.update_listing(
+    await timebank_listings.set_listing_status(
+        db.unit_of_work(), lars.id, made[6].id, "paused", now=now
+    )
+    await timebank_listings.set_listing_status(
+        db.unit_of_work(), lars.id, made[4].id, "deleted", now=now
+    )
+    edited = await timebank_listings.update_listing(
         db.unit_of_work(), karen.id, made[5].id, "title", "  Website help ", now=now
     )
     assert edited.title == "Website help"
     with pytest.raises(InvalidInput) as caught:
-        await timebank.update_listing(db.unit_of_work(), karen.id, made[5].id, "title", "", now=now)
+        await timebank_listings.update_listing(
+            db.unit_of_work(), karen.id, made[5].id, "title", "", now=now
+        )
     assert caught.value.code == "title_empty"
-    page = await timebank.browse(db.unit_of_work(), page_size=3)
+    page = await timebank_listings.browse(db.unit_of_work(), page_size=3)
     assert [v.title for v in page.listings] == ["Website help", "Listing 3", "Listing 2"]
-    mine = await timebank.my_listings(db.unit_of_work(), lars.id)
+    mine = await timebank_listings.my_listings(db.unit_of_work(), lars.id)
     assert [(v.title, v.status) for v in mine] == [
         ("Listing 6", "paused"),
         ("Listing 2", "active"),
@@ -811,7 +850,7 @@ async def test_listings_browse_newest_first_paged_and_filtered(
 async def test_contact_introduces_both_only_when_the_poster_accepts(
     db: Database, now: dt.datetime, karen: Person, lars: Person, soeren: Person
 ) -> None:
-    listing = await timebank.create_listing(
+    listing = await timebank_listings.create_listing(
         db.unit_of_work(),
         karen.id,
         kind="offer",
@@ -822,11 +861,11 @@ async def test_contact_introduces_both_only_when_the_poster_accepts(
         now=now,
     )
     with pytest.raises(InvalidInput) as caught:
-        await timebank.request_contact(db.unit_of_work(), karen.id, listing.id, now=now)
+        await timebank_contacts.request_contact(db.unit_of_work(), karen.id, listing.id, now=now)
     assert caught.value.code == "own_listing"
 
-    first = await timebank.request_contact(db.unit_of_work(), lars.id, listing.id, now=now)
-    again = await timebank.request_contact(db.unit_of_work(), lars.id, listing.id, now=now)
+    first = await timebank_contacts.request_contact(db.unit_of_work(), lars.id, listing.id, now=now)
+    again = await timebank_contacts.request_contact(db.unit_of_work(), lars.id, listing.id, now=now)
     assert first.changed
     assert not again.changed
     assert first.id == again.id
@@ -843,17 +882,23 @@ async def test_contact_introduces_both_only_when_the_poster_accepts(
         ]
     ]
     with pytest.raises(NotAllowed):
-        await timebank.answer_contact(db.unit_of_work(), lars.id, first.id, accept=True, now=now)
+        await timebank_contacts.answer_contact(
+            db.unit_of_work(), lars.id, first.id, accept=True, now=now
+        )
 
-    accepted = await timebank.answer_contact(
+    accepted = await timebank_contacts.answer_contact(
         db.unit_of_work(), karen.id, first.id, accept=True, now=now
     )
     assert accepted.changed
     assert not (
-        await timebank.answer_contact(db.unit_of_work(), karen.id, first.id, accept=True, now=now)
+        await timebank_contacts.answer_contact(
+            db.unit_of_work(), karen.id, first.id, accept=True, now=now
+        )
     ).changed
     with pytest.raises(InvalidInput):
-        await timebank.answer_contact(db.unit_of_work(), karen.id, first.id, accept=False, now=now)
+        await timebank_contacts.answer_contact(
+            db.unit_of_work(), karen.id, first.id, accept=False, now=now
+        )
     intros = {r.member_id: r for r in await telegram_rows(db, "tb:intro:")}
     assert set(intros) == {karen.id, lars.id}
     assert intros[lars.id].payload["parse_mode"] == "HTML"
@@ -869,11 +914,15 @@ async def test_contact_introduces_both_only_when_the_poster_accepts(
     assert intros[lars.id].payload["buttons"] == [
         [{"text": "Log hours", "callback_data": f"tb:log:m{karen.id}"}]
     ]
-    contacts = await timebank.recent_contacts(db.unit_of_work(), lars.id)
+    contacts = await timebank_accounts.recent_contacts(db.unit_of_work(), lars.id)
     assert [c.name for c in contacts] == ["Karen Jensen"]
 
-    declined = await timebank.request_contact(db.unit_of_work(), soeren.id, listing.id, now=now)
-    await timebank.answer_contact(db.unit_of_work(), karen.id, declined.id, accept=False, now=now)
+    declined = await timebank_contacts.request_contact(
+        db.unit_of_work(), soeren.id, listing.id, now=now
+    )
+    await timebank_contacts.answer_contact(
+        db.unit_of_work(), karen.id, declined.id, accept=False, now=now
+    )
     [told] = await telegram_rows(db, "tb:contact-declined:")
     assert told.member_id == soeren.id
     assert "Karen" not in told.payload["text"]
@@ -886,25 +935,27 @@ async def test_recent_contacts_and_username_lookup(
     await exchange(db, now, karen, lars, 1)
     await exchange(db, now + dt.timedelta(hours=1), soeren, karen, 1, confirm=False)
     await exchange(db, now + dt.timedelta(hours=2), karen, soeren, 1, confirm=False)
-    contacts = await timebank.recent_contacts(db.unit_of_work(), karen.id)
+    contacts = await timebank_accounts.recent_contacts(db.unit_of_work(), karen.id)
     assert [c.name for c in contacts] == ["Søren Ærbø", "Lars Holm"]
-    assert (await timebank.choosable(db.unit_of_work(), karen.id, lars.ref)).name == "Lars Holm"
+    assert (
+        await timebank_accounts.choosable(db.unit_of_work(), karen.id, lars.ref)
+    ).name == "Lars Holm"
     stranger = await person(db, now, 104, "Nina Stranger")
     with pytest.raises(NotFound) as caught:
-        await timebank.choosable(db.unit_of_work(), karen.id, stranger.ref)
+        await timebank_accounts.choosable(db.unit_of_work(), karen.id, stranger.ref)
     assert caught.value.code == "not_a_contact"
-    organisation = await timebank.create_organisation_account(
+    organisation = await timebank_admin.create_organisation_account(
         db.unit_of_work(), ADMIN, "Foodsharing Aarhus", policy=POLICY, now=now
     )
-    chosen = await timebank.choosable(db.unit_of_work(), karen.id, f"a{organisation.id}")
+    chosen = await timebank_accounts.choosable(db.unit_of_work(), karen.id, f"a{organisation.id}")
     assert chosen.is_organisation
-    own_account = await timebank.account_of_member(db.unit_of_work(), lars.id, now=now)
+    own_account = await timebank_admin.account_of_member(db.unit_of_work(), lars.id, now=now)
     with pytest.raises(NotFound):
-        await timebank.choosable(db.unit_of_work(), karen.id, f"a{own_account}")
-    found = await timebank.find_member(db.unit_of_work(), "@larsh")
+        await timebank_accounts.choosable(db.unit_of_work(), karen.id, f"a{own_account}")
+    found = await timebank_accounts.find_member(db.unit_of_work(), "@larsh")
     assert found.member_id == lars.id
     with pytest.raises(NotFound) as caught:
-        await timebank.find_member(db.unit_of_work(), "@nobody")
+        await timebank_accounts.find_member(db.unit_of_work(), "@nobody")
     assert caught.value.code == "username_unknown"
 
 
@@ -916,7 +967,7 @@ async def test_erasure_keeps_the_anonymous_account_and_its_entries(
 ) -> None:
     await exchange(db, now, karen, lars, 2)
     pending = await exchange(db, now, lars, karen, 1, confirm=False)
-    listing = await timebank.create_listing(
+    listing = await timebank_listings.create_listing(
         db.unit_of_work(),
         lars.id,
         kind="offer",
@@ -926,10 +977,10 @@ async def test_erasure_keeps_the_anonymous_account_and_its_entries(
         region_id=None,
         now=now,
     )
-    await timebank.request_contact(db.unit_of_work(), soeren.id, listing.id, now=now)
+    await timebank_contacts.request_contact(db.unit_of_work(), soeren.id, listing.id, now=now)
 
     async with db.unit_of_work() as uow:
-        exported = await timebank.export_member(uow.session, lars.id)
+        exported = await timebank_privacy.export_member(uow.session, lars.id)
     assert exported["balance_minutes"] == -2 * HOUR
     assert [(e["role"], e["minutes"], e["status"]) for e in exported["exchanges"]] == [
         ("received", 120, "confirmed"),
@@ -939,35 +990,39 @@ async def test_erasure_keeps_the_anonymous_account_and_its_entries(
 
     await privacy.erase(db.unit_of_work(), lars.id, now=now)
     async with db.unit_of_work() as uow:
-        await timebank.forget_member(uow.session, lars.id, now=now)
+        await timebank_privacy.forget_member(uow.session, lars.id, now=now)
         await uow.commit()
 
     assert await balance(db, lars) == -2 * HOUR
     await assert_ledger_sound(db)
     assert (await exchange_row(db, pending.id)).status == "cancelled"
-    assert (await timebank.browse(db.unit_of_work())).total == 0
+    assert (await timebank_listings.browse(db.unit_of_work())).total == 0
     async with db.unit_of_work() as uow:
         statuses = (await uow.session.scalars(select(TimebankContactRequest.status))).all()
         assert statuses == ["declined"]
     actor = Actor(telegram_user_id=101, member_id=karen.id)
-    [line] = (await timebank.history(db.unit_of_work(), actor, policy=POLICY)).lines
+    [line] = (await timebank_accounts.history(db.unit_of_work(), actor, policy=POLICY)).lines
     assert line.counterpart.name == ""
-    assert await timebank.recent_contacts(db.unit_of_work(), karen.id) == []
+    assert await timebank_accounts.recent_contacts(db.unit_of_work(), karen.id) == []
     with pytest.raises(NotFound):
         await exchange(db, now, karen, lars, 1, confirm=False)
 
 
 async def test_the_migration_seeds_the_default_categories(db: Database) -> None:
-    names = [c.name for c in await timebank.categories(db.unit_of_work())]
+    names = [c.name for c in await timebank_listings.categories(db.unit_of_work())]
     assert names[0] == "Funding and grant writing"
     assert names[-1] == "Other"
-    added = await timebank.add_category(
+    added = await timebank_admin.add_category(
         db.unit_of_work(), ADMIN, "Urban gardening", now=dt.datetime.now(dt.UTC)
     )
     assert added.code == "urban-gardening"
     with pytest.raises(InvalidInput):
-        await timebank.add_category(
+        await timebank_admin.add_category(
             db.unit_of_work(), ADMIN, "urban gardening", now=dt.datetime.now(dt.UTC)
         )
-    await timebank.remove_category(db.unit_of_work(), ADMIN, added.id, now=dt.datetime.now(dt.UTC))
-    assert "Urban gardening" not in [c.name for c in await timebank.categories(db.unit_of_work())]
+    await timebank_admin.remove_category(
+        db.unit_of_work(), ADMIN, added.id, now=dt.datetime.now(dt.UTC)
+    )
+    assert "Urban gardening" not in [
+        c.name for c in await timebank_listings.categories(db.unit_of_work())
+    ]

@@ -12,7 +12,7 @@ How it is measured:
   first answers, each one a real change (an RSVP row, a calendar invite in the outbox, a place
   on the waiting list when full). Each press is a callback query, parsed with
   ``Update.de_json`` and handled by ``Application.process_update`` of the application
-  ``samvirke run`` builds (viewer lookup, ``storage.events.respond`` under the event's lock,
+  ``samvirke run`` builds (viewer lookup, ``storage.event_rsvps.respond`` under the event's lock,
   answerCallbackQuery with a toast, editMessageText with the redrawn card).
 - **Echo**: a bare ``Application`` with one handler that sends the text back, 10,000 messages.
   Also shown: the same echo inside Samvirke's application, i.e. with the member lookup every
@@ -47,7 +47,7 @@ from botkit import BOT_ID, TOKEN, RecordingRequest
 from samvirke.bot.app import build_application
 from samvirke.bot.context import Services
 from samvirke.settings import load_settings
-from samvirke.storage import events
+from samvirke.storage import event_publishing, events
 from samvirke.storage.migrate import upgrade_engine
 from samvirke.storage.models import Member, Region
 from samvirke.storage.permissions import Actor
@@ -159,10 +159,10 @@ async def prepare(db: Database) -> list[int]:
     ids = []
     start = dt.datetime(2027, 2, 20, 12, 0, tzinfo=dt.UTC)
     for n in range(EVENTS):
-        view = await events.create(
+        view = await event_publishing.create(
             db.unit_of_work(),
             ADMIN,
-            events.EventDraft(
+            event_publishing.EventDraft(
                 title=f"Innovation på det sociale område – møde {n}",
                 description="Korte oplæg, derefter workshop.",
                 starts_at=start + dt.timedelta(days=n),

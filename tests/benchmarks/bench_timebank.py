@@ -6,8 +6,8 @@ fresh SQLite file; a PostgreSQL URL's database is wiped first. Prints the figure
 that the ledger is sound afterwards.
 
 1. ``spread``: N pending exchanges between 50 members, confirmed by C concurrent workers, each
-   confirmation its own transaction (``timebank.confirm``: exchange row lock, two account locks,
-   limit check, entry, cached balances, audit row, outbox notice).
+   confirmation its own transaction (``timebank_exchanges.confirm``: exchange row lock, two
+   account locks, limit check, entry, cached balances, audit row, outbox notice).
 2. ``hot``: N volunteers' exchanges all with one organisation account (every confirmation
    waits for the same account row), same concurrency.
 3. A ledger of E entries (bulk-inserted, 500 accounts): ``stats`` (12 months, per month/region/
@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, text, update
 
-from samvirke.storage import timebank
+from samvirke.storage import timebank_accounts, timebank_admin, timebank_exchanges, timebank_stats
 from samvirke.storage.ledger import Limits, Policy
 from samvirke.storage.migrate import upgrade_engine
 from samvirke.storage.models import (
@@ -99,7 +99,7 @@ async def confirm_all(
         while not queue.empty():
             member_id, exchange_id = queue.get_nowait()
             started = time.perf_counter()
-            await timebank.confirm(
+            await timebank_exchanges.confirm(
                 db.unit_of_work(), member_id, exchange_id, policy=POLICY, now=NOW
             )
             latencies.append(time.perf_counter() - started)
@@ -125,7 +125,7 @@ async def bench_confirmations(db: Database, exchanges: int, concurrency: int) ->
     pending: list[tuple[int, int]] = []
     for _ in range(exchanges):
         giver, receiver = rng.sample(people[:50], 2)
-        view = await timebank.start_exchange(
+        view = await timebank_exchanges.start_exchange(
             db.unit_of_work(),
             giver,
             other=f"m{receiver}",
@@ -139,16 +139,16 @@ async def bench_confirmations(db: Database, exchanges: int, concurrency: int) ->
     wall, latencies = await confirm_all(db, pending, concurrency)
     report("spread", wall, latencies)
 
-    organisation = await timebank.create_organisation_account(
+    organisation = await timebank_admin.create_organisation_account(
         db.unit_of_work(), ADMIN, "Festival", policy=POLICY, now=NOW
     )
     coordinator = people[50]
-    await timebank.set_coordinator(
+    await timebank_admin.set_coordinator(
         db.unit_of_work(), ADMIN, organisation.id, coordinator, coordinator=True, now=NOW
     )
     hot: list[tuple[int, int]] = []
     for i in range(exchanges):
-        view = await timebank.start_exchange(
+        view = await timebank_exchanges.start_exchange(
             db.unit_of_work(),
             people[i % 50],
             other=f"a{organisation.id}",
@@ -166,7 +166,7 @@ async def bench_confirmations(db: Database, exchanges: int, concurrency: int) ->
 async def bench_reports(db: Database, entries: int) -> None:
     people = await add_members(db, 500, 50_000)
     accounts = [
-        await timebank.account_of_member(db.unit_of_work(), member_id, now=NOW)
+        await timebank_admin.account_of_member(db.unit_of_work(), member_id, now=NOW)
         for member_id in people
     ]
     rng = random.Random(2)
@@ -203,15 +203,15 @@ async def bench_reports(db: Database, entries: int) -> None:
     for label, call in (
         (
             "stats (12 months)",
-            lambda: timebank.stats(
+            lambda: timebank_stats.stats(
                 db.unit_of_work(), organiser, tz=ZoneInfo("Europe/Copenhagen"), now=NOW
             ),
         ),
         (
             "history (busiest)",
-            lambda: timebank.history(db.unit_of_work(), organiser, policy=POLICY),
+            lambda: timebank_accounts.history(db.unit_of_work(), organiser, policy=POLICY),
         ),
-        ("check_ledger", lambda: timebank.check_ledger(db.unit_of_work(), policy=POLICY)),
+        ("check_ledger", lambda: timebank_admin.check_ledger(db.unit_of_work(), policy=POLICY)),
     ):
         runs = []
         for _ in range(3):
@@ -239,7 +239,7 @@ async def main() -> None:
             print(f"backend: {db.engine.dialect.name}, concurrency {args.concurrency}")
             await bench_confirmations(db, args.exchanges, args.concurrency)
             await bench_reports(db, args.entries)
-            check = await timebank.check_ledger(db.unit_of_work(), policy=POLICY)
+            check = await timebank_admin.check_ledger(db.unit_of_work(), policy=POLICY)
             assert check.ok, check
             print(f"ledger sound: {check.entries} entries, sum of balances {check.sum_of_balances}")
         finally:
