@@ -32,12 +32,15 @@ def stats_text(t: Translator, report: Stats) -> str:
     ]
     if report.region_limited:
         lines.append(t("Help given in {region}", region=report.region_limited))
+    # Worked out first: Babel misreads a plural call with ``t`` among its arguments.
+    total = hours_text(t, report.total_minutes)
     lines += [
         "",
-        t(
-            "Hours exchanged: {hours} in {count} exchanges",
-            hours=hours_text(t, report.total_minutes),
-            count=report.total_exchanges,
+        t.plural(
+            "Hours exchanged: {hours} in {n} exchange",
+            "Hours exchanged: {hours} in {n} exchanges",
+            report.total_exchanges,
+            hours=total,
         ),
         t("Active members: {count}", count=report.active_members),
         "",
@@ -46,11 +49,11 @@ def stats_text(t: Translator, report: Stats) -> str:
     lines += [
         "  "
         + t(
-            "{month}: {hours} ({count} exchanges, {members} members)",
+            "{month}: {hours} ({exchanges}, {members})",
             month=month,
             hours=hours_text(t, minutes),
-            count=exchanges,
-            members=active,
+            exchanges=t.plural("{n} exchange", "{n} exchanges", exchanges),
+            members=t.plural("{n} member", "{n} members", active),
         )
         for month, minutes, exchanges, active in report.by_month
     ]

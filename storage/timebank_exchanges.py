@@ -464,15 +464,28 @@ async def _expire(
         people,
         key=f"tb:expired:{exchange.id}",
         now=now,
-        render=lambda t, _p: t(
-            "The exchange of {hours} between {giver} and {receiver}, “{description}”, was not "
-            "confirmed within {days} days and has expired. No hours were moved.",
-            hours=hours_text(t, view.minutes),
-            giver=party_name(t, view.giver),
-            receiver=party_name(t, view.receiver),
-            description=view.description,
-            days=policy.expiry.days,
-        ),
+        render=lambda t, _p: _expired_text(t, view, policy.expiry.days),
+    )
+
+
+def _expired_text(t: Translator, view: ExchangeView, days: int) -> str:
+    # The names are worked out first: Babel's extractor misreads a plural call with ``t``
+    # among its arguments as a singular message.
+    hours, giver, receiver = (
+        hours_text(t, view.minutes),
+        party_name(t, view.giver),
+        party_name(t, view.receiver),
+    )
+    return t.plural(
+        "The exchange of {hours} between {giver} and {receiver}, “{description}”, was not "
+        "confirmed within {n} day and has expired. No hours were moved.",
+        "The exchange of {hours} between {giver} and {receiver}, “{description}”, was not "
+        "confirmed within {n} days and has expired. No hours were moved.",
+        days,
+        hours=hours,
+        giver=giver,
+        receiver=receiver,
+        description=view.description,
     )
 
 

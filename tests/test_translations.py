@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import io
 import re
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract, extract_from_dir
 from babel.messages.pofile import read_po
 
 from samvirke.templates.i18n import LANGUAGES, catalog_path, pick_language, translator
@@ -70,6 +72,34 @@ def test_every_message_is_translated(language: str) -> None:
     assert not missing, f"{len(missing)} untranslated in {language}: {missing[:5]}"
     assert not fuzzy, f"fuzzy in {language}: {fuzzy[:5]}"
     assert not broken, f"unknown placeholders in {language}: {broken[:5]}"
+
+
+def test_every_plural_call_is_extracted_as_a_plural_message() -> None:
+    """Babel's extractor reads ``t.plural("…", "…", n, x=f(t))`` as a singular message (the
+    nested ``t`` confuses it); the catalog would then hold no plural entry and the text would
+    stay English. Every ``.plural(`` call in the sources must come out as a plural."""
+    misread = []
+    for package in ("samvirke.bot", "samvirke.storage", "samvirke.scheduler", "samvirke"):
+        folder = _package_dir(package)
+        paths = folder.glob("*.py") if package == "samvirke" else folder.rglob("*.py")
+        for path in paths:
+            source = path.read_bytes()
+            extracted = {
+                line: message
+                for line, message, _comments, _context in extract(
+                    "python", io.BytesIO(source), keywords=KEYWORDS
+                )
+            }
+            for node in ast.walk(ast.parse(source)):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "plural"
+                    and node.args
+                    and not isinstance(extracted.get(node.args[0].lineno), tuple)
+                ):
+                    misread.append(f"{path.name}:{node.args[0].lineno}")
+    assert not misread
 
 
 def test_languages_are_picked_from_telegram_and_fall_back() -> None:
