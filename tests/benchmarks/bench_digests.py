@@ -2,8 +2,9 @@
 beside the floor: one pre-built message sent 10,000 times over one aiosmtplib connection.
 
 Run: ``cd /tmp && /path/to/repo/.venv/bin/python /path/to/repo/tests/benchmarks/bench_digests.py
-[--count N] [--database-url URL]``. The SMTP server (aiosmtpd with a sink handler) runs in a
-separate process on loopback, the same for both measurements. Prints the figures; asserts nothing.
+[--count N] [--database-url URL] [--connections N]``. The SMTP server (aiosmtpd with a sink
+handler) runs in a separate process on loopback, the same for both measurements. Prints the
+figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ async def make_members(db: Database, count: int) -> None:
         await uow.commit()
 
 
-async def our_rate(database_url: str, port: int, count: int, folder: Path) -> tuple[float, float]:
+async def our_rate(
+    database_url: str, port: int, count: int, folder: Path, connections: int
+) -> tuple[float, float]:
     db = Database(database_url)
     await upgrade_engine(db.engine)
     await make_members(db, count)
@@ -152,7 +155,10 @@ async def our_rate(database_url: str, port: int, count: int, folder: Path) -> tu
     build_seconds = time.perf_counter() - started
     assert runs[0].queued == count, runs
     delivery = MailDelivery(
-        db, settings, options=DeliveryOptions(batch_size=500), clock=lambda: NOW
+        db,
+        settings,
+        options=DeliveryOptions(batch_size=500, connections=connections),
+        clock=lambda: NOW,
     )
     sent = 0
     started = time.perf_counter()
@@ -170,7 +176,8 @@ async def our_rate(database_url: str, port: int, count: int, folder: Path) -> tu
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--database-url", default=None, help="an empty database")
+    parser.add_argument("--connections", type=int, default=DeliveryOptions().connections)
     args = parser.parse_args()
     port = free_port()
     server = start_smtp_sink(port)
@@ -178,7 +185,7 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
             floor = await floor_rate(port, args.count)
-            ours, built = await our_rate(url, port, args.count, Path(tmp))
+            ours, built = await our_rate(url, port, args.count, Path(tmp), args.connections)
     finally:
         server.terminate()
         server.wait()
@@ -186,7 +193,8 @@ async def main() -> None:
     print(f"digests: {args.count} to a local aiosmtpd sink (separate process), {backend}")
     print(f"  floor (one pre-built message over one aiosmtplib connection): {floor:8.0f} /s")
     print(
-        f"  Samvirke delivery (render, compose, send, mark sent):         {ours:8.0f} /s"
+        f"  Samvirke delivery, {args.connections} SMTP connection(s):"
+        f"                      {ours:8.0f} /s"
         f"  = {100 * ours / floor:.0f} % of the floor"
     )
     print(f"  building and queueing the digests:                           {built:8.0f} /s")
