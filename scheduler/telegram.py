@@ -431,7 +431,7 @@ class TelegramDelivery:
                     log.error("telegram delivery: claim failed: %s", type(exc).__name__)  # noqa: TRY400
                     claimed = 0
                 if claimed:
-                    self._log(run.report)
+                    self._log(run.report, "telegram totals since start")
                     continue
                 if not run.tasks:
                     with contextlib.suppress(TimeoutError):
@@ -442,9 +442,10 @@ class TelegramDelivery:
         log.info("telegram delivery stopped")
 
     @staticmethod
-    def _log(report: TelegramReport) -> None:
+    def _log(report: TelegramReport, what: str = "telegram") -> None:
         log.info(
-            "telegram: claimed=%d sent=%d unreachable=%d retry=%d failed=%d 429s=%d",
+            "%s: claimed=%d sent=%d unreachable=%d retry=%d failed=%d 429s=%d",
+            what,
             report.claimed,
             report.sent,
             report.unreachable,
