@@ -12,13 +12,13 @@ import contextlib
 import datetime as dt
 import logging
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from telegram import Bot
 from telegram.warnings import PTBDeprecationWarning
 
-from samvirke.scheduler.delivery import MailDelivery
+from samvirke.scheduler.delivery import Clock, MailDelivery, utcnow
 from samvirke.scheduler.jobs import Job, JobRegistry, standard_jobs
 from samvirke.scheduler.telegram import (
     BroadcastProgress,
@@ -31,12 +31,6 @@ from samvirke.storage import scheduling
 from samvirke.storage.uow import Database
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], dt.datetime]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Scheduler:

@@ -53,7 +53,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from samvirke.scheduler.delivery import backoff
+from samvirke.scheduler.delivery import Clock, backoff, utcnow
 from samvirke.settings import Settings
 from samvirke.storage import broadcasts, outbox, scheduling
 from samvirke.storage.outbox import ClaimedMessage
@@ -61,15 +61,10 @@ from samvirke.storage.uow import Database
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 Monotonic = Callable[[], float]
 
 # 400 answers that mean the chat cannot be reached (rather than a malformed message).
 UNREACHABLE_400 = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def make_bot(settings: Settings, *, connections: int = 64, timeout: float = 30.0) -> Bot:

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 from samvirke.storage.errors import InvalidInput, NotAllowed
 from samvirke.storage.models import EventStatus, RsvpStatus
 from samvirke.storage.permissions import Actor, require_organiser
-from samvirke.storage.rules import clean_text
+from samvirke.storage.rules import checked_title, clean_multiline, clean_text
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 4000
@@ -38,21 +38,8 @@ INTERESTED = (RsvpStatus.GOING, RsvpStatus.MAYBE, RsvpStatus.WAITLIST)
 # --- what an event may hold -------------------------------------------------------------------
 
 
-def clean_multiline(value: str) -> str:
-    """Like ``clean_text`` but keeping line breaks (at most one empty line in a row)."""
-    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
-    lines = [clean_text(line) for line in value.split("\n")]
-    text = "\n".join(lines).strip()
-    return re.sub(r"\n{3,}", "\n\n", text)
-
-
 def validate_title(value: str) -> str:
-    title = clean_text(value)
-    if not title:
-        raise InvalidInput("title_empty")
-    if len(title) > TITLE_MAX:
-        raise InvalidInput("title_too_long", max=TITLE_MAX)
-    return title
+    return checked_title(value, max_length=TITLE_MAX)
 
 
 def validate_description(value: str) -> str:

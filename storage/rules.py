@@ -1,7 +1,8 @@
-"""Pure input rules: what a name, an e-mail address or an organisation may be."""
+"""Pure input rules: what a name, an e-mail address, an organisation or a title may be."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
@@ -19,6 +20,24 @@ def clean_text(value: str) -> str:
     value = unicodedata.normalize("NFC", value)
     value = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in value)
     return " ".join(value.split())
+
+
+def clean_multiline(value: str) -> str:
+    """Like ``clean_text`` but keeping line breaks (at most one empty line in a row)."""
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [clean_text(line) for line in value.split("\n")]
+    text = "\n".join(lines).strip()
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def checked_title(value: str, *, max_length: int) -> str:
+    """A title of an event or a timebank listing: one line, not empty, not too long."""
+    title = clean_text(value)
+    if not title:
+        raise InvalidInput("title_empty")
+    if len(title) > max_length:
+        raise InvalidInput("title_too_long", max=max_length)
+    return title
 
 
 def validate_name(value: str) -> str:

@@ -4,7 +4,6 @@ resume, delete), browsing them page by page, and the categories they are filed u
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import Row, Select, func, select
@@ -20,7 +19,7 @@ from samvirke.storage.models import (
     TimebankCategory,
     TimebankListing,
 )
-from samvirke.storage.rules import clean_text
+from samvirke.storage.rules import checked_title, clean_multiline
 from samvirke.storage.timebank import live_member
 from samvirke.storage.uow import UnitOfWork
 
@@ -63,27 +62,12 @@ class BrowsePage:
 # --- input rules ----------------------------------------------------------------------------
 
 
-def _clean_multiline(value: str) -> str:
-    """NFC, no control characters except line breaks, at most one empty line in a row."""
-    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
-    lines = [clean_text(line) for line in value.split("\n")]
-    text = "\n".join(lines).strip()
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text
-
-
 def validate_title(value: str) -> str:
-    title = clean_text(value)
-    if not title:
-        raise InvalidInput("title_empty")
-    if len(title) > TITLE_MAX:
-        raise InvalidInput("title_too_long", max=TITLE_MAX)
-    return title
+    return checked_title(value, max_length=TITLE_MAX)
 
 
 def validate_listing_description(value: str) -> str:
-    text = _clean_multiline(value)
+    text = clean_multiline(value)
     if not text:
         raise InvalidInput("description_empty")
     if len(text) > LISTING_DESCRIPTION_MAX:
