@@ -102,9 +102,22 @@ async def _view(session: AsyncSession, member: Member) -> MemberView:
 
 
 async def find_by_telegram(uow: UnitOfWork, telegram_user_id: int) -> MemberView | None:
+    """The member behind a Telegram user, with any address change waiting for its code.
+
+    This runs for every update the bot gets, so it is one query (regions joined, the
+    verification row outer-joined)."""
     async with uow:
-        member = await _by_telegram(uow.session, telegram_user_id)
-        return None if member is None else await _view(uow.session, member)
+        row = (
+            await uow.session.execute(
+                select(Member, EmailVerification)
+                .outerjoin(EmailVerification, EmailVerification.member_id == Member.id)
+                .where(Member.telegram_user_id == telegram_user_id, Member.deleted_at.is_(None))
+            )
+        ).first()
+        if row is None:
+            return None
+        member, code = row
+        return view(member, verification.waiting(code))
 
 
 async def note_telegram_username(uow: UnitOfWork, member_id: int, username: str | None) -> None:

@@ -30,8 +30,12 @@ def new_code() -> str:
 
 
 async def pending(session: AsyncSession, member_id: int) -> EmailVerification | None:
-    """The member's code waiting to be typed, if any (a used code leaves an empty hash)."""
-    row = await session.get(EmailVerification, member_id)
+    """The member's code waiting to be typed, if any."""
+    return waiting(await session.get(EmailVerification, member_id))
+
+
+def waiting(row: EmailVerification | None) -> EmailVerification | None:
+    """``row`` if its code still waits to be typed (a used code leaves an empty hash)."""
     return row if row is not None and row.code_hash else None
 
 
