@@ -18,9 +18,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import PRIVATE, acting, send
 from samvirke.bot.context import Context
 from samvirke.bot.events import bot_username
-from samvirke.bot.organiser_chat import PRIVATE, acting, send
 from samvirke.bot.spreadsheets import csv_safe
 from samvirke.bot.texts import error_text, sector_label
 from samvirke.storage import event_attendance, event_rules, events

@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from babel.dates import format_datetime
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.ext import (
     BaseHandler,
@@ -29,19 +29,18 @@ from telegram.ext import (
 )
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import PRIVATE, TEXT, acting, answer_press, send
 from samvirke.bot.context import Context
 from samvirke.bot.texts import error_text, sector_label
 from samvirke.storage import broadcasts, scheduling
 from samvirke.storage.broadcasts import Audience, AudienceLabel, Preview, Progress
 from samvirke.storage.errors import DomainError, InvalidInput
 from samvirke.storage.models import AudienceKind, MediaKind
-from samvirke.storage.permissions import Actor, require_organiser
+from samvirke.storage.permissions import require_organiser
 from samvirke.templates.i18n import N_, Translator
 
 WRITE, AUDIENCE, CONFIRM = "write", "audience", "confirm"
 DRAFT = "broadcast"
-PRIVATE = filters.ChatType.PRIVATE
-TEXT = filters.TEXT & ~filters.COMMAND
 
 
 def _draft(context: Context) -> dict[str, Any]:
@@ -49,36 +48,17 @@ def _draft(context: Context) -> dict[str, Any]:
     return draft
 
 
-def _actor(context: Context) -> Actor:
-    actor = context.actor
-    assert actor is not None
-    return actor
-
-
-async def _send(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
-    chat = update.effective_chat
-    assert chat is not None
-    return await chat.send_message(text, reply_markup=markup)
-
-
-async def _answer(update: Update) -> str:
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    return query.data or ""
-
-
 # --- writing the message -------------------------------------------------------------------
 
 
 async def start(update: Update, context: Context) -> str:
-    require_organiser(_actor(context))
+    require_organiser(acting(context))
     context.user_data[DRAFT] = {"token": uuid.uuid4().hex}  # type: ignore[index]
     return await ask_message(update, context)
 
 
 async def ask_message(update: Update, context: Context) -> str:
-    await _send(
+    await send(
         update,
         context.t(
             "Write the message for the members. You can use Telegram's formatting (bold, "
@@ -104,7 +84,7 @@ async def message_written(update: Update, context: Context) -> str:
     try:
         content = broadcasts.validate_content(text, media_kind=media_kind, media_file_id=file_id)
     except InvalidInput as error:
-        await _send(update, error_text(context.t, error))
+        await send(update, error_text(context.t, error))
         return await ask_message(update, context)
     draft = _draft(context)
     draft.update(text=content.text, media_kind=content.media_kind, file_id=content.media_file_id)
@@ -117,7 +97,7 @@ async def message_written(update: Update, context: Context) -> str:
 
 async def ask_audience(update: Update, context: Context, *, edit: bool = False) -> str:
     t = context.t
-    options = await broadcasts.audience_options(context.uow(), _actor(context), now=context.now)
+    options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
     if options.scope_region_name:
         everyone = t("Everyone in {region}", region=options.scope_region_name)
     else:
@@ -134,21 +114,21 @@ async def ask_audience(update: Update, context: Context, *, edit: bool = False) 
     if edit and query is not None:
         await query.edit_message_text(text, reply_markup=keyboards.column(buttons))
     else:
-        await _send(update, text, keyboards.column(buttons))
+        await send(update, text, keyboards.column(buttons))
     return AUDIENCE
 
 
 async def audience_menu(update: Update, context: Context) -> str:
     """A region, a sector or an event: the second level of the audience question."""
     t = context.t
-    choice = (await _answer(update)).rsplit(":", 1)[-1]
+    choice = (await answer_press(update)).rsplit(":", 1)[-1]
     query = update.callback_query
     assert query is not None
     back = keyboards.button(t("Back"), "bc:aud:back")
     if choice == "back":
         return await ask_audience(update, context, edit=True)
     if choice == "regions":
-        options = await broadcasts.audience_options(context.uow(), _actor(context), now=context.now)
+        options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
         buttons = [keyboards.button(name, f"bc:region:{rid}") for rid, name in options.regions]
         markup = InlineKeyboardMarkup(
             [*(buttons[i : i + 2] for i in range(0, len(buttons), 2)), [back]]
@@ -159,7 +139,7 @@ async def audience_menu(update: Update, context: Context) -> str:
         markup = InlineKeyboardMarkup([*sectors.inline_keyboard, [back]])
         await query.edit_message_text(t("Which sector?"), reply_markup=markup)
     elif choice == "events":
-        options = await broadcasts.audience_options(context.uow(), _actor(context), now=context.now)
+        options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
         buttons = [
             keyboards.button(f"{_when(context, e.starts_at)} {e.title}"[:60], f"bc:event:{e.id}")
             for e in options.events
@@ -172,7 +152,7 @@ async def audience_menu(update: Update, context: Context) -> str:
 
 
 async def audience_chosen(update: Update, context: Context) -> str:
-    data = await _answer(update)
+    data = await answer_press(update)
     parts = data.split(":")  # bc:aud:everyone | bc:region:<id> | bc:sector:<code> | bc:event:<id>
     audience = Audience.everyone() if parts[1] == "aud" else Audience(parts[1], parts[2])
     query = update.callback_query
@@ -239,11 +219,11 @@ async def show_preview(update: Update, context: Context) -> str:
     draft = _draft(context)
     kind, value = draft["audience"]
     try:
-        preview = await broadcasts.preview(context.uow(), _actor(context), Audience(kind, value))
+        preview = await broadcasts.preview(context.uow(), acting(context), Audience(kind, value))
     except DomainError as error:
-        await _send(update, error_text(t, error))
+        await send(update, error_text(t, error))
         return await ask_audience(update, context)
-    await _send(update, t("This is how the members will see it:"))
+    await send(update, t("This is how the members will see it:"))
     await _show_message(update, draft)
     if preview.recipients:
         text = t.plural(
@@ -257,7 +237,7 @@ async def show_preview(update: Update, context: Context) -> str:
             "No member in this audience can get it ({audience}). Please choose another one.",
             audience=audience_text(context, preview.label),
         )
-    await _send(update, text, _confirm_markup(t, preview))
+    await send(update, text, _confirm_markup(t, preview))
     return CONFIRM
 
 
@@ -277,8 +257,8 @@ async def confirmed(update: Update, context: Context) -> str | int:
     try:
         result = await broadcasts.create(
             context.uow(),
-            _actor(context),
-            draft_key=f"{_actor(context).telegram_user_id}:{draft.get('token', '')}",
+            acting(context),
+            draft_key=f"{acting(context).telegram_user_id}:{draft.get('token', '')}",
             content=broadcasts.BroadcastContent(
                 draft["text"], draft.get("media_kind"), draft.get("file_id")
             ),
@@ -290,7 +270,7 @@ async def confirmed(update: Update, context: Context) -> str | int:
         )
     except InvalidInput as error:
         await query.answer()
-        await _send(update, error_text(t, error))
+        await send(update, error_text(t, error))
         return await ask_audience(update, context)
     await query.answer(t("Sending."))
     context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
@@ -301,7 +281,7 @@ async def confirmed(update: Update, context: Context) -> str | int:
 
 
 async def again(update: Update, context: Context) -> str:
-    choice = (await _answer(update)).rsplit(":", 1)[-1]
+    choice = (await answer_press(update)).rsplit(":", 1)[-1]
     query = update.callback_query
     assert query is not None
     await query.edit_message_reply_markup(reply_markup=None)
@@ -315,7 +295,7 @@ async def cancel(update: Update, context: Context) -> int:
         await update.callback_query.answer()
         await update.callback_query.edit_message_reply_markup(reply_markup=None)
     context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
-    await _send(update, context.t("Broadcast cancelled. Nothing was sent."))
+    await send(update, context.t("Broadcast cancelled. Nothing was sent."))
     return ConversationHandler.END
 
 
@@ -332,7 +312,7 @@ def _reask(explanation: str) -> Any:
         if update.callback_query is not None:
             await update.callback_query.answer(context.t(explanation))
             return
-        await _send(update, context.t(explanation))
+        await send(update, context.t(explanation))
 
     return handler
 

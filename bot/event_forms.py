@@ -17,8 +17,8 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import TEXT, acting, send
 from samvirke.bot.context import Context
-from samvirke.bot.organiser_chat import TEXT, acting, network_tz, send
 from samvirke.bot.texts import error_text
 from samvirke.storage import event_rules, regions
 from samvirke.storage.errors import DomainError, InvalidInput
@@ -50,6 +50,11 @@ WHEN_EXAMPLES = N_(
 )
 IN_FLOW = N_("You are creating an event. Please answer the question, or send /cancel to stop.")
 EXPECT_BUTTON = N_("Please choose one of the buttons.")
+
+
+def network_tz(context: Context) -> ZoneInfo:
+    """The network's time zone: dates organisers type are read in it."""
+    return context.services.settings.tz
 
 
 # --- the answers kept so far -------------------------------------------------------------------

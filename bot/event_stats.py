@@ -17,8 +17,9 @@ from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import PRIVATE, acting, answer_press, send
 from samvirke.bot.context import Context
-from samvirke.bot.organiser_chat import PRIVATE, acting, network_tz, send, take_press
+from samvirke.bot.event_forms import network_tz
 from samvirke.bot.spreadsheets import csv_safe
 from samvirke.bot.texts import sector_label
 from samvirke.storage import event_rules, event_stats, regions
@@ -107,12 +108,12 @@ async def _ask_stats_region(update: Update, context: Context, period: str) -> No
 
 
 async def stats_period_chosen(update: Update, context: Context) -> None:
-    data = await take_press(update)
+    data = await answer_press(update, keep_buttons=False)
     await _ask_stats_region(update, context, data.removeprefix("st:p:"))
 
 
 async def stats_region_chosen(update: Update, context: Context) -> None:
-    data = await take_press(update)
+    data = await answer_press(update, keep_buttons=False)
     _, _, period, region = data.split(":")
     await _stats_report(update, context, period, None if region == "all" else int(region))
 

@@ -21,10 +21,10 @@ from telegram.ext import (
 
 from samvirke.bot import event_forms as forms
 from samvirke.bot import keyboards
+from samvirke.bot.chat import TEXT, acting, answer_press, send, typed_text
 from samvirke.bot.context import Context
 from samvirke.bot.event_forms import FIELD_LABELS, draft_of, from_iso, invalid
 from samvirke.bot.events import bot_username, send_card
-from samvirke.bot.organiser_chat import TEXT, acting, send, take_press, typed_text
 from samvirke.bot.texts import error_text
 from samvirke.storage import event_publishing, event_rules, events
 from samvirke.storage.errors import DomainError, InvalidInput
@@ -48,7 +48,7 @@ def _edit(context: Context) -> dict[str, Any]:
 async def _open(update: Update, context: Context, **values: object) -> bool:
     """Begin with the event named by the pressed button, if the organiser may manage it and it
     is not cancelled (else say so: False)."""
-    data = await take_press(update)
+    data = await answer_press(update, keep_buttons=False)
     view = await events.get(context.uow(), int(data.rsplit(":", 1)[-1]))
     event_rules.require_manager(acting(context), view.region_id)
     if view.cancelled:
@@ -112,7 +112,7 @@ async def ask_edit_value(update: Update, context: Context) -> str:
 
 
 async def edit_field_chosen(update: Update, context: Context) -> str | int:
-    field = (await take_press(update)).rsplit(":", 1)[-1]
+    field = (await answer_press(update, keep_buttons=False)).rsplit(":", 1)[-1]
     if field not in FIELD_LABELS:
         return await ask_edit_field(update, context)
     _edit(context)["field"] = field
@@ -204,7 +204,7 @@ async def _confirm_edit_when(update: Update, context: Context) -> str:
 
 
 async def edit_when_answered(update: Update, context: Context) -> str | int:
-    data = await take_press(update)
+    data = await answer_press(update, keep_buttons=False)
     if data.endswith(":again"):
         return await ask_edit_value(update, context)
     edit = _edit(context)
@@ -212,7 +212,7 @@ async def edit_when_answered(update: Update, context: Context) -> str | int:
 
 
 async def edit_choice(update: Update, context: Context) -> str | int:
-    data = await take_press(update)
+    data = await answer_press(update, keep_buttons=False)
     choice = data.removeprefix("oe:v:")
     if choice == "none":
         return await _save(update, context, None)
@@ -274,13 +274,13 @@ async def cancel_message_typed(update: Update, context: Context) -> str | int:
 
 
 async def cancel_without_message(update: Update, context: Context) -> str | int:
-    await take_press(update)
+    await answer_press(update, keep_buttons=False)
     _edit(context)["message"] = None
     return await _confirm_cancel(update, context)
 
 
 async def cancel_confirmed(update: Update, context: Context) -> int:
-    data = await take_press(update)
+    data = await answer_press(update, keep_buttons=False)
     t = context.t
     edit = forms.drop_draft(context, EDIT)
     if data.endswith(":no"):

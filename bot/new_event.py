@@ -22,18 +22,10 @@ from telegram.ext import (
 
 from samvirke.bot import event_forms as forms
 from samvirke.bot import keyboards
+from samvirke.bot.chat import PRIVATE, TEXT, acting, answer_press, send, typed_text
 from samvirke.bot.context import Context
-from samvirke.bot.event_forms import Step, draft_of, from_iso, invalid, to_iso
+from samvirke.bot.event_forms import Step, draft_of, from_iso, invalid, network_tz, to_iso
 from samvirke.bot.events import bot_username, send_card
-from samvirke.bot.organiser_chat import (
-    PRIVATE,
-    TEXT,
-    acting,
-    network_tz,
-    send,
-    take_press,
-    typed_text,
-)
 from samvirke.bot.texts import error_text
 from samvirke.storage import event_publishing, event_rules, events, regions
 from samvirke.storage.errors import DomainError, InvalidInput
@@ -232,7 +224,7 @@ async def description_typed(update: Update, context: Context) -> str | int:
 
 
 async def description_skipped(update: Update, context: Context) -> str | int:
-    await take_press(update)
+    await answer_press(update, keep_buttons=False)
     _draft(context)["description"] = ""
     return await _next(update, context, ask_when)
 
@@ -256,7 +248,7 @@ async def end_typed(update: Update, context: Context) -> str | int:
 
 
 async def when_answered(update: Update, context: Context) -> str | int:
-    data = await take_press(update)
+    data = await answer_press(update, keep_buttons=False)
     if data.endswith(":again"):
         return await ask_when(update, context)
     draft = _draft(context)
@@ -279,7 +271,7 @@ async def place_typed(update: Update, context: Context) -> str | int:
 
 
 async def region_chosen(update: Update, context: Context) -> str | int:
-    data = await take_press(update)
+    data = await answer_press(update, keep_buttons=False)
     choice = data.rsplit(":", 1)[-1]
     region_id = None if choice == "all" else int(choice)
     if not event_rules.may_manage(acting(context), region_id):
@@ -295,7 +287,7 @@ async def capacity_typed(update: Update, context: Context) -> str | int:
 
 
 async def capacity_none(update: Update, context: Context) -> str | int:
-    await take_press(update)
+    await answer_press(update, keep_buttons=False)
     _draft(context)["capacity"] = None
     return await _next(update, context, ask_deadline)
 
@@ -314,7 +306,7 @@ async def deadline_typed(update: Update, context: Context) -> str | int:
 
 
 async def deadline_none(update: Update, context: Context) -> str | int:
-    await take_press(update)
+    await answer_press(update, keep_buttons=False)
     _draft(context)["deadline"] = None
     return await preview(update, context)
 
@@ -323,7 +315,7 @@ async def deadline_none(update: Update, context: Context) -> str | int:
 
 
 async def change_chosen(update: Update, context: Context) -> str:
-    await take_press(update)
+    await answer_press(update, keep_buttons=False)
     t = context.t
     buttons = [
         keyboards.button(t(label), f"ne:field:{f}") for f, label in forms.FIELD_LABELS.items()
@@ -356,7 +348,7 @@ STATES: dict[str, Step] = {
 
 
 async def field_chosen(update: Update, context: Context) -> str | int:
-    field = (await take_press(update)).rsplit(":", 1)[-1]
+    field = (await answer_press(update, keep_buttons=False)).rsplit(":", 1)[-1]
     return await QUESTIONS.get(field, preview)(update, context)
 
 
@@ -379,7 +371,7 @@ def _draft_event(draft: dict[str, Any]) -> EventDraft:
 
 
 async def publish(update: Update, context: Context) -> str | int:
-    await take_press(update)
+    await answer_press(update, keep_buttons=False)
     t = context.t
     draft = _draft(context)
     try:
@@ -406,7 +398,7 @@ async def publish(update: Update, context: Context) -> str | int:
 
 async def discard(update: Update, context: Context) -> int:
     if update.callback_query is not None:
-        await take_press(update)
+        await answer_press(update, keep_buttons=False)
     forms.drop_draft(context, DRAFT)
     await send(update, context.t("The draft is discarded. Nothing was published."))
     return ConversationHandler.END

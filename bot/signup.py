@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -21,6 +21,7 @@ from telegram.ext import (
 )
 
 from samvirke.bot import events, keyboards, menu
+from samvirke.bot.chat import PRIVATE, TEXT, answer_press, send
 from samvirke.bot.context import Context
 from samvirke.bot.texts import error_text, sector_label
 from samvirke.storage import members, regions
@@ -38,18 +39,11 @@ NAME, EMAIL, ORGANISATION, SECTOR, REGION, CONSENT = (
     "consent",
 )
 DRAFT = "signup"
-PRIVATE = filters.ChatType.PRIVATE
 
 
 def _draft(context: Context) -> dict[str, Any]:
     draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})  # type: ignore[union-attr]
     return draft
-
-
-async def _send(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    chat = update.effective_chat
-    assert chat is not None
-    await chat.send_message(text, reply_markup=markup)
 
 
 def _telegram_name(update: Update) -> str:
@@ -66,12 +60,12 @@ async def ask_name(update: Update, context: Context) -> str:
         markup = keyboards.column(
             [keyboards.button(t("Use “{name}”", name=suggestion[:60]), "su:name")]
         )
-    await _send(update, t("What is your name? Type it, or use the button."), markup)
+    await send(update, t("What is your name? Type it, or use the button."), markup)
     return NAME
 
 
 async def ask_email(update: Update, context: Context) -> str:
-    await _send(
+    await send(
         update,
         context.t(
             "What is your e-mail address? We send the calendar invitations and the newsletter "
@@ -83,7 +77,7 @@ async def ask_email(update: Update, context: Context) -> str:
 
 async def ask_organisation(update: Update, context: Context) -> str:
     t = context.t
-    await _send(
+    await send(
         update,
         t("Which organisation are you part of? Type its name, or press Skip."),
         keyboards.column([keyboards.button(t("Skip"), "su:org:skip")]),
@@ -93,13 +87,13 @@ async def ask_organisation(update: Update, context: Context) -> str:
 
 async def ask_sector(update: Update, context: Context) -> str:
     t = context.t
-    await _send(update, t("Which sector do you work in?"), keyboards.sectors(t, "su:sector"))
+    await send(update, t("Which sector do you work in?"), keyboards.sectors(t, "su:sector"))
     return SECTOR
 
 
 async def ask_region(update: Update, context: Context) -> str:
     available = await regions.list_active(context.uow())
-    await _send(
+    await send(
         update, context.t("Which region are you in?"), keyboards.regions(available, "su:region")
     )
     return REGION
@@ -139,7 +133,7 @@ async def ask_consent(update: Update, context: Context) -> str:
             keyboards.button(t("No, cancel sign-up"), "su:consent:no"),
         ]
     )
-    await _send(update, text, markup)
+    await send(update, text, markup)
     return CONSENT
 
 
@@ -174,34 +168,25 @@ async def start(update: Update, context: Context) -> str | int:
     )
     if events.is_start_payload(payload):
         welcome += "\n\n" + context.t("Once you are signed up, I will show you the event.")
-    await _send(update, welcome)
+    await send(update, welcome)
     return await ask_name(update, context)
-
-
-async def _answer_query(update: Update) -> str:
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    if query.message is not None:
-        await query.edit_message_reply_markup(reply_markup=None)
-    return query.data or ""
 
 
 async def name_typed(update: Update, context: Context) -> str:
     try:
         _draft(context)["name"] = validate_name(update.effective_message.text or "")  # type: ignore[union-attr]
     except InvalidInput as error:
-        await _send(update, error_text(context.t, error))
+        await send(update, error_text(context.t, error))
         return await ask_name(update, context)
     return await ask_email(update, context)
 
 
 async def name_suggested(update: Update, context: Context) -> str:
-    await _answer_query(update)
+    await answer_press(update, keep_buttons=False)
     try:
         _draft(context)["name"] = validate_name(_draft(context).get("suggested_name", ""))
     except InvalidInput as error:
-        await _send(update, error_text(context.t, error))
+        await send(update, error_text(context.t, error))
         return await ask_name(update, context)
     return await ask_email(update, context)
 
@@ -210,7 +195,7 @@ async def email_typed(update: Update, context: Context) -> str:
     try:
         _draft(context)["email"] = validate_email_address(update.effective_message.text or "")  # type: ignore[union-attr]
     except InvalidInput as error:
-        await _send(update, error_text(context.t, error))
+        await send(update, error_text(context.t, error))
         return await ask_email(update, context)
     return await ask_organisation(update, context)
 
@@ -220,19 +205,19 @@ async def organisation_typed(update: Update, context: Context) -> str:
     try:
         _draft(context)["organisation"] = validate_organisation(text)
     except InvalidInput as error:
-        await _send(update, error_text(context.t, error))
+        await send(update, error_text(context.t, error))
         return await ask_organisation(update, context)
     return await ask_sector(update, context)
 
 
 async def organisation_skipped(update: Update, context: Context) -> str:
-    await _answer_query(update)
+    await answer_press(update, keep_buttons=False)
     _draft(context)["organisation"] = None
     return await ask_sector(update, context)
 
 
 async def sector_chosen(update: Update, context: Context) -> str:
-    data = await _answer_query(update)
+    data = await answer_press(update, keep_buttons=False)
     sector = data.rsplit(":", 1)[-1]
     if sector not in set(Sector):
         return await ask_sector(update, context)
@@ -241,13 +226,13 @@ async def sector_chosen(update: Update, context: Context) -> str:
 
 
 async def region_chosen(update: Update, context: Context) -> str:
-    data = await _answer_query(update)
+    data = await answer_press(update, keep_buttons=False)
     _draft(context)["region_id"] = int(data.rsplit(":", 1)[-1])
     return await ask_consent(update, context)
 
 
 async def consent_given(update: Update, context: Context) -> str | int:
-    await _answer_query(update)
+    await answer_press(update, keep_buttons=False)
     user = update.effective_user
     assert user is not None
     draft = _draft(context)
@@ -266,7 +251,7 @@ async def consent_given(update: Update, context: Context) -> str | int:
         )
     except InvalidInput as error:
         # The region was removed or a value went stale while the member was answering.
-        await _send(update, error_text(context.t, error))
+        await send(update, error_text(context.t, error))
         return (
             await ask_region(update, context)
             if error.code == "region_unknown"
@@ -279,13 +264,13 @@ async def consent_given(update: Update, context: Context) -> str | int:
 
 
 async def consent_refused(update: Update, context: Context) -> int:
-    await _answer_query(update)
+    await answer_press(update, keep_buttons=False)
     return await cancel(update, context)
 
 
 async def cancel(update: Update, context: Context) -> int:
     context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
-    await _send(
+    await send(
         update,
         context.t("Sign-up cancelled. Nothing was stored. Send /start whenever you want to begin."),
     )
@@ -298,7 +283,7 @@ def _reask(state: str, explanation: str) -> Callable[[Update, Context], Coroutin
     async def handler(update: Update, context: Context) -> str:
         if update.callback_query is not None:
             await update.callback_query.answer()
-        await _send(update, context.t(explanation))
+        await send(update, context.t(explanation))
         return await ASK[state](update, context)
 
     return handler
@@ -321,9 +306,6 @@ def _guards(state: str, *, expects_text: bool) -> list[BaseHandler[Update, Conte
         CallbackQueryHandler(_reask(state, OLD_BUTTON)),
         MessageHandler(filters.ALL, _reask(state, wrong_input)),
     ]
-
-
-TEXT = filters.TEXT & ~filters.COMMAND
 
 
 def handler() -> ConversationHandler[Context]:

@@ -29,6 +29,7 @@ from telegram.ext import (
 )
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import acting, send
 from samvirke.bot.context import Context
 from samvirke.bot.timebank_admin import admin_command
 from samvirke.bot.timebank_browse import (
@@ -38,14 +39,7 @@ from samvirke.bot.timebank_browse import (
     contact_answered,
     contact_pressed,
 )
-from samvirke.bot.timebank_common import (
-    actor_of,
-    day_text,
-    exchange_line,
-    member_of,
-    policy_of,
-    send,
-)
+from samvirke.bot.timebank_common import day_text, exchange_line, member_of, policy_of
 from samvirke.bot.timebank_exchanges import (
     confirm_pressed,
     decline_pressed,
@@ -72,7 +66,7 @@ SHOWN_PENDING = 5
 async def timebank_command(update: Update, context: Context) -> None:
     member_of(context)
     args = context.args or []
-    if args and actor_of(context).is_admin:
+    if args and acting(context).is_admin:
         await admin_command(update, context, args)
         return
     await show(update, context)
@@ -142,9 +136,9 @@ async def show(update: Update, context: Context) -> None:
             keyboards.button(t("My listings"), "tb:mine"),
         ],
     ]
-    if actor_of(context).is_organiser:
+    if acting(context).is_organiser:
         rows.append([keyboards.button(t("Statistics"), "tb:st")])
-    if actor_of(context).is_admin:
+    if acting(context).is_admin:
         lines += ["", t("Administrators: /timebank help lists the administration commands.")]
     await send(update, "\n".join(lines), InlineKeyboardMarkup(rows))
 

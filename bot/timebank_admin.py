@@ -8,8 +8,9 @@ from collections.abc import Awaitable
 
 from telegram import Update
 
+from samvirke.bot.chat import acting, send
 from samvirke.bot.context import Context
-from samvirke.bot.timebank_common import actor_of, category_label, limit_text, policy_of, send
+from samvirke.bot.timebank_common import category_label, limit_text, policy_of
 from samvirke.bot.timebank_history import show_history
 from samvirke.storage import timebank_accounts, timebank_admin, timebank_listings
 from samvirke.storage.errors import InvalidInput
@@ -56,7 +57,7 @@ async def _unless_over_limit(
 
 async def admin_command(update: Update, context: Context, args: list[str]) -> None:
     t = context.t
-    actor = actor_of(context)
+    actor = acting(context)
     require_admin(actor)
     command, rest = args[0].lower(), args[1:]
     policy = policy_of(context)

@@ -6,15 +6,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import answer_press, send
 from samvirke.bot.context import Context
-from samvirke.bot.timebank_common import (
-    answer_press,
-    callback_number,
-    member_of,
-    page_buttons,
-    send,
-    two_columns,
-)
+from samvirke.bot.timebank_common import callback_number, member_of, page_buttons, two_columns
 from samvirke.bot.timebank_listings import category_buttons, listing_text, new_listing_buttons
 from samvirke.storage import regions, timebank_contacts, timebank_listings
 

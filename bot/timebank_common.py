@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from typing import Any
 
 from babel.dates import format_date
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InlineKeyboardButton, InputFile, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -23,17 +23,15 @@ from telegram.ext import (
 )
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import send
 from samvirke.bot.context import Context
 from samvirke.bot.texts import error_text
 from samvirke.storage.errors import DomainError, NotFound
 from samvirke.storage.ledger import LimitExceeded, Policy, hours_decimal
 from samvirke.storage.members import MemberView
-from samvirke.storage.permissions import Actor
 from samvirke.storage.timebank import ExchangeView, hours_text, party_name
 from samvirke.storage.timebank_listings import CategoryView
 from samvirke.templates.i18n import N_, Translator
-
-TEXT = filters.TEXT & ~filters.COMMAND
 
 # The categories the migration seeds, in the member's language (others show their name).
 CATEGORY_LABELS: dict[str, str] = {
@@ -59,36 +57,6 @@ def member_of(context: Context) -> MemberView:
     if context.member is None:
         raise NotFound("member_not_found")
     return context.member
-
-
-def actor_of(context: Context) -> Actor:
-    assert context.actor is not None
-    return context.actor
-
-
-async def send(
-    update: Update, text: str, markup: InlineKeyboardMarkup | None = None, **kwargs: Any
-) -> None:
-    chat = update.effective_chat
-    assert chat is not None
-    await chat.send_message(text, reply_markup=markup, **kwargs)
-
-
-async def answer_press(update: Update, *, keep_buttons: bool = True) -> str:
-    """Answer the button press; optionally take the buttons off the message."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    if not keep_buttons:
-        await remove_buttons(update)
-    return query.data or ""
-
-
-async def remove_buttons(update: Update) -> None:
-    """Take the buttons off the message whose button was pressed."""
-    query = update.callback_query
-    if query is not None and query.message is not None:
-        await query.edit_message_reply_markup(reply_markup=None)
 
 
 def callback_number(data: str, index: int = -1) -> int:
@@ -256,13 +224,6 @@ async def ask_again(update: Update, context: Context, error: DomainError, ask: A
     """Say what is wrong with the answer, and ask the question again."""
     await send(update, error_text(context.t, error))
     return await ask(update, context)
-
-
-def typed_text(update: Update) -> str:
-    """The text of the message a member typed as an answer."""
-    message = update.effective_message
-    assert message is not None
-    return message.text or ""
 
 
 def _reask(ask: Ask, explanation: str) -> Ask:

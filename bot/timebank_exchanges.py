@@ -11,12 +11,11 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import TEXT, answer_press, remove_buttons, send, typed_text
 from samvirke.bot.context import Context
 from samvirke.bot.texts import error_text
 from samvirke.bot.timebank_common import (
-    TEXT,
     Ask,
-    answer_press,
     ask_again,
     callback_number,
     conversation,
@@ -25,9 +24,6 @@ from samvirke.bot.timebank_common import (
     limit_text,
     member_of,
     policy_of,
-    remove_buttons,
-    send,
-    typed_text,
 )
 from samvirke.storage import timebank_accounts, timebank_exchanges, timebank_listings
 from samvirke.storage.errors import InvalidInput, NotFound

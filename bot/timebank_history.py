@@ -6,11 +6,10 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import acting, answer_press, send
 from samvirke.bot.context import Context
 from samvirke.bot.spreadsheets import csv_safe
 from samvirke.bot.timebank_common import (
-    actor_of,
-    answer_press,
     callback_number,
     csv_bytes,
     csv_hours,
@@ -18,7 +17,6 @@ from samvirke.bot.timebank_common import (
     member_of,
     page_buttons,
     policy_of,
-    send,
     send_csv,
 )
 from samvirke.storage import timebank_accounts
@@ -49,7 +47,7 @@ def _history_line(t: Translator, context: Context, line: HistoryLine, *, ids: bo
 
 async def _load_history(context: Context, account_id: int) -> History:
     return await timebank_accounts.history(
-        context.uow(), actor_of(context), policy=policy_of(context), account_id=account_id or None
+        context.uow(), acting(context), policy=policy_of(context), account_id=account_id or None
     )
 
 
@@ -77,7 +75,7 @@ async def show_history(update: Update, context: Context, account_id: int, page: 
     shown = history.lines[page * HISTORY_PAGE : (page + 1) * HISTORY_PAGE]
     if not shown:
         lines.append(t("No hours have moved yet."))
-    ids = actor_of(context).is_admin
+    ids = acting(context).is_admin
     lines += [_history_line(t, context, line, ids=ids) for line in shown]
     if pages > 1:
         lines += ["", t("Page {page} of {pages}", page=page + 1, pages=pages)]

@@ -10,20 +10,17 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import TEXT, answer_press, send, typed_text
 from samvirke.bot.context import Context
 from samvirke.bot.texts import error_text
 from samvirke.bot.timebank_common import (
-    TEXT,
     Ask,
-    answer_press,
     ask_again,
     callback_number,
     category_label,
     conversation,
     member_of,
-    send,
     two_columns,
-    typed_text,
 )
 from samvirke.storage import regions, timebank_listings
 from samvirke.storage.errors import InvalidInput

@@ -6,16 +6,10 @@ from __future__ import annotations
 from telegram import Update
 
 from samvirke.bot import keyboards
+from samvirke.bot.chat import acting, answer_press, send
 from samvirke.bot.context import Context
 from samvirke.bot.texts import sector_label
-from samvirke.bot.timebank_common import (
-    actor_of,
-    answer_press,
-    csv_bytes,
-    csv_hours,
-    send,
-    send_csv,
-)
+from samvirke.bot.timebank_common import csv_bytes, csv_hours, send_csv
 from samvirke.storage import timebank_stats
 from samvirke.storage.timebank import hours_text
 from samvirke.storage.timebank_stats import Stats
@@ -90,7 +84,7 @@ def stats_csv(report: Stats) -> bytes:
 
 async def _stats(context: Context) -> Stats:
     return await timebank_stats.stats(
-        context.uow(), actor_of(context), tz=context.services.settings.tz, now=context.now
+        context.uow(), acting(context), tz=context.services.settings.tz, now=context.now
     )
 
 
