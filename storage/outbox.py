@@ -138,10 +138,8 @@ KEPT_AFTER_SENDING = ("template", "language", "to_email")
 
 
 async def mark_sent(uow: UnitOfWork, message: ClaimedMessage, *, now: dt.datetime) -> bool:
-    kept = {k: v for k, v in message.payload.items() if k in KEPT_AFTER_SENDING}
-    return await _settle(
-        uow, message, status=OutboxStatus.SENT, sent_at=now, last_error=None, payload=kept
-    )
+    """Record that ``message`` went out. False if the row is no longer ours (see ``_settle``)."""
+    return await mark_sent_many(uow, [message], now=now) == 1
 
 
 # One statement, compiled once, run with many parameter sets (see mark_sent_many).
