@@ -10,26 +10,18 @@ from telegram.ext import Application, ApplicationBuilder, TypeHandler
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
-from samvirke.bot import (
-    admin,
-    attendees,
-    broadcast,
-    commands,
-    event_stats,
-    events,
-    manage_event,
-    menu,
-    new_event,
-    preferences,
-    privacy,
-    profile,
-    signup,
-    timebank,
-    verify,
-)
-from samvirke.bot.context import CONTEXT_TYPES, AppType, Services, load_viewer
-from samvirke.bot.errors import on_error
-from samvirke.bot.persistence import DatabasePersistence
+from bot import commands
+from bot.broadcasts import compose as broadcast
+from bot.context import CONTEXT_TYPES, AppType, Services, load_viewer
+from bot.errors import on_error
+from bot.events import attendees
+from bot.events import browse as events
+from bot.events import create as new_event
+from bot.events import manage as manage_event
+from bot.events import stats as event_stats
+from bot.members import admin, menu, preferences, privacy, profile, signup, verify
+from bot.persistence import DatabasePersistence
+from bot.timebank import overview as timebank
 from samvirke.logs import quiet_noisy_libraries
 
 VIEWER_GROUP = -1

@@ -7,10 +7,10 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 from telegram.error import TelegramError
 
-from samvirke.storage.permissions import Actor
-from samvirke.templates.i18n import LANGUAGES, N_, Translator, translator
+from storage.permissions import Actor
+from templates.i18n import LANGUAGES, N_, Translator, translator
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"samvirke.{__name__}")
 
 MEMBER_COMMANDS: list[tuple[str, str]] = [
     ("start", N_("Sign up, or open the menu")),

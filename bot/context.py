@@ -13,12 +13,12 @@ from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ContextTypes, ExtBot
 
 from samvirke.settings import Settings
-from samvirke.storage.members import MemberView
-from samvirke.storage.permissions import Actor
-from samvirke.storage.uow import Database, UnitOfWork
-from samvirke.templates.i18n import Translator, pick_language, translator
+from storage.members.profiles import MemberView
+from storage.permissions import Actor
+from storage.uow import Database, UnitOfWork
+from templates.i18n import Translator, pick_language, translator
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"samvirke.{__name__}")
 
 
 def utc_now() -> dt.datetime:
@@ -98,7 +98,7 @@ async def load_viewer(update: Update, context: Context) -> None:
     If the database cannot be read, the person gets an apology in their Telegram language and
     the update stops here: no handler may treat a member as a stranger.
     """
-    from samvirke.storage import members
+    from storage.members import profiles as members
 
     user = update.effective_user
     language = user.language_code if user else None

@@ -8,12 +8,12 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError
 
-from samvirke.bot.context import Context, apologise
-from samvirke.bot.texts import error_text
-from samvirke.storage import members
-from samvirke.storage.errors import DomainError
+from bot.context import Context, apologise
+from bot.ui.texts import error_text
+from storage.errors import DomainError
+from storage.members import profiles as members
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"samvirke.{__name__}")
 
 
 async def on_error(update: object, context: Context) -> None:

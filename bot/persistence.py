@@ -13,8 +13,8 @@ from typing import Any
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
-from samvirke.storage import bot_state
-from samvirke.storage.uow import Database
+from storage import bot_state
+from storage.uow import Database
 
 
 class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, Any]]):

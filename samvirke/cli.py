@@ -69,7 +69,7 @@ def _settings() -> Settings:
 
 
 def _migrate(settings: Settings) -> None:
-    from samvirke.storage.migrate import upgrade
+    from storage.migrate import upgrade
 
     try:
         upgrade(settings.database_url)
@@ -122,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "send-digests":
         _migrate(settings)
-        from samvirke.scheduler import digests
-        from samvirke.storage.uow import Database
+        from scheduler import digests
+        from storage.uow import Database
 
         async def send() -> str:
             db = Database(settings.database_url)

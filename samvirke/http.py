@@ -16,12 +16,13 @@ from aiohttp import web
 from sqlalchemy import text
 from telegram import Update
 
+from bot.context import AppType, utc_now
 from samvirke import unsubscribe_pages
-from samvirke.bot.context import AppType, utc_now
-from samvirke.scheduler import invites
 from samvirke.settings import Settings
-from samvirke.storage import event_rules, events
-from samvirke.storage.uow import Database
+from storage.events import rules as event_rules
+from storage.events import views as events
+from storage.uow import Database
+from templates import calendar as invites
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"

@@ -8,12 +8,12 @@ import contextlib
 import logging
 import signal
 
-from samvirke.bot.app import build_application
-from samvirke.bot.context import Services
+from bot.app import build_application
+from bot.context import Services
 from samvirke.http import WEBHOOK_PATH, build_http_app, start_http, webhook_secret
-from samvirke.scheduler.runner import Scheduler
 from samvirke.settings import Settings
-from samvirke.storage.uow import Database
+from scheduler.runner import Scheduler
+from storage.uow import Database
 
 log = logging.getLogger("samvirke")
 # my_chat_member: Telegram says when a member blocks or unblocks the bot (broadcasts skip

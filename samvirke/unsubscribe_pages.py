@@ -13,9 +13,9 @@ from collections.abc import Callable
 from aiohttp import web
 from markupsafe import escape
 
-from samvirke.storage import unsubscribe
-from samvirke.storage.uow import Database
-from samvirke.templates.i18n import translator
+from storage.digests import unsubscribe
+from storage.uow import Database
+from templates.i18n import translator
 
 PATH = "/unsubscribe/{token}"
 

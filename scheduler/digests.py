@@ -8,11 +8,12 @@ import logging
 from collections.abc import Sequence
 
 from samvirke.settings import Settings
-from samvirke.storage import digests, unsubscribe
-from samvirke.storage.models import DigestFrequency
-from samvirke.storage.uow import Database
+from storage.digests import runs as digests
+from storage.digests import unsubscribe
+from storage.models import DigestFrequency
+from storage.uow import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"samvirke.{__name__}")
 
 FREQUENCIES = (DigestFrequency.WEEKLY, DigestFrequency.MONTHLY)
 
@@ -28,7 +29,7 @@ async def build_digests(
     sections: digests.Sections | None = None,
 ) -> list[digests.DigestRun]:
     """Queue (or, dry, count) the current period's digests; a second run queues nothing new."""
-    import samvirke.storage.digest_sections  # noqa: F401 - registers the sections
+    import storage.digests.sections  # noqa: F401 - registers the sections
 
     key = settings.signing_key()
     runs = []
@@ -60,7 +61,7 @@ async def bot_username(settings: Settings) -> str | None:
     """The bot's @username (for links that open an event in the bot), None if unknown."""
     if settings.telegram_token is None:
         return None
-    from samvirke.scheduler.telegram import make_bot
+    from scheduler.telegram.delivery import make_bot
 
     bot = make_bot(settings, connections=1)
     try:

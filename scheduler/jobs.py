@@ -25,15 +25,15 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
-from samvirke.scheduler.digests import bot_username, build_digests
-from samvirke.scheduler.reminders import queue_due_reminders
-from samvirke.scheduler.timebank_expiry import expire_pending_exchanges
 from samvirke.settings import Settings, check_crontab
-from samvirke.storage import scheduling
-from samvirke.storage.models import DigestFrequency
-from samvirke.storage.uow import Database
+from scheduler.digests import bot_username, build_digests
+from scheduler.reminders import queue_due_reminders
+from scheduler.timebank_expiry import expire_pending_exchanges
+from storage import scheduling
+from storage.models import DigestFrequency
+from storage.uow import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"samvirke.{__name__}")
 
 JobFunction = Callable[[Database, Settings, dt.datetime], Awaitable[object]]
 

@@ -14,10 +14,10 @@ import datetime as dt
 import logging
 
 from samvirke.settings import Settings
-from samvirke.storage import events
-from samvirke.storage.uow import Database
+from storage.events import views as events
+from storage.uow import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"samvirke.{__name__}")
 
 
 async def queue_due_reminders(db: Database, settings: Settings, now: dt.datetime) -> int:

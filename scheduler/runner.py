@@ -18,19 +18,14 @@ from typing import Any
 from telegram import Bot
 from telegram.warnings import PTBDeprecationWarning
 
-from samvirke.scheduler.delivery import Clock, MailDelivery, utcnow
-from samvirke.scheduler.jobs import Job, JobRegistry, standard_jobs
-from samvirke.scheduler.telegram import (
-    BroadcastProgress,
-    RateLimiter,
-    TelegramDelivery,
-    make_bot,
-)
 from samvirke.settings import Settings
-from samvirke.storage import scheduling
-from samvirke.storage.uow import Database
+from scheduler.jobs import Job, JobRegistry, standard_jobs
+from scheduler.mail.delivery import Clock, MailDelivery, utcnow
+from scheduler.telegram.delivery import BroadcastProgress, RateLimiter, TelegramDelivery, make_bot
+from storage import scheduling
+from storage.uow import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"samvirke.{__name__}")
 
 
 class Scheduler:

@@ -11,11 +11,11 @@ import datetime as dt
 import logging
 
 from samvirke.settings import Settings
-from samvirke.storage import timebank_exchanges
-from samvirke.storage.ledger import Policy
-from samvirke.storage.uow import Database
+from storage.timebank import exchanges as timebank_exchanges
+from storage.timebank.ledger import Policy
+from storage.uow import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"samvirke.{__name__}")
 
 BATCH_SIZE = 100
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from samvirke.storage.models import AuditEntry
+from storage.models import AuditEntry
 
 
 def record(

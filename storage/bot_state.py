@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from samvirke.storage.models import BotConversation, BotUserData
-from samvirke.storage.uow import UnitOfWork
+from storage.models import BotConversation, BotUserData
+from storage.uow import UnitOfWork
 
 
 def conversation_key(key: Sequence[int | str]) -> str:

@@ -29,9 +29,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from samvirke.storage import audit, outbox
-from samvirke.storage.errors import InvalidInput, NotAllowed
-from samvirke.storage.models import (
+from storage import audit, outbox
+from storage.errors import InvalidInput, NotAllowed
+from storage.models import (
     AudienceKind,
     Broadcast,
     Event,
@@ -45,10 +45,10 @@ from samvirke.storage.models import (
     RsvpStatus,
     Sector,
 )
-from samvirke.storage.permissions import Actor, require_organiser, visible_region_ids
-from samvirke.storage.scheduling import UNREACHABLE
-from samvirke.storage.uow import UnitOfWork
-from samvirke.templates.i18n import Translator, translator
+from storage.permissions import Actor, require_organiser, visible_region_ids
+from storage.scheduling import UNREACHABLE
+from storage.uow import UnitOfWork
+from templates.i18n import Translator, translator
 
 TEXT_MAX = 4096  # Telegram's limit for a message, counted after the markup is parsed
 CAPTION_MAX = 1024  # ... and for the caption of a photo or document

@@ -8,12 +8,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from samvirke.storage.db import ensure_sqlite_folder
+from storage.db import ensure_sqlite_folder
 
 
 def alembic_config(url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(files("samvirke.storage") / "migrations"))
+    cfg.set_main_option("script_location", str(files("storage") / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

@@ -22,8 +22,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from samvirke.storage.models import OutboxMessage, OutboxStatus
-from samvirke.storage.uow import UnitOfWork
+from storage.models import OutboxMessage, OutboxStatus
+from storage.uow import UnitOfWork
 
 EMAIL = "email"
 TELEGRAM = "telegram"

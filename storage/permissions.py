@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from samvirke.storage.errors import NotAllowed
-from samvirke.storage.models import Role
+from storage.errors import NotAllowed
+from storage.models import Role
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
-from samvirke.storage import audit
-from samvirke.storage.errors import InvalidInput
-from samvirke.storage.models import Region
-from samvirke.storage.permissions import Actor, require_admin
-from samvirke.storage.rules import region_code, validate_region_name
-from samvirke.storage.uow import UnitOfWork
+from storage import audit
+from storage.errors import InvalidInput
+from storage.models import Region
+from storage.permissions import Actor, require_admin
+from storage.rules import region_code, validate_region_name
+from storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
-from samvirke.storage.errors import InvalidInput
+from storage.errors import InvalidInput
 
 NAME_MAX = 100
 ORGANISATION_MAX = 200

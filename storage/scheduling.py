@@ -14,10 +14,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from samvirke.storage import audit
-from samvirke.storage.models import Member, OutboxMessage, OutboxStatus, SchedulerRun
-from samvirke.storage.outbox import ClaimedMessage
-from samvirke.storage.uow import UnitOfWork
+from storage import audit
+from storage.models import Member, OutboxMessage, OutboxStatus, SchedulerRun
+from storage.outbox import ClaimedMessage
+from storage.uow import UnitOfWork
 
 # ``last_error`` of an outbox row that failed because the member cannot be reached (blocked
 # the bot, deleted their account): broadcasts count these apart from other failures.

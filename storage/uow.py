@@ -7,7 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from samvirke.storage.db import create_engine, create_session_factory
+from storage.db import create_engine, create_session_factory
 
 
 class UnitOfWork:

@@ -29,14 +29,14 @@ def N_(message: str) -> str:
 
 
 def catalog_path(language: str) -> str:
-    return str(files("samvirke.templates") / "locale" / language / "LC_MESSAGES" / f"{DOMAIN}.po")
+    return str(files("templates") / "locale" / language / "LC_MESSAGES" / f"{DOMAIN}.po")
 
 
 @functools.cache
 def _translations(language: str) -> NullTranslations:
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}")
-    resource = files("samvirke.templates") / "locale" / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    resource = files("templates") / "locale" / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     with resource.open("rb") as po_file:
         catalog = read_po(po_file, locale=language, domain=DOMAIN)
     compiled = io.BytesIO()
@@ -92,7 +92,7 @@ def pick_language(*candidates: str | None, default: str) -> str:
 def mail_environment(language: str) -> Environment:
     """A Jinja2 environment for mail templates, with the i18n extension in ``language``."""
     env = Environment(
-        loader=PackageLoader("samvirke.templates", "mail"),
+        loader=PackageLoader("templates", "mail"),
         autoescape=select_autoescape(["html"]),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from samvirke.storage.migrate import upgrade_engine
-from samvirke.storage.uow import Database
+from storage.migrate import upgrade_engine
+from storage.uow import Database
 
 POSTGRES_URL = os.environ.get("SAMVIRKE_TEST_POSTGRES_URL", "")
 

@@ -1,4 +1,4 @@
-"""Alembic environment. Run through ``samvirke migrate`` (see samvirke.storage.migrate)."""
+"""Alembic environment. Run through ``samvirke migrate`` (see storage.migrate)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from samvirke.storage.db import create_engine
-from samvirke.storage.models import Base
+from storage.db import create_engine
+from storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

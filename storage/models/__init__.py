@@ -4,11 +4,11 @@ One module per area; every model is importable from here, and importing this pac
 all tables on ``Base.metadata`` (which the migrations compare against).
 """
 
-from samvirke.storage.models.base import Base, UTCDateTime, utcnow
-from samvirke.storage.models.bot_state import BotConversation, BotUserData
-from samvirke.storage.models.broadcasts import AudienceKind, Broadcast, MediaKind
-from samvirke.storage.models.events import CheckIn, Event, EventStatus, Rsvp, RsvpStatus
-from samvirke.storage.models.members import (
+from storage.models.base import Base, UTCDateTime, utcnow
+from storage.models.bot_state import BotConversation, BotUserData
+from storage.models.broadcasts import AudienceKind, Broadcast, MediaKind
+from storage.models.events import CheckIn, Event, EventStatus, Rsvp, RsvpStatus
+from storage.models.members import (
     AuditEntry,
     DigestFrequency,
     EmailVerification,
@@ -17,9 +17,9 @@ from samvirke.storage.models.members import (
     Role,
     Sector,
 )
-from samvirke.storage.models.outbox import OutboxMessage, OutboxStatus
-from samvirke.storage.models.scheduling import SchedulerRun
-from samvirke.storage.models.timebank import (
+from storage.models.outbox import OutboxMessage, OutboxStatus
+from storage.models.scheduling import SchedulerRun
+from storage.models.timebank import (
     AccountKind,
     ContactStatus,
     EntryKind,

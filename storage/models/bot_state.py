@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from samvirke.storage.models.base import Base, utcnow
+from storage.models.base import Base, utcnow
 
 
 class BotConversation(Base):

@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from samvirke.storage.models.base import Base, utcnow
+from storage.models.base import Base, utcnow
 
 
 class AudienceKind(enum.StrEnum):

@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from samvirke.storage.models.base import Base, utcnow
+from storage.models.base import Base, utcnow
 
 
 class EventStatus(enum.StrEnum):

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from samvirke.storage.models.base import Base, utcnow
+from storage.models.base import Base, utcnow
 
 
 class Sector(enum.StrEnum):

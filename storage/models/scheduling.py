@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from samvirke.storage.models.base import Base
+from storage.models.base import Base
 
 
 class SchedulerRun(Base):

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from samvirke.storage.models.base import Base, utcnow
+from storage.models.base import Base, utcnow
 
 
 class AccountKind(enum.StrEnum):

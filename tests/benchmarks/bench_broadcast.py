@@ -1,6 +1,6 @@
 """Broadcast speed: one broadcast to 3,000 members through the real pipeline (confirm -> outbox
 -> TelegramDelivery + BroadcastProgress -> python-telegram-bot's HTTP client) to the stand-in
-Bot API server of tests/botapi_server.py, which enforces Telegram's limits: 429 with
+Bot API server of tests/support/botapi_server.py, which enforces Telegram's limits: 429 with
 retry_after past 30 messages per second overall and past 1 per second per chat.
 
 Run: ``cd /tmp && /path/to/repo/.venv/bin/python /path/to/repo/tests/benchmarks/bench_broadcast.py
@@ -28,23 +28,18 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from samvirke.scheduler.telegram import (
-    BroadcastProgress,
-    RateLimiter,
-    TelegramDelivery,
-    make_bot,
-)
 from samvirke.settings import Settings
-from samvirke.storage import broadcasts
-from samvirke.storage.broadcasts import Audience, BroadcastContent
-from samvirke.storage.migrate import upgrade_engine
-from samvirke.storage.models import Member
-from samvirke.storage.permissions import Actor
-from samvirke.storage.uow import Database
+from scheduler.telegram.delivery import BroadcastProgress, RateLimiter, TelegramDelivery, make_bot
+from storage import broadcasts
+from storage.broadcasts import Audience, BroadcastContent
+from storage.migrate import upgrade_engine
+from storage.models import Member
+from storage.permissions import Actor
+from storage.uow import Database
 
 TOKEN = "999000:BENCH"
 LIMIT = 30
-SERVER = Path(__file__).resolve().parent.parent / "botapi_server.py"
+SERVER = Path(__file__).resolve().parent.parent / "support" / "botapi_server.py"
 TEXT = (
     "<b>Netværksmøde i Aarhus</b> torsdag 20. februar kl. 13–17, Teknologisk Institut. "
     '<a href="https://samvirke.example/event/1">Tilmeld dig her</a>.'
@@ -113,9 +108,9 @@ async def run(members: int, database_url: str | None, latency: float) -> dict[st
         now = dt.datetime.now(dt.UTC)
         await seed(db, members, now)
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            telegram_token=TOKEN,  # type: ignore[arg-type]
-            telegram_api_url=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
+            _env_file=None,
+            telegram_token=TOKEN,
+            telegram_api_url=f"http://127.0.0.1:{port}",
             database_url=url,
         )
         started = time.perf_counter()

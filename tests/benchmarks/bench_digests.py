@@ -24,14 +24,14 @@ from typing import Any
 import aiosmtplib
 from sqlalchemy import insert, select
 
-from samvirke.scheduler.delivery import DeliveryOptions, MailDelivery
-from samvirke.scheduler.digests import build_digests
 from samvirke.settings import Settings
-from samvirke.storage.migrate import upgrade_engine
-from samvirke.storage.models import Member, Region
-from samvirke.storage.models.events import Event
-from samvirke.storage.models.timebank import TimebankCategory, TimebankListing
-from samvirke.storage.uow import Database
+from scheduler.digests import build_digests
+from scheduler.mail.delivery import DeliveryOptions, MailDelivery
+from storage.migrate import upgrade_engine
+from storage.models import Member, Region
+from storage.models.events import Event
+from storage.models.timebank import TimebankCategory, TimebankListing
+from storage.uow import Database
 
 NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
 

@@ -17,7 +17,7 @@ How it is measured:
 - **Echo**: a bare ``Application`` with one handler that sends the text back, 10,000 messages.
   Also shown: the same echo inside Samvirke's application, i.e. with the member lookup every
   update gets (what any Samvirke handler costs before it does anything).
-- Both answer Bot API calls with the same local recording ``BaseRequest`` (tests/botkit.py):
+- Both answer Bot API calls with the same local recording ``BaseRequest`` (tests/support/botkit.py):
   no network. Presses are sequential, one at a time, on one event loop; latency is the time of
   one ``process_update``; throughput is presses divided by the wall time of the run.
 """
@@ -40,18 +40,18 @@ from sqlalchemy import insert, select, text
 from telegram import Update
 from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: botkit
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: tests.support
 
-from botkit import BOT_ID, TOKEN, RecordingRequest
-
-from samvirke.bot.app import build_application
-from samvirke.bot.context import Services
+from bot.app import build_application
+from bot.context import Services
 from samvirke.settings import load_settings
-from samvirke.storage import event_publishing, events
-from samvirke.storage.migrate import upgrade_engine
-from samvirke.storage.models import Member, Region
-from samvirke.storage.permissions import Actor
-from samvirke.storage.uow import Database
+from storage.events import publishing as event_publishing
+from storage.events import views as events
+from storage.migrate import upgrade_engine
+from storage.models import Member, Region
+from storage.permissions import Actor
+from storage.uow import Database
+from tests.support.botkit import BOT_ID, TOKEN, RecordingRequest
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 MEMBERS = 1000

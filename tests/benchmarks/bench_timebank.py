@@ -28,17 +28,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, text, update
 
-from samvirke.storage import timebank_accounts, timebank_admin, timebank_exchanges, timebank_stats
-from samvirke.storage.ledger import Limits, Policy
-from samvirke.storage.migrate import upgrade_engine
-from samvirke.storage.models import (
-    Member,
-    Region,
-    TimebankAccount,
-    TimebankEntry,
-)
-from samvirke.storage.permissions import Actor
-from samvirke.storage.uow import Database
+from storage.migrate import upgrade_engine
+from storage.models import Member, Region, TimebankAccount, TimebankEntry
+from storage.permissions import Actor
+from storage.timebank import accounts as timebank_accounts
+from storage.timebank import admin as timebank_admin
+from storage.timebank import exchanges as timebank_exchanges
+from storage.timebank import stats as timebank_stats
+from storage.timebank.ledger import Limits, Policy
+from storage.uow import Database
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 ADMIN = Actor(telegram_user_id=1, member_id=None, is_admin=True)

@@ -1,0 +1,377 @@
+"""/broadcast for organisers: write the message, choose the audience, see a preview, confirm.
+
+The message keeps the formatting the organiser used in Telegram (sent on as Telegram HTML);
+it may be a photo or a document with a caption. After "Send", the confirmation message turns
+into the progress message that the scheduler edits ("sent 1,200 of 3,400") and ends with the
+report. The draft lives in the persisted conversation, so a restart of the bot continues it;
+confirming twice sends once (the draft's key).
+
+Also here: Telegram's ``my_chat_member`` updates, which say when a member blocks or unblocks
+the bot (broadcasts skip blocked members, and reach them again once they unblock).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from babel.dates import format_datetime
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import Context
+from bot.ui import keyboards
+from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send
+from bot.ui.texts import error_text, sector_label
+from storage import broadcasts, scheduling
+from storage.broadcasts import Audience, AudienceLabel, Preview, Progress
+from storage.errors import DomainError, InvalidInput
+from storage.models import AudienceKind, MediaKind
+from storage.permissions import require_organiser
+from templates.i18n import N_, Translator
+
+WRITE, AUDIENCE, CONFIRM = "write", "audience", "confirm"
+DRAFT = "broadcast"
+
+
+def _draft(context: Context) -> dict[str, Any]:
+    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})  # type: ignore[union-attr]
+    return draft
+
+
+# --- writing the message -------------------------------------------------------------------
+
+
+async def start(update: Update, context: Context) -> str:
+    require_organiser(acting(context))
+    context.user_data[DRAFT] = {"token": uuid.uuid4().hex}  # type: ignore[index]
+    return await ask_message(update, context)
+
+
+async def ask_message(update: Update, context: Context) -> str:
+    await send(
+        update,
+        context.t(
+            "Write the message for the members. You can use Telegram's formatting (bold, "
+            "italic, links), or send a photo or a document with a caption. "
+            "Send /cancel to stop."
+        ),
+    )
+    return WRITE
+
+
+async def message_written(update: Update, context: Context) -> str:
+    message = update.effective_message
+    assert message is not None
+    media_kind = file_id = None
+    if message.photo:
+        media_kind, file_id = MediaKind.PHOTO, message.photo[-1].file_id
+    elif message.document is not None:
+        media_kind, file_id = MediaKind.DOCUMENT, message.document.file_id
+    if media_kind is None:
+        text = message.text_html if message.text else ""
+    else:
+        text = message.caption_html if message.caption else ""
+    try:
+        content = broadcasts.validate_content(text, media_kind=media_kind, media_file_id=file_id)
+    except InvalidInput as error:
+        await send(update, error_text(context.t, error))
+        return await ask_message(update, context)
+    draft = _draft(context)
+    draft.update(text=content.text, media_kind=content.media_kind, file_id=content.media_file_id)
+    draft.pop("audience", None)
+    return await ask_audience(update, context)
+
+
+# --- choosing the audience -----------------------------------------------------------------
+
+
+async def ask_audience(update: Update, context: Context, *, edit: bool = False) -> str:
+    t = context.t
+    options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
+    if options.scope_region_name:
+        everyone = t("Everyone in {region}", region=options.scope_region_name)
+    else:
+        everyone = t("Everyone")
+    buttons = [keyboards.button(everyone, "bc:aud:everyone")]
+    if options.scope_region_id is None and len(options.regions) > 1:
+        buttons.append(keyboards.button(t("A region"), "bc:aud:regions"))
+    buttons.append(keyboards.button(t("A sector"), "bc:aud:sectors"))
+    if options.events:
+        buttons.append(keyboards.button(t("Members going to an event"), "bc:aud:events"))
+    buttons.append(keyboards.button(t("Cancel"), "bc:cancel"))
+    text = t("Who should get it?")
+    query = update.callback_query
+    if edit and query is not None:
+        await query.edit_message_text(text, reply_markup=keyboards.column(buttons))
+    else:
+        await send(update, text, keyboards.column(buttons))
+    return AUDIENCE
+
+
+async def audience_menu(update: Update, context: Context) -> str:
+    """A region, a sector or an event: the second level of the audience question."""
+    t = context.t
+    choice = (await answer_press(update)).rsplit(":", 1)[-1]
+    query = update.callback_query
+    assert query is not None
+    back = keyboards.button(t("Back"), "bc:aud:back")
+    if choice == "back":
+        return await ask_audience(update, context, edit=True)
+    if choice == "regions":
+        options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
+        buttons = [keyboards.button(name, f"bc:region:{rid}") for rid, name in options.regions]
+        markup = InlineKeyboardMarkup(
+            [*(buttons[i : i + 2] for i in range(0, len(buttons), 2)), [back]]
+        )
+        await query.edit_message_text(t("Which region?"), reply_markup=markup)
+    elif choice == "sectors":
+        sectors = keyboards.sectors(t, "bc:sector")
+        markup = InlineKeyboardMarkup([*sectors.inline_keyboard, [back]])
+        await query.edit_message_text(t("Which sector?"), reply_markup=markup)
+    elif choice == "events":
+        options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
+        buttons = [
+            keyboards.button(f"{_when(context, e.starts_at)} {e.title}"[:60], f"bc:event:{e.id}")
+            for e in options.events
+        ]
+        await query.edit_message_text(
+            t("The members going to which event?"),
+            reply_markup=keyboards.column([*buttons, back]),
+        )
+    return AUDIENCE
+
+
+async def audience_chosen(update: Update, context: Context) -> str:
+    data = await answer_press(update)
+    parts = data.split(":")  # bc:aud:everyone | bc:region:<id> | bc:sector:<code> | bc:event:<id>
+    audience = Audience.everyone() if parts[1] == "aud" else Audience(parts[1], parts[2])
+    query = update.callback_query
+    assert query is not None
+    if query.message is not None:
+        await query.edit_message_reply_markup(reply_markup=None)
+    _draft(context)["audience"] = [audience.kind, audience.value]
+    return await show_preview(update, context)
+
+
+def _when(context: Context, moment: Any) -> str:
+    tz = context.services.settings.tz
+    return format_datetime(moment.astimezone(tz), "d MMM HH:mm", locale=context.t.language)
+
+
+def audience_text(context: Context, label: AudienceLabel) -> str:
+    t = context.t
+    if label.kind == AudienceKind.REGION:
+        return t("the members in {region}", region=label.name)
+    if label.kind == AudienceKind.SECTOR:
+        text = t("the members in the sector {sector}", sector=sector_label(t, label.name))
+    elif label.kind == AudienceKind.EVENT:
+        when = _when(context, label.event_starts_at) if label.event_starts_at else ""
+        return t("the members going to {event} ({when})", event=label.name, when=when)
+    else:
+        text = t("all members")
+    if label.scope_region_name:
+        text += " " + t("in {region}", region=label.scope_region_name)
+    return text
+
+
+async def _show_message(update: Update, draft: dict[str, Any]) -> None:
+    """The message exactly as the members will get it."""
+    chat = update.effective_chat
+    assert chat is not None
+    text = draft.get("text") or None
+    if draft.get("media_kind") == MediaKind.PHOTO:
+        await chat.send_photo(draft["file_id"], caption=text, parse_mode=ParseMode.HTML)
+    elif draft.get("media_kind") == MediaKind.DOCUMENT:
+        await chat.send_document(draft["file_id"], caption=text, parse_mode=ParseMode.HTML)
+    else:
+        await chat.send_message(draft.get("text", ""), parse_mode=ParseMode.HTML)
+
+
+def _confirm_markup(t: Translator, preview: Preview) -> InlineKeyboardMarkup:
+    buttons = []
+    if preview.recipients:
+        buttons.append(
+            keyboards.button(
+                t.plural("Send to {n} member", "Send to {n} members", preview.recipients),
+                "bc:send",
+            )
+        )
+    buttons += [
+        keyboards.button(t("Choose another audience"), "bc:again:audience"),
+        keyboards.button(t("Change the message"), "bc:again:message"),
+        keyboards.button(t("Cancel"), "bc:cancel"),
+    ]
+    return keyboards.column(buttons)
+
+
+async def show_preview(update: Update, context: Context) -> str:
+    t = context.t
+    draft = _draft(context)
+    kind, value = draft["audience"]
+    try:
+        preview = await broadcasts.preview(context.uow(), acting(context), Audience(kind, value))
+    except DomainError as error:
+        await send(update, error_text(t, error))
+        return await ask_audience(update, context)
+    await send(update, t("This is how the members will see it:"))
+    await _show_message(update, draft)
+    if preview.recipients:
+        text = t.plural(
+            "It goes to {n} member: {audience}. Send it?",
+            "It goes to {n} members: {audience}. Send it?",
+            preview.recipients,
+            audience=audience_text(context, preview.label),
+        )
+    else:
+        text = t(
+            "No member in this audience can get it ({audience}). Please choose another one.",
+            audience=audience_text(context, preview.label),
+        )
+    await send(update, text, _confirm_markup(t, preview))
+    return CONFIRM
+
+
+# --- confirming --------------------------------------------------------------------------
+
+
+async def confirmed(update: Update, context: Context) -> str | int:
+    t = context.t
+    query = update.callback_query
+    assert query is not None
+    message = query.message
+    draft = _draft(context)
+    if "audience" not in draft or "text" not in draft:
+        await query.answer()
+        return await ask_message(update, context)
+    kind, value = draft["audience"]
+    try:
+        result = await broadcasts.create(
+            context.uow(),
+            acting(context),
+            draft_key=f"{acting(context).telegram_user_id}:{draft.get('token', '')}",
+            content=broadcasts.BroadcastContent(
+                draft["text"], draft.get("media_kind"), draft.get("file_id")
+            ),
+            audience=Audience(kind, value),
+            language=t.language,
+            progress_chat_id=message.chat.id if message is not None else None,
+            progress_message_id=message.message_id if message is not None else None,
+            now=context.now,
+        )
+    except InvalidInput as error:
+        await query.answer()
+        await send(update, error_text(t, error))
+        return await ask_audience(update, context)
+    await query.answer(t("Sending."))
+    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+    await query.edit_message_text(
+        broadcasts.progress_text(t, Progress(total=result.total)), reply_markup=None
+    )
+    return ConversationHandler.END
+
+
+async def again(update: Update, context: Context) -> str:
+    choice = (await answer_press(update)).rsplit(":", 1)[-1]
+    query = update.callback_query
+    assert query is not None
+    await query.edit_message_reply_markup(reply_markup=None)
+    if choice == "message":
+        return await ask_message(update, context)
+    return await ask_audience(update, context)
+
+
+async def cancel(update: Update, context: Context) -> int:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_reply_markup(reply_markup=None)
+    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+    await send(update, context.t("Broadcast cancelled. Nothing was sent."))
+    return ConversationHandler.END
+
+
+# --- anything unexpected ---------------------------------------------------------------------
+
+IN_FLOW_COMMAND = N_("You are writing a broadcast. Please go on, or send /cancel to stop.")
+EXPECT_MESSAGE = N_("Please send the message as text, a photo or a document.")
+EXPECT_BUTTON = N_("Please choose one of the buttons above.")
+OLD_BUTTON = N_("That button belongs to an earlier step.")
+
+
+def _reask(explanation: str) -> Any:
+    async def handler(update: Update, context: Context) -> None:
+        if update.callback_query is not None:
+            await update.callback_query.answer(context.t(explanation))
+            return
+        await send(update, context.t(explanation))
+
+    return handler
+
+
+def _guards(expects_message: bool) -> list[BaseHandler[Update, Context, Any]]:
+    return [
+        CommandHandler("cancel", cancel),
+        MessageHandler(filters.COMMAND, _reask(IN_FLOW_COMMAND)),
+        CallbackQueryHandler(cancel, pattern=r"^bc:cancel$"),
+        CallbackQueryHandler(_reask(OLD_BUTTON)),
+        MessageHandler(filters.ALL, _reask(EXPECT_MESSAGE if expects_message else EXPECT_BUTTON)),
+    ]
+
+
+def handler() -> ConversationHandler[Context]:
+    message = TEXT | filters.PHOTO | filters.Document.ALL
+    return ConversationHandler(
+        entry_points=[CommandHandler("broadcast", start, filters=PRIVATE)],
+        states={
+            WRITE: [MessageHandler(message & PRIVATE, message_written), *_guards(True)],
+            AUDIENCE: [
+                CallbackQueryHandler(
+                    audience_menu, pattern=r"^bc:aud:(regions|sectors|events|back)$"
+                ),
+                CallbackQueryHandler(
+                    audience_chosen,
+                    pattern=r"^bc:(aud:everyone|region:\d+|sector:\w+|event:\d+)$",
+                ),
+                *_guards(False),
+            ],
+            CONFIRM: [
+                CallbackQueryHandler(confirmed, pattern=r"^bc:send$"),
+                CallbackQueryHandler(again, pattern=r"^bc:again:(audience|message)$"),
+                *_guards(False),
+            ],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+        name="broadcast",
+        persistent=True,
+        allow_reentry=True,
+    )
+
+
+# --- members blocking and unblocking the bot ---------------------------------------------------
+
+
+async def chat_member_changed(update: Update, context: Context) -> None:
+    changed = update.my_chat_member
+    if changed is None or changed.chat.type != "private":
+        return
+    status = changed.new_chat_member.status
+    if status == ChatMemberStatus.BANNED:  # "kicked": the member blocked the bot
+        reachable = False
+    elif status == ChatMemberStatus.MEMBER:
+        reachable = True
+    else:
+        return
+    await scheduling.set_reachable(context.uow(), changed.from_user.id, reachable, now=context.now)
+
+
+def handlers() -> list[BaseHandler[Update, Context, Any]]:
+    return [ChatMemberHandler(chat_member_changed, ChatMemberHandler.MY_CHAT_MEMBER)]

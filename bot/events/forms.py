@@ -1,0 +1,235 @@
+"""What /newevent (bot.new_event) and editing a published event (bot.manage_event) share: the
+fields an organiser sets, the questions for the time, the region and the seats, reading the
+answers, and the guards that keep a conversation on its question.
+
+A conversation keeps its answers in ``user_data[name]`` (moments as ISO strings), so a draft
+survives a restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
+
+from bot.context import Context
+from bot.ui import keyboards
+from bot.ui.chat import TEXT, acting, send
+from bot.ui.texts import error_text
+from storage import regions
+from storage.errors import DomainError, InvalidInput
+from storage.events import rules as event_rules
+from storage.events.dates import (
+    Rejected,
+    format_when,
+    format_zone,
+    parse_end,
+    parse_moment,
+    parse_when,
+)
+from storage.permissions import Actor
+from templates.i18n import N_, Translator
+
+Step = Callable[[Update, Context], Coroutine[Any, Any, str | int]]
+
+FIELD_LABELS = {
+    "title": N_("Title"),
+    "description": N_("Description"),
+    "when": N_("Time"),
+    "place": N_("Place"),
+    "region": N_("Region"),
+    "capacity": N_("Seats"),
+    "deadline": N_("Answer deadline"),
+}
+WHEN_EXAMPLES = N_(
+    "When is it? Type the date and the time, for example 3.12.2026 13:00-17:00, 3/12 13-17 "
+    "or 20 februar 2027 kl. 13-17."
+)
+IN_FLOW = N_("You are creating an event. Please answer the question, or send /cancel to stop.")
+EXPECT_BUTTON = N_("Please choose one of the buttons.")
+
+
+def network_tz(context: Context) -> ZoneInfo:
+    """The network's time zone: dates organisers type are read in it."""
+    return context.services.settings.tz
+
+
+# --- the answers kept so far -------------------------------------------------------------------
+
+
+def _user_data(context: Context) -> dict[Any, Any]:
+    user_data = context.user_data
+    assert user_data is not None
+    return user_data
+
+
+def draft_of(context: Context, name: str) -> dict[str, Any]:
+    draft: dict[str, Any] = _user_data(context).setdefault(name, {})
+    return draft
+
+
+def start_draft(context: Context, name: str, values: dict[str, Any]) -> None:
+    _user_data(context)[name] = values
+
+
+def drop_draft(context: Context, name: str) -> dict[str, Any]:
+    """Forget the conversation's answers; returns them."""
+    dropped: dict[str, Any] = _user_data(context).pop(name, {})
+    return dropped
+
+
+def to_iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def from_iso(value: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def keep_hint(t: Translator) -> str:
+    return t("Send /cancel to stop.")
+
+
+async def invalid(update: Update, context: Context, error: DomainError, ask: Step) -> str | int:
+    """Say what is wrong with the answer, and ask again."""
+    await send(update, error_text(context.t, error))
+    return await ask(update, context)
+
+
+# --- the time --------------------------------------------------------------------------------
+
+
+def store_when(context: Context, name: str, text: str) -> bool:
+    """Read a typed start (and end) into the draft; True when the end is still to be asked.
+    InvalidInput when it cannot be read."""
+    parsed = parse_when(text, tz=network_tz(context), now=context.now)
+    if isinstance(parsed, Rejected):
+        raise InvalidInput(parsed.reason)
+    draft = draft_of(context, name)
+    draft["starts_at"], draft["ends_at"] = to_iso(parsed.start), to_iso(parsed.end)
+    return parsed.end is None
+
+
+async def ask_end_time(update: Update, context: Context) -> None:
+    await send(
+        update,
+        context.t("When does it end? Type a time (for example 17:00) or a date and a time."),
+    )
+
+
+def store_end(context: Context, name: str, text: str) -> None:
+    """Read a typed end into the draft (InvalidInput when it cannot be read)."""
+    draft = draft_of(context, name)
+    start = from_iso(draft.get("starts_at"))
+    assert start is not None
+    parsed = parse_end(text, start=start, tz=network_tz(context))
+    if isinstance(parsed, Rejected):
+        raise InvalidInput(parsed.reason)
+    draft["ends_at"] = to_iso(parsed)
+
+
+def _when_confirmation(
+    t: Translator, start: dt.datetime, end: dt.datetime, tz: ZoneInfo, prefix: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    text = t(
+        "I read that as: {when} {zone}. Is that right?",
+        when=format_when(start, end, tz=tz, language=t.language),
+        zone=format_zone(start, end, tz=tz),
+    )
+    markup = keyboards.rows(
+        [
+            keyboards.button(t("Yes, that is right"), f"{prefix}:when:ok"),
+            keyboards.button(t("No, type it again"), f"{prefix}:when:again"),
+        ]
+    )
+    return text, markup
+
+
+async def confirm_when(update: Update, context: Context, name: str, prefix: str) -> None:
+    """Show the time as it was read, with Yes (``<prefix>:when:ok``) and No (``:again``)."""
+    draft = draft_of(context, name)
+    start, end = from_iso(draft.get("starts_at")), from_iso(draft.get("ends_at"))
+    assert start is not None
+    assert end is not None
+    text, markup = _when_confirmation(context.t, start, end, network_tz(context), prefix)
+    await send(update, text, markup)
+
+
+def read_deadline(context: Context, text: str) -> dt.datetime:
+    """A typed answer deadline (InvalidInput when it cannot be read)."""
+    parsed = parse_moment(text, tz=network_tz(context), now=context.now)
+    if isinstance(parsed, Rejected):
+        raise InvalidInput("deadline_in_past" if parsed.reason == "when_in_past" else parsed.reason)
+    return parsed
+
+
+# --- the region and the seats ------------------------------------------------------------------
+
+
+def _region_buttons(
+    t: Translator, actor: Actor, available: list[regions.RegionView], prefix: str
+) -> InlineKeyboardMarkup:
+    allowed = [r for r in available if event_rules.may_manage(actor, r.id)]
+    buttons = [keyboards.button(r.name, f"{prefix}:{r.id}") for r in allowed]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    if event_rules.may_manage(actor, None):
+        rows.append([keyboards.button(t("All regions (the whole network)"), f"{prefix}:all")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def ask_region_for(update: Update, context: Context, prefix: str) -> None:
+    """The regions the organiser may publish in, as buttons ``<prefix>:<id>`` (or ``:all``)."""
+    available = await regions.list_active(context.uow())
+    await send(
+        update,
+        context.t("Which region is the event for?"),
+        _region_buttons(context.t, acting(context), available, prefix),
+    )
+
+
+async def ask_seats(update: Update, context: Context, no_limit: str) -> None:
+    """How many seats, with a No limit button (data ``no_limit``)."""
+    t = context.t
+    await send(
+        update,
+        t("How many seats are there? Type a number, or press No limit."),
+        keyboards.column([keyboards.button(t("No limit"), no_limit)]),
+    )
+
+
+# --- keeping a conversation on its question --------------------------------------------------
+
+
+def _reask(states: Mapping[str, Step], state: str, explanation: str) -> Step:
+    async def handler(update: Update, context: Context) -> str | int:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await send(update, context.t(explanation))
+        return await states[state](update, context)
+
+    return handler
+
+
+def guards(
+    states: Mapping[str, Step],
+    state: str,
+    prefix: str,
+    command: str | None,
+    *,
+    expects_text: bool,
+) -> list[BaseHandler[Update, Context, Any]]:
+    """Catch what the state does not expect: the conversation's own old buttons and command,
+    text where a button is expected. Other features' buttons and commands pass through, so an
+    organiser can look something up in the middle of a draft."""
+    found: list[BaseHandler[Update, Context, Any]] = [
+        CallbackQueryHandler(_reask(states, state, EXPECT_BUTTON), pattern=rf"^{prefix}:"),
+    ]
+    if command is not None:
+        found.insert(0, CommandHandler(command, _reask(states, state, IN_FLOW)))
+    if not expects_text:
+        found.append(MessageHandler(TEXT, _reask(states, state, EXPECT_BUTTON)))
+    return found

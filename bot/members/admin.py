@@ -1,0 +1,214 @@
+"""Organiser and administrator tools: /members (overview, CSV, roles) and /regions."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from telegram import InputFile, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from bot import commands
+from bot.context import Context
+from bot.ui import keyboards
+from bot.ui.spreadsheets import csv_safe
+from bot.ui.texts import sector_label
+from storage import regions
+from storage.members import profiles as members
+from storage.members.profiles import MembersOverview, MemberView
+from storage.models import Role
+from storage.permissions import Actor, require_admin, require_organiser
+from templates.i18n import Translator, translator
+
+PRIVATE = filters.ChatType.PRIVATE
+CSV_COLUMNS = (
+    "name",
+    "email",
+    "organisation",
+    "sector",
+    "region",
+    "language",
+    "verified",
+    "joined",
+)
+
+
+def _actor(context: Context) -> Actor:
+    actor = context.actor
+    assert actor is not None
+    return actor
+
+
+def members_csv(overview: MembersOverview) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for m in overview.members:
+        writer.writerow(
+            [
+                csv_safe(m.name),
+                csv_safe(m.email) if m.email_verified else "",
+                csv_safe(m.organisation or ""),
+                m.sector or "",
+                m.region_name or "",
+                m.language,
+                "yes" if m.email_verified else "no",
+                m.created_at.date().isoformat(),
+            ]
+        )
+    # UTF-8 with BOM so that spreadsheet programs show æ, ø, å correctly.
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _overview_text(t: Translator, overview: MembersOverview) -> str:
+    lines = [
+        t.plural("{n} member", "{n} members", overview.total),
+        t.plural(
+            "of whom {n} has confirmed their e-mail address",
+            "of whom {n} have confirmed their e-mail address",
+            overview.verified,
+        ),
+        "",
+        t("By sector:"),
+    ]
+    lines += [f"  {sector_label(t, s)}: {n}" for s, n in overview.by_sector.items()]
+    lines += ["", t("By region:")]
+    lines += [f"  {r or '–'}: {n}" for r, n in overview.by_region.items()]
+    return "\n".join(lines)
+
+
+async def members_command(update: Update, context: Context) -> None:
+    t = context.t
+    chat = update.effective_chat
+    assert chat is not None
+    actor = _actor(context)
+    require_organiser(actor)
+    query = " ".join(context.args or [])
+    if query:
+        await _find(update, context, query)
+        return
+    overview = await members.overview(context.uow(), actor)
+    text = _overview_text(t, overview)
+    if actor.is_admin:
+        text += "\n\n" + t(
+            "To make someone an organiser: /members followed by their name, @username or "
+            "Telegram id."
+        )
+    await chat.send_message(text)
+    if overview.members:
+        await chat.send_document(
+            InputFile(io.BytesIO(members_csv(overview)), filename="members.csv"),
+            caption=t("All members, as a spreadsheet (CSV)."),
+        )
+
+
+async def _find(update: Update, context: Context, query: str) -> None:
+    t = context.t
+    chat = update.effective_chat
+    assert chat is not None
+    found = await members.find_for_admin(context.uow(), _actor(context), query)
+    if not found:
+        await chat.send_message(t("No member matches “{query}”.", query=query))
+        return
+    buttons = [
+        keyboards.button(f"{m.name} ({m.organisation or '–'})", f"ad:card:{m.id}") for m in found
+    ]
+    await chat.send_message(t("Choose a member:"), reply_markup=keyboards.column(buttons))
+
+
+def _role_text(t: Translator, member: MemberView) -> str:
+    if member.role == Role.ORGANISER:
+        if member.organiser_region_name:
+            return t("organiser for {region}", region=member.organiser_region_name)
+        return t("organiser for all regions")
+    return t("member")
+
+
+async def _card(update: Update, context: Context, member: MemberView, *, edit: bool) -> None:
+    t = context.t
+    text = t("{name}: {role}", name=member.name, role=_role_text(t, member))
+    markup = keyboards.column(
+        [
+            keyboards.button(t("Organiser for all regions"), f"ad:role:{member.id}:all"),
+            keyboards.button(t("Organiser for one region"), f"ad:pick:{member.id}"),
+            keyboards.button(t("Member (no organiser rights)"), f"ad:role:{member.id}:member"),
+        ]
+    )
+    query = update.callback_query
+    if edit and query is not None:
+        await query.edit_message_text(text, reply_markup=markup)
+    else:
+        chat = update.effective_chat
+        assert chat is not None
+        await chat.send_message(text, reply_markup=markup)
+
+
+async def card(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    require_admin(_actor(context))
+    member = await members.get(context.uow(), int((query.data or "").rsplit(":", 1)[-1]))
+    await _card(update, context, member, edit=True)
+
+
+async def pick_region(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    require_admin(_actor(context))
+    member_id = int((query.data or "").rsplit(":", 1)[-1])
+    available = await regions.list_active(context.uow())
+    await query.edit_message_text(
+        context.t("Organiser for which region?"),
+        reply_markup=keyboards.regions(available, f"ad:role:{member_id}:region"),
+    )
+
+
+async def set_role(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None
+    parts = (query.data or "").split(":")  # ad:role:<member>:all|member|region:<id>
+    member_id, choice = int(parts[2]), parts[3]
+    role = Role.MEMBER if choice == "member" else Role.ORGANISER
+    region_id = int(parts[4]) if choice == "region" else None
+    member = await members.set_role(
+        context.uow(), _actor(context), member_id, role, region_id=region_id, now=context.now
+    )
+    await query.answer(context.t("Saved."))
+    await _card(update, context, member, edit=True)
+    if member.telegram_user_id is not None:
+        # Give the member the command menu of their new role, in their language.
+        await commands.set_for_chat(
+            context.bot,
+            member.telegram_user_id,
+            member.actor(context.services.settings.admins),
+            translator(member.language),
+        )
+
+
+async def regions_command(update: Update, context: Context) -> None:
+    t = context.t
+    chat = update.effective_chat
+    assert chat is not None
+    actor = _actor(context)
+    require_admin(actor)
+    args = context.args or []
+    if args[:1] == ["add"] and len(args) > 1:
+        region = await regions.add(context.uow(), actor, " ".join(args[1:]), now=context.now)
+        await chat.send_message(t("Region added: {name}", name=region.name))
+        return
+    available = await regions.list_active(context.uow())
+    lines = [t("Regions:"), *(f"  {r.name}" for r in available), ""]
+    lines.append(t("To add one: /regions add followed by its name."))
+    await chat.send_message("\n".join(lines))
+
+
+def handlers() -> list[BaseHandler[Update, Context, None]]:
+    return [
+        CommandHandler("members", members_command, filters=PRIVATE),
+        CommandHandler("regions", regions_command, filters=PRIVATE),
+        CallbackQueryHandler(card, pattern=r"^ad:card:\d+$"),
+        CallbackQueryHandler(pick_region, pattern=r"^ad:pick:\d+$"),
+        CallbackQueryHandler(set_role, pattern=r"^ad:role:\d+:(all|member|region:\d+)$"),
+    ]

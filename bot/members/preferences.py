@@ -1,0 +1,81 @@
+"""/settings: the member's language and how often they get the digest."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from bot import commands
+from bot.context import Context
+from bot.ui import keyboards
+from bot.ui.texts import FREQUENCY_LABELS, LANGUAGE_NAMES, frequency_label
+from storage.members import profiles as members
+
+
+def _screen(context: Context) -> tuple[str, InlineKeyboardMarkup]:
+    t = context.t
+    member = context.member
+    assert member is not None
+    text = "\n".join(
+        [
+            t("Your settings"),
+            "",
+            t("Language: {value}", value=LANGUAGE_NAMES.get(member.language, member.language)),
+            t("Newsletter by e-mail: {value}", value=frequency_label(t, member.digest_frequency)),
+        ]
+    )
+
+    def mark(label: str, chosen: bool) -> str:
+        return f"✓ {label}" if chosen else label
+
+    markup = keyboards.rows(
+        [
+            keyboards.button(mark(name, code == member.language), f"st:lang:{code}")
+            for code, name in LANGUAGE_NAMES.items()
+        ],
+        [
+            keyboards.button(mark(t(label), code == member.digest_frequency), f"st:digest:{code}")
+            for code, label in FREQUENCY_LABELS.items()
+        ],
+    )
+    return text, markup
+
+
+async def show(update: Update, context: Context) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    if context.member is None:
+        await chat.send_message(context.t("Please sign up first: send /start."))
+        return
+    text, markup = _screen(context)
+    await chat.send_message(text, reply_markup=markup)
+
+
+async def changed(update: Update, context: Context) -> None:
+    query = update.callback_query
+    chat = update.effective_chat
+    assert query is not None
+    assert chat is not None
+    if context.member is None:
+        await query.answer()
+        await chat.send_message(context.t("Please sign up first: send /start."))
+        return
+    _, kind, value = (query.data or "::").split(":", 2)
+    uow, now = context.uow(), context.now
+    if kind == "lang":
+        await members.set_language(uow, context.member.id, value, now=now)
+    else:
+        await members.set_digest_frequency(uow, context.member.id, value, now=now)
+    context.use_member(await members.get(context.uow(), context.member.id), None)
+    await query.answer(context.t("Saved."))
+    text, markup = _screen(context)
+    await query.edit_message_text(text, reply_markup=markup)
+    if kind == "lang":
+        await commands.set_for_chat(context.bot, chat.id, context.actor, context.t)
+
+
+def handlers() -> list[BaseHandler[Update, Context, None]]:
+    return [
+        CommandHandler("settings", show, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(changed, pattern=r"^st:(lang|digest):\w+$"),
+    ]

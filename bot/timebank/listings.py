@@ -1,0 +1,396 @@
+"""Timebank listings in the chat: posting an offer or a request (a conversation), the member's
+own listings with Pause, Resume, Edit (a conversation) and Delete, and the listing texts and
+category and region buttons that browsing uses too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandler
+
+from bot.context import Context
+from bot.timebank.common import (
+    Ask,
+    ask_again,
+    callback_number,
+    category_label,
+    conversation,
+    member_of,
+    two_columns,
+)
+from bot.ui import keyboards
+from bot.ui.chat import TEXT, answer_press, send, typed_text
+from bot.ui.texts import error_text
+from storage import regions
+from storage.errors import InvalidInput
+from storage.models import ListingKind, ListingStatus
+from storage.timebank import listings as timebank_listings
+from storage.timebank.listings import ListingView
+from templates.i18n import N_, Translator
+
+PREVIEW_CHARS = 200
+KIND_LABELS: dict[str, str] = {ListingKind.OFFER: N_("Offer"), ListingKind.REQUEST: N_("Request")}
+
+
+# --- posting a listing (a conversation) -------------------------------------------------------
+
+
+NEW_TITLE, NEW_DESCRIPTION, NEW_CATEGORY, NEW_REGION = (
+    "new_title",
+    "new_description",
+    "new_category",
+    "new_region",
+)
+NEW_DRAFT = "timebank_listing"
+
+
+def _new(context: Context) -> dict[str, Any]:
+    draft: dict[str, Any] = context.user_data.setdefault(NEW_DRAFT, {})  # type: ignore[union-attr]
+    return draft
+
+
+async def new_start(update: Update, context: Context) -> str:
+    data = await answer_press(update)
+    member_of(context)
+    kind = data.rsplit(":", 1)[-1]
+    context.user_data[NEW_DRAFT] = {  # type: ignore[index]
+        "kind": kind if kind in set(ListingKind) else ListingKind.OFFER
+    }
+    return await ask_title(update, context)
+
+
+async def ask_title(update: Update, context: Context) -> str:
+    t = context.t
+    if _new(context).get("kind") == ListingKind.REQUEST:
+        question = t(
+            "What do you need help with? A short title, e.g. “Feedback on a grant application”."
+        )
+    else:
+        question = t("What can you offer? A short title, e.g. “Help with grant applications”.")
+    await send(update, question + "\n" + t("Send /cancel to stop."))
+    return NEW_TITLE
+
+
+async def title_typed(update: Update, context: Context) -> str:
+    try:
+        _new(context)["title"] = timebank_listings.validate_title(typed_text(update))
+    except InvalidInput as error:
+        return await ask_again(update, context, error, ask_title)
+    return await ask_listing_description(update, context)
+
+
+async def ask_listing_description(update: Update, context: Context) -> str:
+    await send(
+        update,
+        context.t(
+            "Describe it in a few sentences: what, when, how much time, anything people should "
+            "know."
+        ),
+    )
+    return NEW_DESCRIPTION
+
+
+async def listing_description_typed(update: Update, context: Context) -> str:
+    try:
+        _new(context)["description"] = timebank_listings.validate_listing_description(
+            typed_text(update)
+        )
+    except InvalidInput as error:
+        return await ask_again(update, context, error, ask_listing_description)
+    return await ask_category(update, context)
+
+
+async def category_buttons(context: Context, prefix: str) -> list[InlineKeyboardButton]:
+    return [
+        keyboards.button(category_label(context.t, c), f"{prefix}:{c.id}")
+        for c in await timebank_listings.categories(context.uow())
+    ]
+
+
+async def ask_category(update: Update, context: Context) -> str:
+    buttons = await category_buttons(context, "tb:nl:cat")
+    await send(update, context.t("Which category?"), InlineKeyboardMarkup(two_columns(buttons)))
+    return NEW_CATEGORY
+
+
+async def category_chosen(update: Update, context: Context) -> str:
+    data = await answer_press(update, keep_buttons=False)
+    _new(context)["category_id"] = callback_number(data)
+    return await ask_listing_region(update, context)
+
+
+async def region_markup(context: Context, prefix: str, everywhere: str) -> InlineKeyboardMarkup:
+    available = await regions.list_active(context.uow())
+    buttons = [keyboards.button(everywhere, f"{prefix}:0")]
+    buttons += [keyboards.button(r.name, f"{prefix}:{r.id}") for r in available]
+    return InlineKeyboardMarkup(two_columns(buttons))
+
+
+async def ask_listing_region(update: Update, context: Context) -> str:
+    t = context.t
+    markup = await region_markup(context, "tb:nl:reg", t("The whole network"))
+    await send(update, t("Where? Choose a region, or the whole network."), markup)
+    return NEW_REGION
+
+
+async def listing_region_chosen(update: Update, context: Context) -> str | int:
+    t = context.t
+    data = await answer_press(update, keep_buttons=False)
+    member = member_of(context)
+    draft = _new(context)
+    region_id = callback_number(data) or None
+    try:
+        listing = await timebank_listings.create_listing(
+            context.uow(),
+            member.id,
+            kind=str(draft.get("kind", ListingKind.OFFER)),
+            title=str(draft.get("title", "")),
+            description=str(draft.get("description", "")),
+            category_id=int(draft.get("category_id", 0)),
+            region_id=region_id,
+            now=context.now,
+        )
+    except InvalidInput as error:
+        await send(update, error_text(t, error))
+        if error.code == "region_unknown":
+            return await ask_listing_region(update, context)
+        if error.code == "category_unknown":
+            return await ask_category(update, context)
+        context.user_data.pop(NEW_DRAFT, None)  # type: ignore[union-attr]
+        return ConversationHandler.END
+    context.user_data.pop(NEW_DRAFT, None)  # type: ignore[union-attr]
+    await send(update, t("Posted. Members can now find it under Browse."))
+    await listing_card(update, context, listing)
+    return ConversationHandler.END
+
+
+async def new_cancel(update: Update, context: Context) -> int:
+    context.user_data.pop(NEW_DRAFT, None)  # type: ignore[union-attr]
+    context.user_data.pop(EDIT_DRAFT, None)  # type: ignore[union-attr]
+    await send(update, context.t("Nothing changed."))
+    return ConversationHandler.END
+
+
+NEW_ASK: dict[str, Ask] = {
+    NEW_TITLE: ask_title,
+    NEW_DESCRIPTION: ask_listing_description,
+    NEW_CATEGORY: ask_category,
+    NEW_REGION: ask_listing_region,
+}
+
+
+# --- editing a listing (a conversation) -------------------------------------------------------
+
+
+EDIT_TEXT, EDIT_CHOICE = "edit_text", "edit_choice"
+EDIT_DRAFT = "timebank_edit"
+EDIT_QUESTIONS = {
+    "title": N_("Type the new title."),
+    "description": N_("Type the new description."),
+    "category": N_("Which category?"),
+    "region": N_("Where? Choose a region, or the whole network."),
+}
+
+
+async def edit_start(update: Update, context: Context) -> str | int:
+    data = await answer_press(update, keep_buttons=False)
+    member_of(context)
+    _, _, listing_id, field = data.split(":")
+    context.user_data[EDIT_DRAFT] = {"listing": int(listing_id), "field": field}  # type: ignore[index]
+    return await ask_edit(update, context)
+
+
+async def ask_edit(update: Update, context: Context) -> str:
+    t = context.t
+    draft: dict[str, Any] = context.user_data.get(EDIT_DRAFT, {})  # type: ignore[union-attr]
+    field = str(draft.get("field", "title"))
+    question = t(EDIT_QUESTIONS.get(field, EDIT_QUESTIONS["title"]))
+    if field == "category":
+        buttons = await category_buttons(context, "tb:le:set")
+        await send(update, question, InlineKeyboardMarkup(two_columns(buttons)))
+        return EDIT_CHOICE
+    if field == "region":
+        markup = await region_markup(context, "tb:le:set", t("The whole network"))
+        await send(update, question, markup)
+        return EDIT_CHOICE
+    await send(update, question + "\n" + t("Send /cancel to keep it as it is."))
+    return EDIT_TEXT
+
+
+async def _save_edit(update: Update, context: Context, value: str | int | None) -> str | int:
+    member = member_of(context)
+    draft: dict[str, Any] = context.user_data.get(EDIT_DRAFT, {})  # type: ignore[union-attr]
+    try:
+        listing = await timebank_listings.update_listing(
+            context.uow(),
+            member.id,
+            int(draft.get("listing", 0)),
+            str(draft.get("field", "")),
+            value,
+            now=context.now,
+        )
+    except InvalidInput as error:
+        return await ask_again(update, context, error, ask_edit)
+    context.user_data.pop(EDIT_DRAFT, None)  # type: ignore[union-attr]
+    await send(update, context.t("Saved."))
+    await listing_card(update, context, listing)
+    return ConversationHandler.END
+
+
+async def edit_typed(update: Update, context: Context) -> str | int:
+    return await _save_edit(update, context, typed_text(update))
+
+
+async def edit_chosen(update: Update, context: Context) -> str | int:
+    data = await answer_press(update, keep_buttons=False)
+    return await _save_edit(update, context, callback_number(data) or None)
+
+
+# --- my listings ----------------------------------------------------------------------------
+
+
+def new_listing_buttons(t: Translator) -> list[InlineKeyboardButton]:
+    return [
+        keyboards.button(t("Offer help"), "tb:new:offer"),
+        keyboards.button(t("Ask for help"), "tb:new:request"),
+    ]
+
+
+def listing_text(t: Translator, listing: ListingView, *, with_poster: bool) -> str:
+    head = " · ".join(
+        [
+            t(KIND_LABELS.get(listing.kind, KIND_LABELS[ListingKind.OFFER])),
+            category_label(t, listing.category),
+            listing.region_name or t("The whole network"),
+        ]
+    )
+    description = listing.description
+    if len(description) > PREVIEW_CHARS:
+        description = description[: PREVIEW_CHARS - 1].rstrip() + "…"
+    lines = [head, listing.title, description]
+    if with_poster:
+        lines.append("– " + (listing.poster_name or t("a former member")))
+    return "\n".join(lines)
+
+
+async def listing_card(update: Update, context: Context, listing: ListingView) -> None:
+    t = context.t
+    text = listing_text(t, listing, with_poster=False)
+    if listing.status == ListingStatus.PAUSED:
+        text = t("Paused (not shown under Browse)") + "\n" + text
+        toggle = keyboards.button(t("Resume"), f"tb:lr:{listing.id}")
+    else:
+        toggle = keyboards.button(t("Pause"), f"tb:lp:{listing.id}")
+    markup = keyboards.rows(
+        [toggle, keyboards.button(t("Edit"), f"tb:lf:{listing.id}")],
+        [keyboards.button(t("Delete"), f"tb:ld:{listing.id}")],
+    )
+    await send(update, text, markup)
+
+
+async def my_listings(update: Update, context: Context) -> None:
+    t = context.t
+    await answer_press(update)
+    member = member_of(context)
+    listings = await timebank_listings.my_listings(context.uow(), member.id)
+    if not listings:
+        await send(
+            update,
+            t("You have no offers or requests yet."),
+            keyboards.rows(new_listing_buttons(t)),
+        )
+        return
+    await send(update, t("Your offers and requests:"))
+    for listing in listings:
+        await listing_card(update, context, listing)
+
+
+async def listing_status_pressed(update: Update, context: Context) -> None:
+    t = context.t
+    data = await answer_press(update, keep_buttons=False)
+    member = member_of(context)
+    action = data.split(":")[1]
+    status = {"lp": ListingStatus.PAUSED, "lr": ListingStatus.ACTIVE, "ldy": ListingStatus.DELETED}
+    listing = await timebank_listings.set_listing_status(
+        context.uow(), member.id, callback_number(data), status[action], now=context.now
+    )
+    if listing is None:
+        await send(update, t("Deleted."))
+        return
+    await send(
+        update, t("Paused.") if listing.status == ListingStatus.PAUSED else t("Active again.")
+    )
+    await listing_card(update, context, listing)
+
+
+async def delete_asked(update: Update, context: Context) -> None:
+    t = context.t
+    data = await answer_press(update)
+    listing_id = callback_number(data)
+    await send(
+        update,
+        t("Delete this listing for good?"),
+        keyboards.rows(
+            [
+                keyboards.button(t("Yes, delete it"), f"tb:ldy:{listing_id}"),
+                keyboards.button(t("No, keep it"), "tb:mine"),
+            ]
+        ),
+    )
+
+
+async def edit_fields(update: Update, context: Context) -> None:
+    t = context.t
+    data = await answer_press(update)
+    listing_id = callback_number(data)
+    labels = {
+        "title": t("Title"),
+        "description": t("Description"),
+        "category": t("Category"),
+        "region": t("Region"),
+    }
+    await send(
+        update,
+        t("What do you want to change?"),
+        keyboards.column(
+            keyboards.button(label, f"tb:le:{listing_id}:{field}")
+            for field, label in labels.items()
+        ),
+    )
+
+
+# --- registration ---------------------------------------------------------------------------
+
+
+def listing_conversations() -> list[ConversationHandler[Context]]:
+    """Posting a listing, and editing one."""
+    new = conversation(
+        "timebank_listing",
+        CallbackQueryHandler(new_start, pattern=r"^tb:new:(offer|request)$"),
+        {
+            NEW_TITLE: [MessageHandler(TEXT, title_typed)],
+            NEW_DESCRIPTION: [MessageHandler(TEXT, listing_description_typed)],
+            NEW_CATEGORY: [CallbackQueryHandler(category_chosen, pattern=r"^tb:nl:cat:\d+$")],
+            NEW_REGION: [CallbackQueryHandler(listing_region_chosen, pattern=r"^tb:nl:reg:\d+$")],
+        },
+        asks=NEW_ASK,
+        text_states=(NEW_TITLE, NEW_DESCRIPTION),
+        own_buttons=r"^tb:nl:",
+        cancel=new_cancel,
+    )
+    edit = conversation(
+        "timebank_edit",
+        CallbackQueryHandler(
+            edit_start, pattern=r"^tb:le:\d+:(title|description|category|region)$"
+        ),
+        {
+            EDIT_TEXT: [MessageHandler(TEXT, edit_typed)],
+            EDIT_CHOICE: [CallbackQueryHandler(edit_chosen, pattern=r"^tb:le:set:\d+$")],
+        },
+        asks={EDIT_TEXT: ask_edit, EDIT_CHOICE: ask_edit},
+        text_states=(EDIT_TEXT,),
+        own_buttons=r"^tb:le:",
+        cancel=new_cancel,
+    )
+    return [new, edit]

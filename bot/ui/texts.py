@@ -1,0 +1,152 @@
+"""Labels and messages shared by several features, in the member's language."""
+
+from __future__ import annotations
+
+from storage.errors import DomainError
+from storage.models import DigestFrequency, Sector
+from templates.i18n import N_, Translator
+
+SECTOR_LABELS: dict[str, str] = {
+    Sector.CIVIL_SOCIETY: N_("Civil society"),
+    Sector.PUBLIC: N_("Public sector (municipality or region)"),
+    Sector.BUSINESS: N_("Business"),
+    Sector.FOUNDATION: N_("Foundation"),
+    Sector.ACADEMIA: N_("University or research"),
+}
+
+FREQUENCY_LABELS: dict[str, str] = {
+    DigestFrequency.WEEKLY: N_("Weekly"),
+    DigestFrequency.MONTHLY: N_("Monthly"),
+    DigestFrequency.OFF: N_("Off"),
+}
+
+# Each language is named in itself, so a member can always find their own.
+LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "sv": "Svenska", "en": "English"}
+
+ERROR_MESSAGES: dict[str, str] = {
+    # Timebank
+    "hours_invalid": N_("Please type the hours as a number, e.g. 1.5 or 1:45."),
+    "hours_not_positive": N_("The hours must be more than zero."),
+    "hours_not_quarter": N_("Please use quarter hours: e.g. 0.25, 0.5, 0.75 or 1."),
+    "hours_too_many": N_("At most {max} hours per exchange, please."),
+    "self_exchange": N_("You cannot exchange hours with yourself (or your own organisation)."),
+    "nobody_to_confirm": N_("Nobody can confirm for that account yet. Please choose another."),
+    "direction_unknown": N_("Please choose one of the buttons."),
+    "description_empty": N_("Please write a few words."),
+    "reason_missing": N_("Please give a reason: it is kept with the correction."),
+    "reason_too_long": N_("That reason is too long: at most {max} characters, please."),
+    "exchange_not_found": N_("That exchange does not exist."),
+    "exchange_declined": N_("That exchange was declined; no hours were moved."),
+    "exchange_expired": N_("That exchange was not confirmed in time and has expired."),
+    "exchange_cancelled": N_("That exchange was withdrawn; no hours were moved."),
+    "exchange_confirmed": N_("That exchange has already been confirmed."),
+    "not_your_confirmation": N_("Only the other side of this exchange can confirm or decline it."),
+    "not_your_exchange": N_("Only the member who logged this exchange can withdraw it."),
+    "not_coordinator": N_("You do not coordinate that organisation account."),
+    "counterpart_not_found": N_("That member or account is no longer in the timebank."),
+    "not_a_contact": N_("Please choose from the list, or type their @username."),
+    "username_unknown": N_(
+        "No member has the username {username}. Ask them for their Telegram username, or "
+        "choose from the list."
+    ),
+    "account_not_found": N_("That timebank account does not exist."),
+    "not_your_account": N_("That is not your account."),
+    "entry_not_found": N_("That entry does not exist."),
+    "already_reversed": N_("That entry has already been reversed."),
+    "cannot_reverse_reversal": N_("A reversal cannot be reversed; make an adjustment instead."),
+    "organisation_name_invalid": N_("An organisation name needs 1 to {max} characters."),
+    "organisation_exists": N_("An organisation account with that name exists already."),
+    "category_name_invalid": N_("A category name needs 1 to {max} characters."),
+    "category_exists": N_("That category exists already."),
+    "category_unknown": N_("Please choose one of the categories."),
+    "listing_not_found": N_("That offer or request is no longer available."),
+    "not_your_listing": N_("That is not your listing."),
+    "listing_kind_unknown": N_("Please choose offer or request."),
+    "listing_status_unknown": N_("Please choose one of the buttons."),
+    "own_listing": N_("That is your own listing."),
+    "contact_not_found": N_("That contact request does not exist."),
+    "not_your_contact": N_("Only the member who posted the listing can answer."),
+    "contact_already_answered": N_("You have already answered this contact request."),
+    "balance_below_minimum": N_("Refused: a balance would fall below its minimum."),
+    "balance_above_maximum": N_("Refused: a balance would rise above its maximum."),
+    "admin_command_unknown": N_("Send /timebank help to see the administration commands."),
+    "name_empty": N_("Please type a name."),
+    "name_too_long": N_("That name is too long: at most {max} characters, please."),
+    "email_invalid": N_(
+        "That does not look like an e-mail address. Please type it like name@example.org."
+    ),
+    "email_unchanged": N_("That is already your e-mail address."),
+    "organisation_empty": N_("Please type the name of your organisation."),
+    "organisation_too_long": N_("That is too long: at most {max} characters, please."),
+    "sector_unknown": N_("Please choose one of the sectors."),
+    "region_unknown": N_("Please choose one of the regions."),
+    "region_name_invalid": N_("A region name needs 1 to {max} characters."),
+    "region_exists": N_("That region exists already."),
+    "language_unknown": N_("Please choose one of the languages."),
+    "frequency_unknown": N_("Please choose one of the options."),
+    "role_unknown": N_("Please choose one of the roles."),
+    "organisers_only": N_("Sorry, that is for the network's organisers."),
+    "admins_only": N_("Sorry, that is for administrators."),
+    "member_not_found": N_("Please sign up first: send /start."),
+    "nothing_pending": N_("There is no code waiting to be confirmed."),
+    "resend_too_soon": N_(
+        "We sent a code less than a minute ago. Please wait a moment and try again."
+    ),
+    # Events
+    "title_empty": N_("Please type a title."),
+    "title_too_long": N_("That title is too long: at most {max} characters, please."),
+    "description_too_long": N_("That description is too long: at most {max} characters, please."),
+    "message_too_long": N_("That message is too long: at most {max} characters, please."),
+    "url_invalid": N_("That link does not work. Please type it like https://meet.example.org/abc."),
+    "location_too_long": N_("That address is too long: at most {max} characters, please."),
+    "place_empty": N_("Please type an address or an online link."),
+    "capacity_invalid": N_("Please type a number of seats from 1 to {max}, or press No limit."),
+    "capacity_below_going": N_(
+        "{going} members are already going: the number of seats cannot be lower than that."
+    ),
+    "when_unreadable": N_(
+        "I could not read that date. Please type it like 3.12.2026 13:00-17:00 or 3/12 13-17."
+    ),
+    "date_invalid": N_("That date does not exist. Please check the day and the month."),
+    "time_missing": N_("Please add the time, e.g. 3.12.2026 13:00-17:00."),
+    "time_invalid": N_("Please type the time like 13:00 or 13-17."),
+    "when_in_past": N_("That time has passed. Please choose a time in the future."),
+    "end_before_start": N_("The end must be after the start."),
+    "deadline_in_past": N_("That deadline has passed. Please choose a later one."),
+    "deadline_after_start": N_("The RSVP deadline must be before the event starts."),
+    "event_other_region": N_("Sorry, you organise events for another region."),
+    "event_not_found": N_("Sorry, I cannot find that event."),
+    "event_cancelled": N_("Sorry, that event has been cancelled."),
+    "event_started": N_("That event has already begun, so answers are closed."),
+    "event_over": N_("That event is over."),
+    "rsvp_closed": N_("The deadline for answering has passed, so answers are closed."),
+    "checkin_code_unknown": N_("I do not know that check-in code. Please check it and try again."),
+    "checkin_too_early": N_("Check-in opens two hours before the event starts."),
+    "checkin_closed": N_("Check-in for that event has closed."),
+    # Broadcasts
+    "broadcast_empty": N_("Please write something: the message is empty."),
+    "broadcast_too_long": N_("That message is too long: at most {max} characters, please."),
+    "broadcast_markup": N_(
+        "Telegram cannot show that formatting. Please use only bold, italic, underline, "
+        "strikethrough, spoilers, code and links."
+    ),
+    "broadcast_media": N_("Please send a photo or a document (a file)."),
+    "broadcast_no_recipients": N_(
+        "No member in this audience can get the message. Please choose another audience."
+    ),
+    "broadcast_other_region": N_("Sorry, you can only send broadcasts to your own region."),
+    "audience_unknown": N_("Please choose one of the audiences."),
+}
+
+
+def error_text(t: Translator, error: DomainError) -> str:
+    message = ERROR_MESSAGES.get(error.code, N_("Sorry, that did not work. Please try again."))
+    return t(message, **error.params)
+
+
+def sector_label(t: Translator, sector: str | None) -> str:
+    return t(SECTOR_LABELS[sector]) if sector in SECTOR_LABELS else "–"
+
+
+def frequency_label(t: Translator, frequency: str) -> str:
+    return t(FREQUENCY_LABELS.get(frequency, frequency))

@@ -1,0 +1,646 @@
+"""Telegram delivery from the outbox, at Telegram's limits, and broadcast progress reports.
+
+**Limits.** Telegram allows a bot about 30 messages per second overall and one per second per
+chat, and answers 429 with ``retry_after`` beyond that. :class:`RateLimiter` keeps both limits
+*as the server sees them*, whatever the network's latency:
+
+* a request holds one of ``rate`` slots from the moment it is sent until one second after its
+  answer came back. Every request the server received in the second before a new one arrives
+  was therefore either still unanswered or answered less than a second before the new one was
+  sent, so it holds a slot: the server never sees more than ``rate`` in any second. Starts are
+  also paced (one per 1/``rate`` s), so the messages flow evenly instead of in bursts;
+* the next message to a chat is sent only ``chat_interval`` (1 s) after the answer to the
+  previous one, so two never arrive within a second of each other.
+
+A batch does not wait in line behind a chat that is cooling down: it sends the next row whose
+chat is ready. A 429 nonetheless (another process using the same bot) pauses every send for
+``retry_after`` and the row is sent again after it, without counting as a failed attempt.
+
+**Outcomes.** 403 (the member blocked the bot, or their account is gone) and 400 "chat not
+found" mark the member unreachable: the row fails as ``unreachable``, and the member's other
+rows are skipped from then on (until Telegram tells the bot they unblocked it). Other 400s
+(a malformed message) fail at once: sending it again cannot help. Network errors, time-outs,
+5xx and the like are retried with exponential backoff, then failed.
+
+Each row is marked right after its answer, so a crash re-sends at most the rows whose request
+was under way at that moment (Telegram has no idempotency key to make even those exactly-once).
+
+Log lines carry outbox ids, counts and error classes, never chat ids, texts or names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+import warnings
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from samvirke.settings import Settings
+from scheduler.mail.delivery import Clock, backoff, utcnow
+from storage import broadcasts, outbox, scheduling
+from storage.outbox import ClaimedMessage
+from storage.uow import Database
+
+log = logging.getLogger(f"samvirke.{__name__}")
+
+Monotonic = Callable[[], float]
+
+# 400 answers that mean the chat cannot be reached (rather than a malformed message).
+UNREACHABLE_400 = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
+
+
+def make_bot(settings: Settings, *, connections: int = 64, timeout: float = 30.0) -> Bot:
+    """A Bot for the scheduler, talking to ``SAMVIRKE_TELEGRAM_API_URL`` like the bot does."""
+    if settings.telegram_token is None:
+        raise ValueError("SAMVIRKE_TELEGRAM_TOKEN is not set")
+    request = HTTPXRequest(
+        connection_pool_size=connections,
+        read_timeout=timeout,
+        write_timeout=timeout,
+        connect_timeout=timeout,
+        pool_timeout=timeout,
+    )
+    return Bot(
+        settings.telegram_token.get_secret_value(),
+        base_url=f"{settings.api_base}/bot",
+        base_file_url=f"{settings.api_base}/file/bot",
+        request=request,
+        get_updates_request=request,  # never used: one connection pool
+    )
+
+
+# --- the rate limiter ------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Telegram's limits for one process (see the module's docstring)."""
+
+    def __init__(
+        self,
+        *,
+        rate: int = 30,
+        chat_interval: float = 1.0,
+        window: float = 1.0,
+        monotonic: Monotonic = time.monotonic,
+    ) -> None:
+        if rate < 1 or chat_interval < 0 or window <= 0:
+            raise ValueError("rate must be at least 1, intervals positive")
+        self.rate = rate
+        self.chat_interval = chat_interval
+        self.window = window
+        self._now = monotonic
+        self._active = 0
+        self._answered: deque[float] = deque()  # answer times within the last window
+        self._busy: set[int] = set()  # chats with a request under way
+        self._chat_free_at: dict[int, float] = {}
+        self._paused_until = 0.0
+        # Starts are also paced, one per window/rate: no bursts (kinder to the server, and
+        # fewer requests under way at any moment).
+        self._pace = window / rate
+        self._next_start = 0.0
+        self._changed = asyncio.Event()
+        self.throttled = 0  # 429s seen
+
+    def now(self) -> float:
+        return self._now()
+
+    def _forget(self, now: float) -> None:
+        while self._answered and self._answered[0] <= now - self.window:
+            self._answered.popleft()
+        if len(self._chat_free_at) > 10_000:
+            self._chat_free_at = {c: t for c, t in self._chat_free_at.items() if t > now}
+
+    def ready(self, now: float) -> bool:
+        """A request may start now (the overall limit and any 429 pause)."""
+        self._forget(now)
+        return (
+            now >= self._paused_until
+            and now >= self._next_start
+            and self._active + len(self._answered) < self.rate
+        )
+
+    def chat_ready(self, chat_id: int, now: float) -> bool:
+        return chat_id not in self._busy and self._chat_free_at.get(chat_id, 0.0) <= now
+
+    def start(self, chat_id: int) -> None:
+        # On a fixed beat: a start that woke a little late does not push the next ones back.
+        self._next_start = max(self._next_start, self._now() - self._pace / 2) + self._pace
+        self._active += 1
+        self._busy.add(chat_id)
+
+    def finish(self, chat_id: int) -> None:
+        """The answer to a request to ``chat_id`` came back (whatever it said)."""
+        now = self._now()
+        self._active -= 1
+        self._answered.append(now)
+        self._busy.discard(chat_id)
+        self._chat_free_at[chat_id] = now + self.chat_interval
+        self._changed.set()
+
+    def pause(self, seconds: float) -> None:
+        """Telegram said 429: nothing starts for ``seconds``."""
+        self.throttled += 1
+        self._paused_until = max(self._paused_until, self._now() + seconds)
+        self._changed.set()
+
+    def next_change(self, now: float, chats: list[int] | None = None) -> float:
+        """Seconds until waiting may end: a slot frees, a pause ends, or one of ``chats``
+        cools down (answers also wake waiters at once)."""
+        moments = [self._paused_until, self._next_start]
+        if self._answered:
+            moments.append(self._answered[0] + self.window)
+        for chat_id in chats or ():
+            if chat_id not in self._busy:
+                moments.append(self._chat_free_at.get(chat_id, 0.0))
+        future = [m - now for m in moments if m > now]
+        return min(future, default=self.window)
+
+    def wake(self) -> None:
+        """Something else changed (a send finished its bookkeeping): waiters look again."""
+        self._changed.set()
+
+    async def wait(self, seconds: float) -> None:
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(seconds, 0.001)):
+                await self._changed.wait()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, chat_id: int) -> AsyncIterator[None]:
+        """Hold a slot for one request to ``chat_id`` (waiting for it), e.g. an edit."""
+        while True:
+            now = self._now()
+            if self.ready(now) and self.chat_ready(chat_id, now):
+                break
+            await self.wait(self.next_change(now, [chat_id]))
+        self.start(chat_id)
+        try:
+            yield
+        finally:
+            self.finish(chat_id)
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # python-telegram-bot 22 warns that retry_after will become a timedelta.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+# --- what a failure means ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """``kind``: "unreachable", "failed" (permanent) or "retry". ``error`` may quote the Bot
+    API's description (kept in ``last_error``); ``reason`` is safe to log."""
+
+    kind: str
+    error: str
+    reason: str
+
+
+def classify(exc: BaseException) -> Outcome:
+    name = type(exc).__name__
+    message = str(exc)
+    if isinstance(exc, Forbidden):
+        return Outcome("unreachable", f"403 {message}", name)
+    if isinstance(exc, BadRequest):
+        if any(marker in message.lower() for marker in UNREACHABLE_400):
+            return Outcome("unreachable", f"400 {message}", name)
+        return Outcome("failed", f"400 {message}", name)
+    if isinstance(exc, ChatMigrated):
+        return Outcome("failed", f"chat migrated: {message}", name)
+    if isinstance(exc, InvalidToken):
+        log.error("telegram delivery: the Bot API refused the token")
+        return Outcome("retry", "the Bot API refused the token", name)
+    if isinstance(exc, TelegramError | OSError | TimeoutError):
+        return Outcome("retry", f"{name}: {message}", name)
+    return Outcome("retry", f"{name}: {message}", name)
+
+
+class PayloadError(ValueError):
+    """An outbox row that cannot become a Telegram message (erased, malformed)."""
+
+
+def _markup(buttons: Any) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    rows = []
+    for row in buttons:
+        keys = []
+        for spec in row:
+            if "url" in spec:
+                keys.append(InlineKeyboardButton(str(spec["text"]), url=str(spec["url"])))
+            else:
+                keys.append(
+                    InlineKeyboardButton(
+                        str(spec["text"]), callback_data=str(spec["callback_data"])
+                    )
+                )
+        rows.append(keys)
+    return InlineKeyboardMarkup(rows)
+
+
+@dataclass(frozen=True)
+class TelegramMessage:
+    """A Telegram outbox payload, checked (see storage.outbox)."""
+
+    chat_id: int
+    text: str
+    parse_mode: str | None
+    markup: InlineKeyboardMarkup | None
+    photo: str | None
+    document: str | None
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> TelegramMessage:
+        try:
+            chat_id = int(payload["chat_id"])
+            text = str(payload.get("text") or "")
+            parse_mode = payload.get("parse_mode")
+            markup = _markup(payload.get("buttons"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PayloadError(f"not a Telegram message: {type(exc).__name__}") from None
+        photo, document = payload.get("photo"), payload.get("document")
+        if not text and not photo and not document:
+            raise PayloadError("nothing to send")
+        return cls(
+            chat_id,
+            text,
+            str(parse_mode) if parse_mode else None,
+            markup,
+            str(photo) if photo else None,
+            str(document) if document else None,
+        )
+
+    async def send(self, bot: Bot) -> None:
+        if self.photo:
+            await bot.send_photo(
+                self.chat_id,
+                self.photo,
+                caption=self.text or None,
+                parse_mode=self.parse_mode,
+                reply_markup=self.markup,
+            )
+        elif self.document:
+            await bot.send_document(
+                self.chat_id,
+                self.document,
+                caption=self.text or None,
+                parse_mode=self.parse_mode,
+                reply_markup=self.markup,
+            )
+        else:
+            await bot.send_message(
+                self.chat_id, self.text, parse_mode=self.parse_mode, reply_markup=self.markup
+            )
+
+
+# --- the delivery --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelegramOptions:
+    batch_size: int = 100
+    poll_interval: float = 1.0
+    backoff_base: dt.timedelta = dt.timedelta(seconds=30)
+    backoff_cap: dt.timedelta = dt.timedelta(hours=1)
+    max_attempts: int = 8
+    # How long a claimed row belongs to this worker. A batch starts no send after half of it.
+    lease: dt.timedelta = dt.timedelta(minutes=5)
+    # 429s one row may meet in one batch before it waits for a later one.
+    max_throttled: int = 5
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_attempts < 1 or self.poll_interval <= 0:
+            raise ValueError("batch_size, max_attempts and poll_interval must be positive")
+        if self.lease <= dt.timedelta(0) or self.backoff_base <= dt.timedelta(0):
+            raise ValueError("lease and backoff_base must be positive")
+
+
+@dataclass
+class TelegramReport:
+    """What one batch did (counts only)."""
+
+    claimed: int = 0
+    sent: int = 0
+    unreachable: int = 0
+    retried: int = 0
+    failed: int = 0
+    throttled: int = 0
+
+
+@dataclass
+class _Item:
+    row: ClaimedMessage
+    message: TelegramMessage
+    deadline: dt.datetime  # no send starts after this (half the row's lease)
+    throttled: int = 0
+
+
+@dataclass
+class _Run:
+    """Rows claimed and not yet settled: per-chat queues (in id order) and sends under way."""
+
+    report: TelegramReport
+    limiter: RateLimiter
+    queues: dict[int, deque[_Item]] = field(default_factory=dict)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.limiter.wake()  # the loop may be waiting for the last sends
+
+    def add(self, item: _Item, *, front: bool = False) -> None:
+        queue = self.queues.setdefault(item.message.chat_id, deque())
+        if front:
+            queue.appendleft(item)
+        else:
+            queue.append(item)
+
+
+class TelegramDelivery:
+    """Delivers the Telegram outbox: ``run_once`` for one batch, ``run_forever`` for the worker.
+
+    ``run_forever`` claims the next batch as soon as the last row of the current one has been
+    sent off (the answers of the last ones may still be on their way), so the rate does not dip
+    between batches.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        bot: Bot,
+        *,
+        options: TelegramOptions | None = None,
+        limiter: RateLimiter | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._database = database
+        self.bot = bot
+        self.options = options or TelegramOptions()
+        self.limiter = limiter or RateLimiter()
+        self._clock = clock
+
+    async def run_once(self, now: dt.datetime | None = None) -> TelegramReport:
+        """Claim up to ``batch_size`` due rows and send them all at the allowed rate."""
+        run = _Run(TelegramReport(), self.limiter)
+        await self._claim(run, now or self._clock())
+        while run.queues or run.tasks:
+            await self._step(run)
+        self._log(run.report)
+        return run.report
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Send until ``stop`` is set; rows not yet sent off then are given back at once."""
+        log.info("telegram delivery started (%d messages per second)", self.limiter.rate)
+        run = _Run(TelegramReport(), self.limiter)
+        while not stop.is_set() or run.queues or run.tasks:
+            if stop.is_set() and run.queues:
+                await self._postpone(run, "worker stopping")
+                continue
+            if not run.queues and not stop.is_set():
+                try:
+                    claimed = await self._claim(run, self._clock())
+                except Exception as exc:  # keep the worker alive; leases will run out
+                    log.error("telegram delivery: claim failed: %s", type(exc).__name__)  # noqa: TRY400
+                    claimed = 0
+                if claimed:
+                    self._log(run.report, "telegram totals since start")
+                    continue
+                if not run.tasks:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.options.poll_interval):
+                            await stop.wait()
+                    continue
+            await self._step(run)
+        log.info("telegram delivery stopped")
+
+    @staticmethod
+    def _log(report: TelegramReport, what: str = "telegram") -> None:
+        log.info(
+            "%s: claimed=%d sent=%d unreachable=%d retry=%d failed=%d 429s=%d",
+            what,
+            report.claimed,
+            report.sent,
+            report.unreachable,
+            report.retried,
+            report.failed,
+            report.throttled,
+        )
+
+    # --- claiming and sending ---------------------------------------------------------------
+
+    async def _claim(self, run: _Run, now: dt.datetime) -> int:
+        claimed = await outbox.claim(
+            self._database.unit_of_work(),
+            channel=outbox.TELEGRAM,
+            limit=self.options.batch_size,
+            now=now,
+            lease=self.options.lease,
+        )
+        if not claimed:
+            return 0
+        run.report.claimed += len(claimed)
+        skipped = await scheduling.unreachable_among(
+            self._database.unit_of_work(),
+            [r.member_id for r in claimed if r.member_id is not None],
+        )
+        deadline = now + self.options.lease / 2
+        for row in claimed:
+            try:
+                message = TelegramMessage.from_payload(row.payload)
+            except PayloadError as exc:
+                await self._settle(row, Outcome("failed", str(exc), "payload"), run.report)
+                continue
+            if row.member_id in skipped:
+                await self._unreachable(row, message.chat_id, "marked unreachable before", run)
+                continue
+            run.add(_Item(row, message, deadline))
+        return len(claimed)
+
+    async def _step(self, run: _Run) -> None:
+        """Send off the next row whose chat is ready, if the limits allow; else wait a little."""
+        limiter = self.limiter
+        now = limiter.now()
+        chat_id = None
+        if run.queues and limiter.ready(now):
+            chat_id = next((c for c in run.queues if limiter.chat_ready(c, now)), None)
+        if chat_id is None:
+            await limiter.wait(limiter.next_change(now, list(run.queues)[:50]))
+            return
+        queue = run.queues[chat_id]
+        item = queue.popleft()
+        if not queue:
+            del run.queues[chat_id]
+        if self._clock() >= item.deadline:
+            # The lease runs low: another worker may soon take the row; let it wait for then.
+            await self._retry_at(item.row, "not sent: lease running out", self._clock(), run)
+            return
+        limiter.start(chat_id)
+        task = asyncio.create_task(self._deliver(item, run))
+        run.tasks.add(task)
+        task.add_done_callback(run.done)
+
+    async def _deliver(self, item: _Item, run: _Run) -> None:
+        chat_id = item.message.chat_id
+        try:
+            await item.message.send(self.bot)
+        except RetryAfter as exc:
+            self.limiter.finish(chat_id)
+            seconds = retry_after_seconds(exc)
+            self.limiter.pause(seconds)
+            run.report.throttled += 1
+            item.throttled += 1
+            if item.throttled <= self.options.max_throttled:
+                run.add(item, front=True)
+                return
+            await self._retry_at(
+                item.row, f"429 {exc}", self._clock() + dt.timedelta(seconds=seconds), run
+            )
+            return
+        except Exception as exc:
+            self.limiter.finish(chat_id)
+            outcome = classify(exc)
+            if outcome.kind == "unreachable":
+                await self._unreachable(item.row, chat_id, outcome.error, run)
+                # The chat's other rows would meet the same answer.
+                for other in run.queues.pop(chat_id, deque()):
+                    await self._unreachable(other.row, chat_id, outcome.error, run)
+                return
+            await self._settle(item.row, outcome, run.report)
+            return
+        self.limiter.finish(chat_id)
+        try:
+            await outbox.mark_sent(self._database.unit_of_work(), item.row, now=self._clock())
+        except Exception as exc:  # the message went; the row stays in flight until its lease
+            log.error(  # noqa: TRY400
+                "telegram outbox %d sent but not recorded: %s", item.row.id, type(exc).__name__
+            )
+            return
+        run.report.sent += 1
+
+    async def _postpone(self, run: _Run, why: str) -> None:
+        """Rows not sent off wait for a later claim (by this worker or another)."""
+        queues, run.queues = run.queues, {}
+        for queue in queues.values():
+            for item in queue:
+                await self._retry_at(item.row, f"not sent: {why}", self._clock(), run)
+
+    async def _retry_at(self, row: ClaimedMessage, error: str, at: dt.datetime, run: _Run) -> None:
+        await outbox.mark_retry(self._database.unit_of_work(), row, error=error, next_attempt_at=at)
+        run.report.retried += 1
+
+    async def _unreachable(self, row: ClaimedMessage, chat_id: int, reason: str, run: _Run) -> None:
+        await scheduling.settle_unreachable(
+            self._database.unit_of_work(), row, chat_id=chat_id, reason=reason, now=self._clock()
+        )
+        run.report.unreachable += 1
+        log.info("telegram outbox %d: member unreachable", row.id)
+
+    async def _settle(self, row: ClaimedMessage, outcome: Outcome, report: TelegramReport) -> None:
+        """Failed (permanent, or out of attempts) or due again after a backoff."""
+        uow = self._database.unit_of_work()
+        if outcome.kind == "failed" or row.attempts >= self.options.max_attempts:
+            error = outcome.error
+            if outcome.kind != "failed":
+                error = f"gave up after {row.attempts} attempts: {error}"
+            await outbox.mark_failed(uow, row, error=error)
+            report.failed += 1
+            log.warning(
+                "telegram outbox %d failed (attempt %d): %s", row.id, row.attempts, outcome.reason
+            )
+            return
+        delay = backoff(row.attempts, base=self.options.backoff_base, cap=self.options.backoff_cap)
+        await outbox.mark_retry(
+            uow, row, error=outcome.error, next_attempt_at=self._clock() + delay
+        )
+        report.retried += 1
+        log.info(
+            "telegram outbox %d: retry in %ds (attempt %d): %s",
+            row.id,
+            int(delay.total_seconds()),
+            row.attempts,
+            outcome.reason,
+        )
+
+
+# --- broadcast progress ----------------------------------------------------------------------
+
+
+class BroadcastProgress:
+    """Edits each running broadcast's progress message in the organiser's chat (at most once
+    per ``interval``), and ends it with the report once nothing is left to send."""
+
+    def __init__(
+        self,
+        database: Database,
+        bot: Bot,
+        *,
+        interval: dt.timedelta = dt.timedelta(seconds=3),
+        tick: float = 1.0,
+        limiter: RateLimiter | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._database = database
+        self.bot = bot
+        self.interval = interval
+        self.tick = tick
+        self.limiter = limiter or RateLimiter()
+        self._clock = clock
+
+    async def run_once(self, now: dt.datetime | None = None) -> int:
+        """Make the edits due now; how many were made."""
+        updates = await broadcasts.due_progress(
+            self._database.unit_of_work(), now=now or self._clock(), interval=self.interval
+        )
+        edited = 0
+        for update in updates:
+            try:
+                async with self.limiter.slot(update.chat_id):
+                    await self.bot.edit_message_text(
+                        update.text, chat_id=update.chat_id, message_id=update.message_id
+                    )
+                edited += 1
+            except RetryAfter as exc:
+                self.limiter.pause(retry_after_seconds(exc))  # the next edit shows newer counts
+            except BadRequest as exc:
+                if "not modified" not in str(exc).lower():
+                    log.warning("broadcast %d: progress not shown: %s", update.broadcast_id, exc)
+            except TelegramError as exc:
+                log.warning(
+                    "broadcast %d: progress not shown: %s", update.broadcast_id, type(exc).__name__
+                )
+            if update.final:
+                log.info("broadcast %d finished", update.broadcast_id)
+        return edited
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except Exception as exc:
+                log.error("broadcast progress failed: %s", type(exc).__name__)  # noqa: TRY400
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.tick):
+                    await stop.wait()

@@ -1,0 +1,49 @@
+"""One-click unsubscribe from the digest: signed, unguessable tokens (RFC 8058 links)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+
+from storage import audit
+from storage.models import DigestFrequency, Member
+from storage.uow import UnitOfWork
+
+_PURPOSE = b"samvirke-unsubscribe-v1:"
+
+
+def make_token(secret: bytes, member_id: int) -> str:
+    """``<member id>.<signature>``: the id alone is useless without the signature."""
+    signature = hmac.new(secret, _PURPOSE + str(member_id).encode(), hashlib.sha256).digest()
+    return f"{member_id}.{base64.urlsafe_b64encode(signature[:18]).decode().rstrip('=')}"
+
+
+def read_token(secret: bytes, token: str) -> int | None:
+    """The member id in a genuine token, else None."""
+    member_part, _, _signature = token.partition(".")
+    if not member_part.isdigit() or len(member_part) > 12:
+        return None
+    member_id = int(member_part)
+    return member_id if hmac.compare_digest(make_token(secret, member_id), token) else None
+
+
+async def unsubscribe(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> str | None:
+    """Turn the digest off. Returns the member's language, or None if there is no such member."""
+    async with uow:
+        member = await uow.session.get(Member, member_id)
+        if member is None or member.deleted_at is not None:
+            return None
+        if member.digest_frequency != DigestFrequency.OFF:
+            member.digest_frequency = DigestFrequency.OFF
+            member.updated_at = now
+            audit.record(uow.session, "member.digest_unsubscribed", now=now, member_id=member_id)
+            await uow.commit()
+        return member.language
+
+
+async def language_of(uow: UnitOfWork, member_id: int) -> str | None:
+    async with uow:
+        member = await uow.session.get(Member, member_id)
+        return None if member is None or member.deleted_at is not None else member.language

@@ -1,0 +1,223 @@
+"""Who comes to an event: the attendee report organisers see (counts by sector and region, the
+members going and checked in, the waiting list) and check-in, by a member with the event's code
+or by an organiser ticking names.
+
+Members who erased their data are counted, never named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.errors import NotAllowed, NotFound
+from storage.events import rules
+from storage.events import views as events
+from storage.events.views import EventView
+from storage.models import CheckIn, Event, EventStatus, Member, Region, RsvpStatus
+from storage.permissions import Actor
+from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Attendee:
+    member_id: int
+    name: str
+    organisation: str | None
+    sector: str | None
+    region_name: str | None
+    status: str | None  # None: checked in without an RSVP (a walk-in)
+    checked_in: bool
+
+
+@dataclass(frozen=True)
+class AttendeeReport:
+    event: EventView
+    checked_in: int
+    by_sector: dict[str, dict[str, int]]  # group (going, maybe, waitlist, checked_in) -> counts
+    by_region: dict[str, dict[str, int]]
+    attendees: list[Attendee]  # going, then walk-ins who checked in; named members only
+    waitlist: list[Attendee]
+    anonymous: int  # going or checked in, but erased their data: counted, never named
+
+
+@dataclass(frozen=True)
+class CheckInOutcome:
+    event: EventView
+    already: bool
+
+
+# --- the attendee report -----------------------------------------------------------------------
+
+
+def _group_counts(values: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    result: dict[str, Counter[str]] = {}
+    for group, key in values:
+        result.setdefault(group, Counter())[key] += 1
+    return {group: dict(counter.most_common()) for group, counter in result.items()}
+
+
+async def attendees(uow: UnitOfWork, actor: Actor, event_id: int) -> AttendeeReport:
+    """Counts by sector and region, and the list of members going and checked in (organisers
+    managing the event)."""
+    async with uow:
+        session = uow.session
+        event, region_name = await events.load(session, event_id, lock=False)
+        rules.require_manager(actor, event.region_id)
+        counts = (await events.counts(session, [event.id]))[event.id]
+        region_names = {r.id: r.name for r in (await session.scalars(select(Region))).all()}
+        rsvps = {
+            rsvp.member_id: (rsvp, member)
+            for rsvp, member in await events.rsvps_with_members(session, event.id)
+        }
+        checkins = {
+            checkin.member_id: member
+            for checkin, member in (
+                await session.execute(
+                    select(CheckIn, Member)
+                    .join(Member, CheckIn.member_id == Member.id)
+                    .where(CheckIn.event_id == event.id)
+                )
+            ).all()
+        }
+        by_sector: list[tuple[str, str]] = []
+        by_region: list[tuple[str, str]] = []
+
+        def attendee(member: Member, status: str | None) -> Attendee:
+            return Attendee(
+                member_id=member.id,
+                name=member.name or "",
+                organisation=member.organisation,
+                sector=member.sector,
+                region_name=region_names.get(member.region_id or 0),
+                status=status,
+                checked_in=member.id in checkins,
+            )
+
+        for rsvp, member in rsvps.values():
+            if rsvp.status in rules.INTERESTED:
+                by_sector.append((rsvp.status, member.sector or ""))
+                by_region.append((rsvp.status, region_names.get(member.region_id or 0, "")))
+        for member in checkins.values():
+            by_sector.append(("checked_in", member.sector or ""))
+            by_region.append(("checked_in", region_names.get(member.region_id or 0, "")))
+        going = [
+            attendee(member, rsvp.status)
+            for rsvp, member in rsvps.values()
+            if rsvp.status == RsvpStatus.GOING
+        ]
+        walk_ins = [
+            attendee(member, rsvps[member.id][0].status if member.id in rsvps else None)
+            for member in checkins.values()
+            if member.id not in rsvps or rsvps[member.id][0].status != RsvpStatus.GOING
+        ]
+        waiting = sorted(
+            (
+                (rsvp.waitlist_since, rsvp.id, member)
+                for rsvp, member in rsvps.values()
+                if rsvp.status == RsvpStatus.WAITLIST
+            ),
+            key=lambda row: (row[0] or dt.datetime.min.replace(tzinfo=dt.UTC), row[1]),
+        )
+        named = [a for a in going + walk_ins if a.name]
+        named.sort(key=lambda a: (a.status != RsvpStatus.GOING, a.name.casefold()))
+        return AttendeeReport(
+            event=events.view_of(event, region_name, counts),
+            checked_in=len(checkins),
+            by_sector=_group_counts(by_sector),
+            by_region=_group_counts(by_region),
+            attendees=named,
+            waitlist=[attendee(member, RsvpStatus.WAITLIST) for *_, member in waiting],
+            anonymous=len(going) + len(walk_ins) - len(named),
+        )
+
+
+# --- check-in --------------------------------------------------------------------------------
+
+
+async def _insert_checkin(
+    session: AsyncSession, event_id: int, member_id: int, *, now: dt.datetime, by: int | None
+) -> bool:
+    if await events.checked_in(session, event_id, member_id):
+        return False
+    session.add(CheckIn(event_id=event_id, member_id=member_id, at=now, by_member_id=by))
+    await session.flush()
+    return True
+
+
+async def check_in_by_code(
+    uow: UnitOfWork, member_id: int, code: str, *, now: dt.datetime
+) -> CheckInOutcome:
+    """A member at the venue sends the event's check-in code (or opens its link)."""
+    normal = rules.normalise_checkin_code(code)
+    if normal is None:
+        raise NotFound("checkin_code_unknown")
+    async with uow:
+        session = uow.session
+        row = (
+            await session.execute(events.with_region().where(Event.checkin_code == normal))
+        ).first()
+        if row is None:
+            raise NotFound("checkin_code_unknown")
+        event, region_name = row[0], row[1]
+        if event.status == EventStatus.CANCELLED:
+            raise NotAllowed("event_cancelled")
+        if not rules.checkin_open(starts_at=event.starts_at, ends_at=event.ends_at, now=now):
+            raise NotAllowed("checkin_too_early" if now < event.starts_at else "checkin_closed")
+        added = await _insert_checkin(session, event.id, member_id, now=now, by=None)
+        if added:
+            audit.record(
+                session, "event.checked_in", now=now, member_id=member_id, event_id=event.id
+            )
+        view = await events.view_with_counts(session, event, region_name)
+        await uow.commit()
+        return CheckInOutcome(view, already=not added)
+
+
+async def set_checked_in(
+    uow: UnitOfWork,
+    actor: Actor,
+    event_id: int,
+    member_id: int,
+    present: bool,
+    *,
+    now: dt.datetime,
+) -> bool:
+    """An organiser marks a member present (or not). True if something changed."""
+    async with uow:
+        session = uow.session
+        event, _ = await events.load(session, event_id, lock=False)
+        rules.require_manager(actor, event.region_id)
+        if event.status == EventStatus.CANCELLED:
+            raise NotAllowed("event_cancelled")
+        if not rules.manual_checkin_open(starts_at=event.starts_at, now=now):
+            raise NotAllowed("checkin_too_early")
+        member = await session.get(Member, member_id)
+        if member is None or member.deleted_at is not None:
+            raise NotFound("member_not_found")
+        if present:
+            changed = await _insert_checkin(
+                session, event.id, member.id, now=now, by=actor.member_id
+            )
+        else:
+            result = await session.execute(
+                delete(CheckIn).where(CheckIn.event_id == event.id, CheckIn.member_id == member.id)
+            )
+            changed = bool(result.rowcount)  # type: ignore[attr-defined]
+        if changed:
+            audit.record(
+                session,
+                "event.checked_in" if present else "event.check_in_undone",
+                now=now,
+                member_id=member.id,
+                actor_member_id=actor.member_id,
+                event_id=event.id,
+            )
+        await uow.commit()
+        return changed

@@ -1,0 +1,117 @@
+"""The figures funders ask for: events held in a period and region, members registered (going)
+and attended (checked in), by sector, in total and per event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+
+from storage.errors import NotAllowed
+from storage.events import views as events
+from storage.models import CheckIn, Event, EventStatus, Member, Rsvp, RsvpStatus
+from storage.permissions import Actor, require_organiser, visible_region_ids
+from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class EventStats:
+    id: int
+    title: str
+    starts_at: dt.datetime
+    timezone: str
+    region_name: str | None
+    registered: int
+    attended: int
+    attended_by_sector: dict[str, int]
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    start: dt.datetime
+    end: dt.datetime
+    region_name: str | None
+    events: list[EventStats]
+    registered: int
+    attended: int
+    unique_attendees: int
+    registered_by_sector: dict[str, int]
+    attended_by_sector: dict[str, int]
+
+
+async def stats(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    region_id: int | None,
+    now: dt.datetime,
+) -> StatsReport:
+    """Events held (started, not cancelled) from ``start`` to before ``end`` in a region (or all),
+    with members registered (going) and attended (checked in), by sector. An organiser for one
+    region sees that region."""
+    require_organiser(actor)
+    limit = visible_region_ids(actor)
+    if limit is not None:
+        if region_id not in (None, limit):
+            raise NotAllowed("event_other_region")
+        region_id = limit
+    async with uow:
+        session = uow.session
+        region_name = await events.active_region_name(session, region_id)
+        condition = and_(
+            Event.status == EventStatus.PUBLISHED,
+            Event.starts_at >= start,
+            Event.starts_at < end,
+            Event.starts_at <= now,
+        )
+        if region_id is not None:
+            condition = and_(condition, Event.region_id == region_id)
+        rows = (
+            await session.execute(events.with_region().where(condition).order_by(Event.starts_at))
+        ).all()
+        ids = [row[0].id for row in rows]
+        registered = (
+            await session.execute(
+                select(Rsvp.event_id, Member.sector)
+                .join(Member, Rsvp.member_id == Member.id, isouter=True)
+                .where(Rsvp.event_id.in_(ids), Rsvp.status == RsvpStatus.GOING)
+            )
+        ).all()
+        attended = (
+            await session.execute(
+                select(CheckIn.event_id, CheckIn.member_id, Member.sector)
+                .join(Member, CheckIn.member_id == Member.id, isouter=True)
+                .where(CheckIn.event_id.in_(ids))
+            )
+        ).all()
+        per_event: list[EventStats] = []
+        for event, name in rows:
+            here = [sector or "" for event_id, _, sector in attended if event_id == event.id]
+            per_event.append(
+                EventStats(
+                    id=event.id,
+                    title=event.title,
+                    starts_at=event.starts_at,
+                    timezone=event.timezone,
+                    region_name=name,
+                    registered=sum(1 for event_id, _ in registered if event_id == event.id),
+                    attended=len(here),
+                    attended_by_sector=dict(Counter(here).most_common()),
+                )
+            )
+        return StatsReport(
+            start=start,
+            end=end,
+            region_name=region_name,
+            events=per_event,
+            registered=len(registered),
+            attended=len(attended),
+            unique_attendees=len({member_id for _, member_id, _ in attended if member_id}),
+            registered_by_sector=dict(Counter(s or "" for _, s in registered).most_common()),
+            attended_by_sector=dict(Counter(s or "" for *_, s in attended).most_common()),
+        )

@@ -1,0 +1,196 @@
+"""Data-protection requests: a member's export of everything stored about them, and erasure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.bot_state import private_chat_keys
+from storage.errors import NotFound
+from storage.events import rsvps as event_rsvps
+from storage.members import verification
+from storage.members.profiles import CONSENT_VERSION
+from storage.models import (
+    AuditEntry,
+    BotConversation,
+    BotUserData,
+    CheckIn,
+    EmailVerification,
+    Event,
+    Member,
+    OutboxMessage,
+    OutboxStatus,
+    Rsvp,
+)
+from storage.timebank import privacy as timebank_privacy
+from storage.uow import UnitOfWork
+
+# What is stored and why, shown by /privacy (the bot localises these keys).
+STORED_FIELDS = ("name", "email", "organisation", "sector", "region", "language", "telegram")
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def export(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> dict[str, Any]:
+    """Everything stored about the member, as JSON-ready data."""
+    async with uow:
+        member = await uow.session.get(Member, member_id)
+        if member is None or member.deleted_at is not None:
+            raise NotFound("member_not_found")
+        pending = await verification.pending(uow.session, member_id)
+        messages = (
+            await uow.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.member_id == member_id)
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+        entries = (
+            await uow.session.scalars(
+                select(AuditEntry)
+                .where(
+                    or_(AuditEntry.member_id == member_id, AuditEntry.actor_member_id == member_id)
+                )
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+        data: dict[str, Any] = {
+            "exported_at": now.isoformat(),
+            "member": {
+                "id": member.id,
+                "telegram_user_id": member.telegram_user_id,
+                "telegram_username": member.telegram_username,
+                "name": member.name,
+                "email": member.email,
+                "email_verified_at": _iso(member.email_verified_at),
+                "pending_email": pending.email if pending else None,
+                "organisation": member.organisation,
+                "sector": member.sector,
+                "region": member.region.name if member.region else None,
+                "language": member.language,
+                "digest_frequency": member.digest_frequency,
+                "role": member.role,
+                "organiser_region": member.organiser_region.name
+                if member.organiser_region
+                else None,
+                "consent_at": _iso(member.consent_at),
+                "consent_version": member.consent_version,
+                "created_at": _iso(member.created_at),
+                "updated_at": _iso(member.updated_at),
+            },
+            "messages": [
+                {
+                    "channel": m.channel,
+                    "kind": m.payload.get("template"),
+                    "to": m.payload.get("to_email"),
+                    "status": m.status,
+                    "created_at": _iso(m.created_at),
+                    "sent_at": _iso(m.sent_at),
+                }
+                for m in messages
+            ],
+            "history": [
+                {"at": _iso(e.at), "action": e.action, "details": e.details} for e in entries
+            ],
+        }
+        data["events"] = await _event_answers(uow.session, member_id)
+        data["timebank"] = await timebank_privacy.export_member(uow.session, member_id)
+        audit.record(uow.session, "privacy.exported", now=now, member_id=member_id)
+        await uow.commit()
+        return data
+
+
+async def _event_answers(session: AsyncSession, member_id: int) -> list[dict[str, Any]]:
+    rows = (
+        await session.execute(
+            select(Event.title, Event.starts_at, Rsvp.status, Rsvp.responded_at, CheckIn.at)
+            .join(Rsvp, Rsvp.event_id == Event.id)
+            .outerjoin(CheckIn, (CheckIn.event_id == Event.id) & (CheckIn.member_id == member_id))
+            .where(Rsvp.member_id == member_id)
+            .order_by(Event.starts_at)
+        )
+    ).all()
+    return [
+        {
+            "event": title,
+            "starts_at": _iso(starts_at),
+            "answer": status,
+            "answered_at": _iso(responded_at),
+            "checked_in_at": _iso(checked_in),
+        }
+        for title, starts_at, status, responded_at, checked_in in rows
+    ]
+
+
+async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | None:
+    """Erase the member's personal data at once; returns their Telegram id (to drop bot state).
+
+    The row stays, anonymised (no name, address, organisation or Telegram identity), so that
+    records other members rely on (audit trail, later: attendance counts, timebank ledger) keep
+    their totals. Messages not yet sent are withdrawn; sent ones lose their content.
+    """
+    async with uow:
+        member = await uow.session.get(Member, member_id)
+        if member is None or member.deleted_at is not None:
+            raise NotFound("member_not_found")
+        telegram_user_id = member.telegram_user_id
+        member.name = None
+        member.email = None
+        member.email_verified_at = None
+        member.organisation = None
+        member.telegram_user_id = None
+        member.telegram_username = None
+        member.role = "member"
+        member.organiser_region_id = None
+        member.consent_at = None
+        member.deleted_at = now
+        member.updated_at = now
+        session = uow.session
+        # Seats held for meetings still to come go to those waiting; past ones stay counted.
+        await event_rsvps.withdraw_member(session, member_id, now=now)
+        await timebank_privacy.forget_member(session, member_id, now=now)
+        await session.execute(
+            delete(EmailVerification).where(EmailVerification.member_id == member_id)
+        )
+        await session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.member_id == member_id,
+                OutboxMessage.status.in_(
+                    [OutboxStatus.QUEUED, OutboxStatus.RETRY, OutboxStatus.FAILED]
+                ),
+            )
+        )
+        # A message being sent right now may still go out once; it is never handed out again.
+        await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.member_id == member_id,
+                OutboxMessage.status == OutboxStatus.IN_FLIGHT,
+            )
+            .values(status=OutboxStatus.FAILED, locked_until=None)
+        )
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.member_id == member_id)
+            .values(payload={"erased": True}, last_error=None)
+        )
+        if telegram_user_id is not None:
+            await session.execute(
+                delete(BotUserData).where(BotUserData.telegram_user_id == telegram_user_id)
+            )
+            await session.execute(
+                delete(BotConversation).where(
+                    BotConversation.key.in_(private_chat_keys(telegram_user_id))
+                )
+            )
+        audit.record(
+            session, "privacy.erased", now=now, member_id=member_id, consent_version=CONSENT_VERSION
+        )
+        await uow.commit()
+        return telegram_user_id
