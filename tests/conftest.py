@@ -1,8 +1,13 @@
-"""Shared fixtures: a migrated database on SQLite and, when a server is given, on PostgreSQL.
+"""Shared fixtures: a migrated database on SQLite and, when a server is given, on PostgreSQL;
+the test clock; Hypothesis's settings.
 
 Set ``SAMVIRKE_TEST_POSTGRES_URL`` (``postgresql+asyncpg://user@127.0.0.1:port/db``) to run every
 database test on PostgreSQL too; ``.ci/run`` starts a server and sets it. Without it the
-PostgreSQL variants are skipped, with that reason shown.
+PostgreSQL variants are skipped, and ``bin/test`` says so in one line.
+
+Hypothesis keeps the examples it found (failing ones first) in ``.hypothesis/`` at the repository
+root (ignored by git, and by pytest as a dot folder), whatever folder pytest runs from, so a
+failure found once is tried again first on the next run.
 """
 
 from __future__ import annotations
@@ -13,10 +18,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 from sqlalchemy import text
 
 from storage.migrate import upgrade_engine
 from storage.uow import Database
+from tests.support.clock import Clock
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+settings.register_profile(
+    "samvirke", database=DirectoryBasedExampleDatabase(REPOSITORY / ".hypothesis" / "examples")
+)
+settings.load_profile("samvirke")
 
 POSTGRES_URL = os.environ.get("SAMVIRKE_TEST_POSTGRES_URL", "")
 
@@ -66,3 +80,9 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def now() -> dt.datetime:
     return dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clock(now: dt.datetime) -> Clock:
+    """A clock the test moves (``clock.advance(minutes=5)``), starting at ``now``."""
+    return Clock(now)

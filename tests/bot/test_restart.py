@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +36,6 @@ ASK_ORGANISATION = "Which organisation are you part of? Type its name, or press 
 ASK_SECTOR = "Which sector do you work in?"
 ASK_REGION = "Which region are you in?"
 SORRY = "Sorry, something went wrong on our side. Please try again in a moment."
-
-
-@pytest.fixture
-async def bot(db: Database, now: dt.datetime) -> AsyncIterator[BotHarness]:
-    harness = await start_bot(db, Clock(now))
-    yield harness
-    await stop_bot(harness)
 
 
 async def saved_conversations(db: Database) -> dict[tuple[str, str], Any]:

@@ -18,6 +18,8 @@ from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
+from tests.support.clock import Clock as Clock
+
 BOT_ID = 999_000
 BOT_USERNAME = "samvirke_test_bot"
 TOKEN = "999000:TEST-TOKEN"
@@ -269,19 +271,6 @@ class ChatDriver:
 
     def last(self, chat_id: int) -> SentMessage:
         return self.request.sent_to(chat_id)[-1]
-
-
-class Clock:
-    """A clock tests can move."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += dt.timedelta(**kwargs)
 
 
 ADMIN_ID = 1

@@ -10,36 +10,18 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from storage.models import Member, OutboxMessage, Region
+from storage.models import Member, OutboxMessage
 from storage.uow import Database
+from tests.support.clock import Clock as Clock
+from tests.support.regions import region_ids as region_ids
 
 TOKEN = "999000:TEST-TOKEN"
-
-
-class Clock:
-    """A clock tests can move."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += dt.timedelta(**kwargs)
 
 
 @dataclass(frozen=True)
 class Seeded:
     id: int
     telegram_user_id: int
-
-
-async def region_ids(db: Database) -> dict[str, int]:
-    """Region code -> id (the default regions of migration 0001)."""
-    async with db.unit_of_work() as uow:
-        rows = (await uow.session.execute(select(Region.code, Region.id))).all()
-        return {code: rid for code, rid in rows}
 
 
 async def add_members(

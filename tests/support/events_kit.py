@@ -17,9 +17,10 @@ from storage.events import publishing as event_publishing
 from storage.events import rsvps as event_rsvps
 from storage.events.publishing import EventDraft
 from storage.events.views import EventView
-from storage.models import Member, OutboxMessage, Region, Role, Rsvp
+from storage.models import Member, OutboxMessage, Role, Rsvp
 from storage.permissions import Actor
 from storage.uow import Database
+from tests.support.regions import region_id as region_id
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -34,13 +35,6 @@ START = dt.datetime(2027, 2, 20, 13, 0, tzinfo=CPH)
 END = dt.datetime(2027, 2, 20, 17, 0, tzinfo=CPH)
 
 ADMIN = Actor(telegram_user_id=1, member_id=None, is_admin=True)
-
-
-async def region_id(db: Database, code: str = "midtjylland") -> int:
-    async with db.unit_of_work() as uow:
-        found = await uow.session.scalar(select(Region.id).where(Region.code == code))
-        assert found is not None
-        return int(found)
 
 
 async def add_member(

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from storage.members import profiles as members
 from storage.models import (
     OutboxMessage,
-    Region,
     TimebankAccount,
     TimebankCategory,
     TimebankEntry,
@@ -24,6 +23,7 @@ from storage.timebank import common as timebank
 from storage.timebank import exchanges as timebank_exchanges
 from storage.timebank.ledger import Limits, Policy
 from storage.uow import Database
+from tests.support.regions import region_id as region_id
 
 POLICY = Policy()
 HOUR = 60
@@ -38,13 +38,6 @@ def policy(
         organisation_limits=Limits.hours(-org, org),
         expiry=dt.timedelta(days=expiry_days),
     )
-
-
-async def region_id(db: Database, code: str = "midtjylland") -> int:
-    async with db.unit_of_work() as uow:
-        found = await uow.session.scalar(select(Region.id).where(Region.code == code))
-        assert found is not None
-        return int(found)
 
 
 async def category_id(db: Database, code: str = "funding") -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -44,13 +43,6 @@ WHO = "Who should get it?"
 SEE_IT = "This is how the members will see it:"
 ORGANISERS_ONLY = "Sorry, that is for the network's organisers."
 ADMIN = Actor(ADMIN_ID, None, is_admin=True)
-
-
-@pytest.fixture
-async def bot(db: Database, now: dt.datetime) -> AsyncIterator[BotHarness]:
-    harness = await start_bot(db, Clock(now))
-    yield harness
-    await stop_bot(harness)
 
 
 async def appoint(

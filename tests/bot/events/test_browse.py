@@ -5,7 +5,6 @@ deep links (also before signing up), /myevents, the RSVP deadline and check-in."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import icalendar
 import pytest
@@ -16,14 +15,11 @@ from storage.uow import Database
 from tests.support.botkit import (
     BOT_USERNAME,
     BotHarness,
-    Clock,
     SentMessage,
     find_member,
     record_filenames,
     sign_up_member,
     snapshot,
-    start_bot,
-    stop_bot,
     verify_member,
 )
 from tests.support.events_kit import (
@@ -45,13 +41,6 @@ KAREN = 3001  # signs up for real (Region Midtjylland, English)
 LARS = 3002
 SIGNUP = "Once you are signed up, I will show you the event."
 WHEN_EN = "Saturday, 20 February 2027, 13:00–17:00"
-
-
-@pytest.fixture
-async def bot(db: Database) -> AsyncIterator[BotHarness]:
-    harness = await start_bot(db, Clock(NOW))
-    yield harness
-    await stop_bot(harness)
 
 
 @pytest.fixture

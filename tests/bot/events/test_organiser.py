@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
@@ -55,13 +54,6 @@ ASK_WHEN = (
 ASK_END = "When does it end? Type a time (for example 17:00) or a date and a time."
 ASK_PLACE = "Where is it? Type the address, an online link (https://…), or both in one message."
 ASK_CAPACITY = "How many seats are there? Type a number, or press No limit."
-
-
-@pytest.fixture
-async def bot(db: Database) -> AsyncIterator[BotHarness]:
-    harness = await start_bot(db, Clock(NOW))
-    yield harness
-    await stop_bot(harness)
 
 
 @pytest.fixture

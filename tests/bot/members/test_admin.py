@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
@@ -18,15 +16,13 @@ from storage.uow import Database
 from tests.support.botkit import (
     ADMIN_ID,
     BotHarness,
-    Clock,
     SentMessage,
     find_member,
     record_filenames,
     sign_up_member,
-    start_bot,
-    stop_bot,
     verify_member,
 )
+from tests.support.regions import region_id
 
 KAREN = 5001  # becomes an organiser
 LARS = 5002  # a plain member
@@ -44,11 +40,10 @@ ROLE_BUTTONS = [
 
 
 @pytest.fixture
-async def bot(db: Database, now: dt.datetime) -> AsyncIterator[BotHarness]:
-    harness = await start_bot(db, Clock(now))
-    harness.chat.user(ADMIN_ID, "Anne", "Admin", language_code="en")
-    yield harness
-    await stop_bot(harness)
+def bot(bot: BotHarness) -> BotHarness:
+    """The bot of tests/bot/conftest.py, with Anne (the administrator) known to it."""
+    bot.chat.user(ADMIN_ID, "Anne", "Admin", language_code="en")
+    return bot
 
 
 @pytest.fixture
@@ -119,13 +114,6 @@ async def make_organiser(
         region_id=region_id,
         now=bot.clock.now,
     )
-
-
-async def region_id(db: Database, name: str) -> int:
-    async with db.unit_of_work() as uow:
-        found = await uow.session.scalar(select(Region.id).where(Region.name == name))
-        assert found is not None
-        return int(found)
 
 
 async def region_count(db: Database) -> int:

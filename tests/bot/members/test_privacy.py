@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select, update
@@ -18,7 +17,6 @@ from templates.i18n import translator
 from tests.support.botkit import (
     TOKEN,
     BotHarness,
-    Clock,
     SentMessage,
     count_members,
     find_member,
@@ -28,8 +26,6 @@ from tests.support.botkit import (
     record_filenames,
     sign_up_member,
     snapshot,
-    start_bot,
-    stop_bot,
     verify_member,
 )
 
@@ -48,13 +44,6 @@ DELETED = (
     "Send /start if you want to join again."
 )
 KEPT = "Good: nothing was deleted."
-
-
-@pytest.fixture
-async def bot(db: Database, now: dt.datetime) -> AsyncIterator[BotHarness]:
-    harness = await start_bot(db, Clock(now))
-    yield harness
-    await stop_bot(harness)
 
 
 @pytest.fixture

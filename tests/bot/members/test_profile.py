@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import AsyncIterator
-
 import pytest
 
 from storage.members import profiles as members
@@ -15,14 +12,11 @@ from templates.i18n import translator
 from tests.support.botkit import (
     ADMIN_ID,
     BotHarness,
-    Clock,
     SentMessage,
     find_member,
     latest_code,
     outbox_rows,
     sign_up_member,
-    start_bot,
-    stop_bot,
     verify_member,
 )
 
@@ -59,13 +53,6 @@ MEMBER_COMMANDS = [
     "help",
 ]
 ORGANISER_COMMANDS = ["newevent", "attendees", "stats", "members", "broadcast"]
-
-
-@pytest.fixture
-async def bot(db: Database, now: dt.datetime) -> AsyncIterator[BotHarness]:
-    harness = await start_bot(db, Clock(now))
-    yield harness
-    await stop_bot(harness)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
@@ -29,13 +28,6 @@ from tests.support.botkit import (
 )
 
 KAREN = 1001
-
-
-@pytest.fixture
-async def bot(db: Database, now: dt.datetime) -> AsyncIterator[BotHarness]:
-    harness = await start_bot(db, Clock(now))
-    yield harness
-    await stop_bot(harness)
 
 
 async def sign_up(bot: BotHarness, user: int = KAREN, email: str = "karen@example.dk") -> None:

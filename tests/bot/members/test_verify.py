@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import AsyncIterator
-
 import pytest
 
 from storage.uow import Database
 from templates.i18n import translator
 from tests.support.botkit import (
     BotHarness,
-    Clock,
     find_member,
     latest_code,
     outbox_rows,
     sign_up_member,
-    start_bot,
-    stop_bot,
 )
 
 KAREN = 2001
@@ -34,13 +28,6 @@ TYPE_THE_CODE = (
     "Please type the six-digit code we sent to {email}, or press the button to get a new one."
 )
 NOTHING_PENDING = "There is no code waiting to be confirmed."
-
-
-@pytest.fixture
-async def bot(db: Database, now: dt.datetime) -> AsyncIterator[BotHarness]:
-    harness = await start_bot(db, Clock(now))
-    yield harness
-    await stop_bot(harness)
 
 
 @pytest.fixture

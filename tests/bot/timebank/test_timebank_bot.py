@@ -10,7 +10,6 @@ import asyncio
 import csv
 import datetime as dt
 import io
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -53,13 +52,6 @@ INGRID = 6003
 
 MAIN_BUTTONS = ["Offer help", "Ask for help", "Browse", "Log hours", "History", "My listings"]
 ORGANISERS_ONLY = "Sorry, that is for the network's organisers."
-
-
-@pytest.fixture
-async def bot(db: Database, now: dt.datetime) -> AsyncIterator[BotHarness]:
-    harness = await start_bot(db, Clock(now))
-    yield harness
-    await stop_bot(harness)
 
 
 async def signed_up(

@@ -32,6 +32,7 @@ from storage import outbox, regions
 from storage.members import profiles as members
 from storage.models import OutboxMessage, OutboxStatus
 from storage.uow import Database
+from tests.support.clock import Clock
 from tests.support.mailserver import RecordingHandler, SmtpServer, free_port
 
 MAIL_FROM = "samvirke@samvirke.test"
@@ -39,19 +40,6 @@ MINUTE = dt.timedelta(minutes=1)
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-class Clock:
-    """A settable clock for the delivery loop."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, delta: dt.timedelta) -> None:
-        self.now += delta
 
 
 def make_settings(tmp_path: Path, port: int | None, **overrides: Any) -> Settings:
@@ -131,11 +119,6 @@ def html(message: EmailMessage) -> str:
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clock(now: dt.datetime) -> Clock:
-    return Clock(now)
 
 
 @pytest.fixture

@@ -143,11 +143,6 @@ async def bot(api: BotApiServer, db: Database) -> AsyncIterator[Bot]:
         await client.request.shutdown()
 
 
-@pytest.fixture
-def clock(now: dt.datetime) -> Clock:
-    return Clock(now)
-
-
 def delivery(db: Database, bot: Bot, clock: Clock, **options: Any) -> TelegramDelivery:
     return TelegramDelivery(db, bot, options=TelegramOptions(**options), clock=clock)
 

@@ -19,15 +19,9 @@ from storage.members.verification import CheckResult, ResendTooSoon
 from storage.models import AuditEntry, Member, OutboxMessage, Region
 from storage.permissions import Actor
 from storage.uow import Database
+from tests.support.regions import region_id
 
 ADMIN = Actor(telegram_user_id=1, member_id=None, is_admin=True)
-
-
-async def region_id(db: Database, code: str) -> int:
-    async with db.unit_of_work() as uow:
-        value = await uow.session.scalar(select(Region.id).where(Region.code == code))
-    assert value is not None, code
-    return value
 
 
 async def sign_up(

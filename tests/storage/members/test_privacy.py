@@ -21,20 +21,13 @@ from storage.models import (
     Member,
     OutboxMessage,
     OutboxStatus,
-    Region,
 )
 from storage.permissions import Actor
 from storage.uow import Database
+from tests.support.regions import region_id
 
 ADMIN = Actor(telegram_user_id=1, member_id=None, is_admin=True)
 TELEGRAM_ID = 4242
-
-
-async def region_id(db: Database, code: str) -> int:
-    async with db.unit_of_work() as uow:
-        value = await uow.session.scalar(select(Region.id).where(Region.code == code))
-    assert value is not None
-    return value
 
 
 async def sign_up(

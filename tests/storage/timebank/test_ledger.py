@@ -575,7 +575,6 @@ def test_random_sequences_never_break_the_ledger(database_url: str) -> None:
                     max_examples=30,
                     stateful_step_count=30,
                     deadline=None,
-                    database=None,
                     suppress_health_check=[HealthCheck.too_slow],
                 ),
             )
