@@ -25,6 +25,7 @@ from sqlalchemy import text
 from storage.migrate import upgrade_engine
 from storage.uow import Database
 from tests.support.clock import Clock
+from tests.support.mailserver import RecordingHandler, SmtpServer
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 settings.register_profile(
@@ -86,3 +87,13 @@ def now() -> dt.datetime:
 def clock(now: dt.datetime) -> Clock:
     """A clock the test moves (``clock.advance(minutes=5)``), starting at ``now``."""
     return Clock(now)
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free loopback port that records every mail."""
+    server = await SmtpServer(RecordingHandler()).start()
+    try:
+        yield server
+    finally:
+        await server.stop()

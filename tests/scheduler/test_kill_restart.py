@@ -68,15 +68,6 @@ async def smtp() -> AsyncIterator[SmtpServer]:
         await server.stop()
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[BotApiServer]:
-    server = await BotApiServer(TOKEN).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 async def queue_work(db: Database, now: dt.datetime) -> tuple[set[str], set[str]]:
     """The mails and Telegram messages the workers owe: their Message-IDs and texts."""
     mail_ids, texts = set(), set()

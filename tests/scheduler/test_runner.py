@@ -8,10 +8,8 @@ import datetime as dt
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from aiohttp import ClientSession
 
 from samvirke.settings import Settings
@@ -23,25 +21,7 @@ from storage.permissions import Actor
 from storage.uow import Database
 from tests.support.botapi_server import BotApiServer
 from tests.support.broadcastkit import TOKEN, add_members, outbox_rows
-from tests.support.mailserver import RecordingHandler, SmtpServer, free_port
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpServer]:
-    server = await SmtpServer(RecordingHandler()).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[BotApiServer]:
-    server = await BotApiServer(TOKEN).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
+from tests.support.mailserver import SmtpServer, free_port
 
 
 async def test_one_scheduler_delivers_mail_messages_and_broadcast_progress(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -39,18 +38,9 @@ from tests.support.events_kit import (
     publish,
     region_id,
 )
-from tests.support.mailserver import RecordingHandler, SmtpServer
+from tests.support.mailserver import SmtpServer
 
 MAIL_FROM = "samvirke@samvirke.test"
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpServer]:
-    server = await SmtpServer(RecordingHandler()).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

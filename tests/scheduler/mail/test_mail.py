@@ -14,7 +14,6 @@ import logging
 import shutil
 import ssl
 import subprocess
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -119,15 +118,6 @@ def html(message: EmailMessage) -> str:
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpServer]:
-    server = await SmtpServer(RecordingHandler()).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

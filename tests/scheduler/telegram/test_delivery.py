@@ -116,15 +116,6 @@ def test_failures_are_sorted(error: Exception, kind: str) -> None:
 # --- delivery through the stand-in Bot API -------------------------------------------------------
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[BotApiServer]:
-    server = await BotApiServer(TOKEN).start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 def settings_for(api: BotApiServer, db: Database) -> Settings:
     return Settings(
         _env_file=None,
