@@ -29,7 +29,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send
 from bot.ui.texts import error_text, sector_label
 from storage import broadcasts, scheduling
@@ -44,8 +44,7 @@ DRAFT = "broadcast"
 
 
 def _draft(context: Context) -> dict[str, Any]:
-    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})  # type: ignore[union-attr]
-    return draft
+    return drafts.draft(context, DRAFT)
 
 
 # --- writing the message -------------------------------------------------------------------
@@ -53,7 +52,7 @@ def _draft(context: Context) -> dict[str, Any]:
 
 async def start(update: Update, context: Context) -> str:
     require_organiser(acting(context))
-    context.user_data[DRAFT] = {"token": uuid.uuid4().hex}  # type: ignore[index]
+    drafts.start(context, DRAFT, {"token": uuid.uuid4().hex})
     return await ask_message(update, context)
 
 
@@ -273,7 +272,7 @@ async def confirmed(update: Update, context: Context) -> str | int:
         await send(update, error_text(t, error))
         return await ask_audience(update, context)
     await query.answer(t("Sending."))
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, DRAFT)
     await query.edit_message_text(
         broadcasts.progress_text(t, Progress(total=result.total)), reply_markup=None
     )
@@ -294,7 +293,7 @@ async def cancel(update: Update, context: Context) -> int:
     if update.callback_query is not None:
         await update.callback_query.answer()
         await update.callback_query.edit_message_reply_markup(reply_markup=None)
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, DRAFT)
     await send(update, context.t("Broadcast cancelled. Nothing was sent."))
     return ConversationHandler.END
 

@@ -23,8 +23,8 @@ from telegram.ext import (
 from bot.context import Context
 from bot.events import forms
 from bot.events.browse import bot_username, send_card
-from bot.events.forms import Step, draft_of, from_iso, invalid, network_tz, to_iso
-from bot.ui import keyboards
+from bot.events.forms import Step, from_iso, invalid, network_tz, to_iso
+from bot.ui import drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send, typed_text
 from bot.ui.texts import error_text
 from storage import regions
@@ -64,7 +64,7 @@ DRAFT = "newevent"
 
 
 def _draft(context: Context) -> dict[str, Any]:
-    return draft_of(context, DRAFT)
+    return drafts.draft(context, DRAFT)
 
 
 # --- the questions ---------------------------------------------------------------------------
@@ -193,7 +193,7 @@ async def newevent(update: Update, context: Context) -> str | int:
     if context.member is None or not actor.is_organiser:
         await send(update, error_text(context.t, DomainError("organisers_only")))
         return ConversationHandler.END
-    forms.start_draft(context, DRAFT, {})
+    drafts.start(context, DRAFT, {})
     await send(update, context.t("Let us create an event. I will show you a preview first."))
     return await ask_title(update, context)
 
@@ -389,7 +389,7 @@ async def publish(update: Update, context: Context) -> str | int:
         # E.g. the start passed while the draft waited: fix that answer, then publish.
         await send(update, error_text(t, error))
         return await preview(update, context)
-    forms.drop_draft(context, DRAFT)
+    drafts.drop(context, DRAFT)
     link = event_rules.event_link(bot_username(context), view.id)
     text = t("Published! Members can find it with /events.")
     if link:
@@ -402,7 +402,7 @@ async def publish(update: Update, context: Context) -> str | int:
 async def discard(update: Update, context: Context) -> int:
     if update.callback_query is not None:
         await answer_press(update, keep_buttons=False)
-    forms.drop_draft(context, DRAFT)
+    drafts.drop(context, DRAFT)
     await send(update, context.t("The draft is discarded. Nothing was published."))
     return ConversationHandler.END
 

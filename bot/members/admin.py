@@ -6,11 +6,12 @@ import csv
 import io
 
 from telegram import InputFile, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import commands
 from bot.context import Context
 from bot.ui import keyboards
+from bot.ui.chat import PRIVATE
 from bot.ui.spreadsheets import csv_safe
 from bot.ui.texts import sector_label
 from storage import regions
@@ -20,7 +21,6 @@ from storage.models import Role
 from storage.permissions import Actor, require_admin, require_organiser
 from templates.i18n import Translator, translator
 
-PRIVATE = filters.ChatType.PRIVATE
 CSV_COLUMNS = (
     "name",
     "email",

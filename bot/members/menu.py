@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import commands
 from bot.context import Context
 from bot.ui import keyboards
+from bot.ui.chat import PRIVATE
 from storage.members.profiles import MemberView
-
-PRIVATE = filters.ChatType.PRIVATE
 
 
 def verify_keyboard(context: Context) -> InlineKeyboardMarkup:

@@ -16,7 +16,9 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.members.menu import verify_keyboard
-from bot.ui import keyboards
+from bot.ui import drafts, keyboards
+from bot.ui.chat import PRIVATE
+from bot.ui.guards import members_only
 from bot.ui.texts import error_text, sector_label
 from storage import regions
 from storage.errors import InvalidInput
@@ -24,8 +26,7 @@ from storage.members import profiles as members
 from templates.i18n import N_
 
 EDIT_TEXT, EDIT_CHOICE = "edit_text", "edit_choice"
-FIELD = "profile_field"
-PRIVATE = filters.ChatType.PRIVATE
+DRAFT = "profile"
 TEXT_FIELDS = ("name", "email", "organisation")
 
 CHANGE_LABELS = {
@@ -51,10 +52,10 @@ async def show(update: Update, context: Context) -> None:
     t = context.t
     chat = update.effective_chat
     assert chat is not None
-    if context.member is None:
-        await chat.send_message(t("Please sign up first: send /start."))
+    viewer = await members_only(update, context)
+    if viewer is None:
         return
-    member = await members.get(context.uow(), context.member.id)
+    member = await members.get(context.uow(), viewer.id)
     email = member.email
     if not member.email_verified:
         email = t("{email} (not confirmed yet)", email=member.email)
@@ -78,14 +79,13 @@ async def edit(update: Update, context: Context) -> str | int:
     chat = update.effective_chat
     assert query is not None
     assert chat is not None
-    await query.answer()
-    if context.member is None:
-        await chat.send_message(context.t("Please sign up first: send /start."))
+    if await members_only(update, context) is None:
         return ConversationHandler.END
+    await query.answer()
     field = (query.data or "").rsplit(":", 1)[-1]
     if field not in CHANGE_LABELS:
         return ConversationHandler.END
-    context.user_data[FIELD] = field  # type: ignore[index]
+    drafts.start(context, DRAFT, {"field": field})
     return await _ask(update, context, field)
 
 
@@ -113,7 +113,7 @@ async def _save(update: Update, context: Context, value: str | None) -> str | in
     chat = update.effective_chat
     assert chat is not None
     assert context.member is not None
-    field = str(context.user_data.get(FIELD, ""))  # type: ignore[union-attr]
+    field = str(drafts.peek(context, DRAFT).get("field", ""))
     try:
         member = await members.update_profile(
             context.uow(), context.member.id, field, value, now=context.now
@@ -121,7 +121,7 @@ async def _save(update: Update, context: Context, value: str | None) -> str | in
     except InvalidInput as error:
         await chat.send_message(error_text(t, error))
         return await _ask(update, context, field)
-    context.user_data.pop(FIELD, None)  # type: ignore[union-attr]
+    drafts.drop(context, DRAFT)
     context.member = member
     if field == "email":
         await chat.send_message(
@@ -155,7 +155,7 @@ async def choice_made(update: Update, context: Context) -> str | int:
 
 
 async def cancel(update: Update, context: Context) -> int:
-    context.user_data.pop(FIELD, None)  # type: ignore[union-attr]
+    drafts.drop(context, DRAFT)
     chat = update.effective_chat
     assert chat is not None
     await chat.send_message(context.t("Nothing changed."))
@@ -167,7 +167,7 @@ async def reask(update: Update, context: Context) -> str:
     assert chat is not None
     if update.callback_query is not None:
         await update.callback_query.answer()
-    field = str(context.user_data.get(FIELD, "name"))  # type: ignore[union-attr]
+    field = str(drafts.peek(context, DRAFT).get("field", "name"))
     await chat.send_message(
         context.t("You are changing your profile. Please answer the question, or send /cancel.")
     )

@@ -23,8 +23,8 @@ from telegram.ext import (
 from bot.context import Context
 from bot.events import browse as events
 from bot.members import menu
-from bot.ui import keyboards
-from bot.ui.chat import PRIVATE, TEXT, answer_press, send
+from bot.ui import drafts, keyboards
+from bot.ui.chat import PRIVATE, TEXT, answer_press, send, typed_text
 from bot.ui.texts import error_text, sector_label
 from storage import regions
 from storage.errors import InvalidInput
@@ -45,8 +45,7 @@ DRAFT = "signup"
 
 
 def _draft(context: Context) -> dict[str, Any]:
-    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})  # type: ignore[union-attr]
-    return draft
+    return drafts.draft(context, DRAFT)
 
 
 def _telegram_name(update: Update) -> str:
@@ -161,7 +160,7 @@ async def start(update: Update, context: Context) -> str | int:
         if not await events.handle_start_payload(update, context, payload):
             await menu.welcome_back(update, context)
         return ConversationHandler.END
-    context.user_data[DRAFT] = {}  # type: ignore[index]
+    drafts.start(context, DRAFT)
     # Kept beside the draft (which is gone when sign-up ends) until sign-up is done.
     events.remember_for_after_signup(context, payload)
     welcome = context.t(
@@ -204,7 +203,7 @@ async def email_typed(update: Update, context: Context) -> str:
 
 
 async def organisation_typed(update: Update, context: Context) -> str:
-    text = update.effective_message.text or ""  # type: ignore[union-attr]
+    text = typed_text(update)
     try:
         _draft(context)["organisation"] = validate_organisation(text)
     except InvalidInput as error:
@@ -260,7 +259,7 @@ async def consent_given(update: Update, context: Context) -> str | int:
             if error.code == "region_unknown"
             else (await ask_name(update, context))
         )
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, DRAFT)
     context.use_member(registration.member, None)
     await menu.after_signup(update, context, registration.member)
     return ConversationHandler.END
@@ -272,7 +271,7 @@ async def consent_refused(update: Update, context: Context) -> int:
 
 
 async def cancel(update: Update, context: Context) -> int:
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, DRAFT)
     await send(
         update,
         context.t("Sign-up cancelled. Nothing was stored. Send /start whenever you want to begin."),

@@ -6,10 +6,11 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import Context
-from bot.timebank.common import callback_number, member_of, page_buttons, two_columns
+from bot.timebank.common import callback_number, page_buttons, two_columns
 from bot.timebank.listings import category_buttons, listing_text, new_listing_buttons
 from bot.ui import keyboards
 from bot.ui.chat import answer_press, send
+from bot.ui.guards import member_of
 from storage import regions
 from storage.timebank import contacts as timebank_contacts
 from storage.timebank import listings as timebank_listings

@@ -26,8 +26,7 @@ from bot.context import Context
 from bot.ui import keyboards
 from bot.ui.chat import send
 from bot.ui.texts import error_text
-from storage.errors import DomainError, NotFound
-from storage.members.profiles import MemberView
+from storage.errors import DomainError
 from storage.timebank.common import ExchangeView, hours_text, party_name
 from storage.timebank.ledger import LimitExceeded, Policy, hours_decimal
 from storage.timebank.listings import CategoryView
@@ -51,12 +50,6 @@ CATEGORY_LABELS: dict[str, str] = {
 
 def policy_of(context: Context) -> Policy:
     return Policy.from_settings(context.services.settings)
-
-
-def member_of(context: Context) -> MemberView:
-    if context.member is None:
-        raise NotFound("member_not_found")
-    return context.member
 
 
 def callback_number(data: str, index: int = -1) -> int:

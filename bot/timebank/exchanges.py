@@ -19,11 +19,11 @@ from bot.timebank.common import (
     exchange_line,
     helped_text,
     limit_text,
-    member_of,
     policy_of,
 )
-from bot.ui import keyboards
+from bot.ui import drafts, keyboards
 from bot.ui.chat import TEXT, answer_press, remove_buttons, send, typed_text
+from bot.ui.guards import member_of
 from bot.ui.texts import error_text
 from storage.errors import InvalidInput, NotFound
 from storage.models import ListingKind
@@ -111,8 +111,7 @@ LOG_DRAFT = "timebank_log"
 
 
 def _log(context: Context) -> dict[str, Any]:
-    draft: dict[str, Any] = context.user_data.setdefault(LOG_DRAFT, {})  # type: ignore[union-attr]
-    return draft
+    return drafts.draft(context, LOG_DRAFT)
 
 
 async def log_start(update: Update, context: Context) -> str | int:
@@ -120,8 +119,7 @@ async def log_start(update: Update, context: Context) -> str | int:
     t = context.t
     data = await answer_press(update)
     member = member_of(context)
-    draft: dict[str, Any] = {"token": secrets.token_hex(8)}
-    context.user_data[LOG_DRAFT] = draft  # type: ignore[index]
+    draft = drafts.start(context, LOG_DRAFT, {"token": secrets.token_hex(8)})
     preset = data.removeprefix("tb:log").removeprefix(":")
     if preset.startswith("l"):
         listing = await timebank_listings.get_listing(context.uow(), int(preset[1:]))
@@ -396,9 +394,9 @@ async def log_send(update: Update, context: Context) -> str | int:
         if error.code in ("self_exchange", "counterpart_not_found", "nobody_to_confirm"):
             draft.pop("other", None)
             return await ask_other(update, context)
-        context.user_data.pop(LOG_DRAFT, None)  # type: ignore[union-attr]
+        drafts.drop(context, LOG_DRAFT)
         return ConversationHandler.END
-    context.user_data.pop(LOG_DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, LOG_DRAFT)
     await send(
         update,
         t(
@@ -413,7 +411,7 @@ async def log_send(update: Update, context: Context) -> str | int:
 async def log_cancel(update: Update, context: Context) -> int:
     if update.callback_query is not None:
         await answer_press(update, keep_buttons=False)
-    context.user_data.pop(LOG_DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, LOG_DRAFT)
     await send(update, context.t("Nothing was logged."))
     return ConversationHandler.END
 

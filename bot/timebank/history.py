@@ -11,13 +11,13 @@ from bot.timebank.common import (
     csv_bytes,
     csv_hours,
     day_text,
-    member_of,
     page_buttons,
     policy_of,
     send_csv,
 )
 from bot.ui import keyboards
 from bot.ui.chat import acting, answer_press, send
+from bot.ui.guards import member_of
 from bot.ui.spreadsheets import csv_safe
 from storage.timebank import accounts as timebank_accounts
 from storage.timebank.accounts import History, HistoryLine

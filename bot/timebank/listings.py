@@ -16,11 +16,11 @@ from bot.timebank.common import (
     callback_number,
     category_label,
     conversation,
-    member_of,
     two_columns,
 )
-from bot.ui import keyboards
+from bot.ui import drafts, keyboards
 from bot.ui.chat import TEXT, answer_press, send, typed_text
+from bot.ui.guards import member_of
 from bot.ui.texts import error_text
 from storage import regions
 from storage.errors import InvalidInput
@@ -46,17 +46,16 @@ NEW_DRAFT = "timebank_listing"
 
 
 def _new(context: Context) -> dict[str, Any]:
-    draft: dict[str, Any] = context.user_data.setdefault(NEW_DRAFT, {})  # type: ignore[union-attr]
-    return draft
+    return drafts.draft(context, NEW_DRAFT)
 
 
 async def new_start(update: Update, context: Context) -> str:
     data = await answer_press(update)
     member_of(context)
     kind = data.rsplit(":", 1)[-1]
-    context.user_data[NEW_DRAFT] = {  # type: ignore[index]
-        "kind": kind if kind in set(ListingKind) else ListingKind.OFFER
-    }
+    drafts.start(
+        context, NEW_DRAFT, {"kind": kind if kind in set(ListingKind) else ListingKind.OFFER}
+    )
     return await ask_title(update, context)
 
 
@@ -157,17 +156,17 @@ async def listing_region_chosen(update: Update, context: Context) -> str | int:
             return await ask_listing_region(update, context)
         if error.code == "category_unknown":
             return await ask_category(update, context)
-        context.user_data.pop(NEW_DRAFT, None)  # type: ignore[union-attr]
+        drafts.drop(context, NEW_DRAFT)
         return ConversationHandler.END
-    context.user_data.pop(NEW_DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, NEW_DRAFT)
     await send(update, t("Posted. Members can now find it under Browse."))
     await listing_card(update, context, listing)
     return ConversationHandler.END
 
 
 async def new_cancel(update: Update, context: Context) -> int:
-    context.user_data.pop(NEW_DRAFT, None)  # type: ignore[union-attr]
-    context.user_data.pop(EDIT_DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, NEW_DRAFT)
+    drafts.drop(context, EDIT_DRAFT)
     await send(update, context.t("Nothing changed."))
     return ConversationHandler.END
 
@@ -197,13 +196,13 @@ async def edit_start(update: Update, context: Context) -> str | int:
     data = await answer_press(update, keep_buttons=False)
     member_of(context)
     _, _, listing_id, field = data.split(":")
-    context.user_data[EDIT_DRAFT] = {"listing": int(listing_id), "field": field}  # type: ignore[index]
+    drafts.start(context, EDIT_DRAFT, {"listing": int(listing_id), "field": field})
     return await ask_edit(update, context)
 
 
 async def ask_edit(update: Update, context: Context) -> str:
     t = context.t
-    draft: dict[str, Any] = context.user_data.get(EDIT_DRAFT, {})  # type: ignore[union-attr]
+    draft = drafts.peek(context, EDIT_DRAFT)
     field = str(draft.get("field", "title"))
     question = t(EDIT_QUESTIONS.get(field, EDIT_QUESTIONS["title"]))
     if field == "category":
@@ -220,7 +219,7 @@ async def ask_edit(update: Update, context: Context) -> str:
 
 async def _save_edit(update: Update, context: Context, value: str | int | None) -> str | int:
     member = member_of(context)
-    draft: dict[str, Any] = context.user_data.get(EDIT_DRAFT, {})  # type: ignore[union-attr]
+    draft = drafts.peek(context, EDIT_DRAFT)
     try:
         listing = await timebank_listings.update_listing(
             context.uow(),
@@ -232,7 +231,7 @@ async def _save_edit(update: Update, context: Context, value: str | int | None) 
         )
     except InvalidInput as error:
         return await ask_again(update, context, error, ask_edit)
-    context.user_data.pop(EDIT_DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, EDIT_DRAFT)
     await send(update, context.t("Saved."))
     await listing_card(update, context, listing)
     return ConversationHandler.END

@@ -25,7 +25,6 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
-    filters,
 )
 
 from bot.context import Context
@@ -37,7 +36,7 @@ from bot.timebank.browse import (
     contact_answered,
     contact_pressed,
 )
-from bot.timebank.common import day_text, exchange_line, member_of, policy_of
+from bot.timebank.common import day_text, exchange_line, policy_of
 from bot.timebank.exchanges import (
     confirm_pressed,
     decline_pressed,
@@ -55,11 +54,11 @@ from bot.timebank.listings import (
 )
 from bot.timebank.stats import stats_csv_pressed, stats_pressed
 from bot.ui import keyboards
-from bot.ui.chat import acting, send
+from bot.ui.chat import PRIVATE, acting, send
+from bot.ui.guards import member_of
 from storage.timebank import accounts as timebank_accounts
 from storage.timebank.common import hours_text
 
-PRIVATE = filters.ChatType.PRIVATE
 SHOWN_PENDING = 5
 
 
