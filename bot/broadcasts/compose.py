@@ -31,7 +31,8 @@ from telegram.ext import (
 from bot.context import Context
 from bot.ui import drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send
-from bot.ui.texts import error_text, sector_label
+from bot.ui.conversation import OLD_BUTTON
+from bot.ui.texts import CHOOSE_A_BUTTON, error_text, sector_label
 from storage import broadcasts, scheduling
 from storage.broadcasts import Audience, AudienceLabel, Preview, Progress
 from storage.errors import DomainError, InvalidInput
@@ -302,8 +303,6 @@ async def cancel(update: Update, context: Context) -> int:
 
 IN_FLOW_COMMAND = N_("You are writing a broadcast. Please go on, or send /cancel to stop.")
 EXPECT_MESSAGE = N_("Please send the message as text, a photo or a document.")
-EXPECT_BUTTON = N_("Please choose one of the buttons above.")
-OLD_BUTTON = N_("That button belongs to an earlier step.")
 
 
 def _reask(explanation: str) -> Any:
@@ -322,7 +321,7 @@ def _guards(expects_message: bool) -> list[BaseHandler[Update, Context, Any]]:
         MessageHandler(filters.COMMAND, _reask(IN_FLOW_COMMAND)),
         CallbackQueryHandler(cancel, pattern=r"^bc:cancel$"),
         CallbackQueryHandler(_reask(OLD_BUTTON)),
-        MessageHandler(filters.ALL, _reask(EXPECT_MESSAGE if expects_message else EXPECT_BUTTON)),
+        MessageHandler(filters.ALL, _reask(EXPECT_MESSAGE if expects_message else CHOOSE_A_BUTTON)),
     ]
 
 

@@ -19,7 +19,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot.context import Context
 from bot.ui import drafts, keyboards
 from bot.ui.chat import TEXT, acting, send
-from bot.ui.texts import error_text
+from bot.ui.conversation import OLD_BUTTON, reask
+from bot.ui.texts import CHOOSE_A_BUTTON, error_text
 from storage import regions
 from storage.errors import DomainError, InvalidInput
 from storage.events import rules as event_rules
@@ -50,7 +51,6 @@ WHEN_EXAMPLES = N_(
     "or 20 februar 2027 kl. 13-17."
 )
 IN_FLOW = N_("You are creating an event. Please answer the question, or send /cancel to stop.")
-EXPECT_BUTTON = N_("Please choose one of the buttons.")
 
 
 def network_tz(context: Context) -> ZoneInfo:
@@ -183,16 +183,6 @@ async def ask_seats(update: Update, context: Context, no_limit: str) -> None:
 # --- keeping a conversation on its question --------------------------------------------------
 
 
-def _reask(states: Mapping[str, Step], state: str, explanation: str) -> Step:
-    async def handler(update: Update, context: Context) -> str | int:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        await send(update, context.t(explanation))
-        return await states[state](update, context)
-
-    return handler
-
-
 def guards(
     states: Mapping[str, Step],
     state: str,
@@ -205,10 +195,10 @@ def guards(
     text where a button is expected. Other features' buttons and commands pass through, so an
     organiser can look something up in the middle of a draft."""
     found: list[BaseHandler[Update, Context, Any]] = [
-        CallbackQueryHandler(_reask(states, state, EXPECT_BUTTON), pattern=rf"^{prefix}:"),
+        CallbackQueryHandler(reask(states[state], OLD_BUTTON), pattern=rf"^{prefix}:"),
     ]
     if command is not None:
-        found.insert(0, CommandHandler(command, _reask(states, state, IN_FLOW)))
+        found.insert(0, CommandHandler(command, reask(states[state], IN_FLOW)))
     if not expects_text:
-        found.append(MessageHandler(TEXT, _reask(states, state, EXPECT_BUTTON)))
+        found.append(MessageHandler(TEXT, reask(states[state], CHOOSE_A_BUTTON)))
     return found

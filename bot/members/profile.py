@@ -18,6 +18,7 @@ from bot.context import Context
 from bot.members.menu import verify_keyboard
 from bot.ui import drafts, keyboards
 from bot.ui.chat import PRIVATE
+from bot.ui.conversation import guards
 from bot.ui.guards import members_only
 from bot.ui.texts import error_text, sector_label
 from storage import regions
@@ -162,24 +163,24 @@ async def cancel(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-async def reask(update: Update, context: Context) -> str:
-    chat = update.effective_chat
-    assert chat is not None
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    field = str(drafts.peek(context, DRAFT).get("field", "name"))
-    await chat.send_message(
-        context.t("You are changing your profile. Please answer the question, or send /cancel.")
+IN_PROFILE_CHANGE = N_(
+    "You are changing your profile. Please answer the question, or send /cancel."
+)
+
+
+async def ask_current(update: Update, context: Context) -> str:
+    """The question of the field being changed, again."""
+    return await _ask(update, context, str(drafts.peek(context, DRAFT).get("field", "name")))
+
+
+def _guards(*, expects_text: bool) -> list[BaseHandler[Update, Context, Any]]:
+    return guards(
+        ask_current,
+        cancel=cancel,
+        expects_text=expects_text,
+        own_buttons=r"^pf:",
+        in_flow=IN_PROFILE_CHANGE,
     )
-    return await _ask(update, context, field)
-
-
-def _guards() -> list[BaseHandler[Update, Context, Any]]:
-    return [
-        CommandHandler("cancel", cancel),
-        MessageHandler(filters.ALL, reask),
-        CallbackQueryHandler(reask),
-    ]
 
 
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
@@ -191,9 +192,12 @@ def handlers() -> list[BaseHandler[Update, Context, Any]]:
                 EDIT_TEXT: [
                     MessageHandler(filters.TEXT & ~filters.COMMAND, text_typed),
                     CallbackQueryHandler(choice_made, pattern=r"^pf:set:$"),
-                    *_guards(),
+                    *_guards(expects_text=True),
                 ],
-                EDIT_CHOICE: [CallbackQueryHandler(choice_made, pattern=r"^pf:set:"), *_guards()],
+                EDIT_CHOICE: [
+                    CallbackQueryHandler(choice_made, pattern=r"^pf:set:"),
+                    *_guards(expects_text=False),
+                ],
             },
             fallbacks=[CommandHandler("cancel", cancel)],
             name="profile",

@@ -17,7 +17,6 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
 
 from bot.context import Context
@@ -25,6 +24,7 @@ from bot.events import browse as events
 from bot.members import menu
 from bot.ui import drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, answer_press, send, typed_text
+from bot.ui.conversation import guards
 from bot.ui.texts import error_text, sector_label
 from storage import regions
 from storage.errors import InvalidInput
@@ -279,35 +279,20 @@ async def cancel(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-def _reask(state: str, explanation: str) -> Callable[[Update, Context], Coroutine[Any, Any, str]]:
-    """Explain what was wrong with the answer, then ask the same question again."""
-
-    async def handler(update: Update, context: Context) -> str:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        await send(update, context.t(explanation))
-        return await ASK[state](update, context)
-
-    return handler
-
-
 IN_FLOW_COMMAND = N_(
     "You are in the middle of signing up. Please answer the question, or send /cancel to stop."
 )
-EXPECT_TEXT = N_("Please answer with a text message.")
-EXPECT_BUTTON = N_("Please choose one of the buttons below.")
-OLD_BUTTON = N_("That button belongs to an earlier question.")
 
 
 def _guards(state: str, *, expects_text: bool) -> list[BaseHandler[Update, Context, Any]]:
     """Handlers that catch anything a state does not expect (in this order, after its own)."""
-    wrong_input = EXPECT_TEXT if expects_text else EXPECT_BUTTON
-    return [
-        CommandHandler("cancel", cancel),
-        MessageHandler(filters.COMMAND, _reask(state, IN_FLOW_COMMAND)),
-        CallbackQueryHandler(_reask(state, OLD_BUTTON)),
-        MessageHandler(filters.ALL, _reask(state, wrong_input)),
-    ]
+    return guards(
+        ASK[state],
+        cancel=cancel,
+        expects_text=expects_text,
+        own_buttons=r"^su:",
+        in_flow=IN_FLOW_COMMAND,
+    )
 
 
 def handler() -> ConversationHandler[Context]:

@@ -12,10 +12,7 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandl
 
 from bot.context import Context
 from bot.timebank.common import (
-    Ask,
-    ask_again,
     callback_number,
-    conversation,
     exchange_line,
     helped_text,
     limit_text,
@@ -23,6 +20,7 @@ from bot.timebank.common import (
 )
 from bot.ui import drafts, keyboards
 from bot.ui.chat import TEXT, answer_press, remove_buttons, send, typed_text
+from bot.ui.conversation import Ask, ask_again, conversation
 from bot.ui.guards import member_of
 from bot.ui.texts import error_text
 from storage.errors import InvalidInput, NotFound
@@ -429,7 +427,7 @@ LOG_ASK: dict[str, Ask] = {
 def log_conversation() -> ConversationHandler[Context]:
     return conversation(
         "timebank_log",
-        CallbackQueryHandler(log_start, pattern=r"^tb:log(:[mal]\d+)?$"),
+        [CallbackQueryHandler(log_start, pattern=r"^tb:log(:[mal]\d+)?$")],
         {
             LOG_AS: [CallbackQueryHandler(as_chosen, pattern=r"^tb:lg:as:\d+$")],
             LOG_DIRECTION: [

@@ -11,15 +11,13 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandl
 
 from bot.context import Context
 from bot.timebank.common import (
-    Ask,
-    ask_again,
     callback_number,
     category_label,
-    conversation,
     two_columns,
 )
 from bot.ui import drafts, keyboards
 from bot.ui.chat import TEXT, answer_press, send, typed_text
+from bot.ui.conversation import Ask, ask_again, conversation
 from bot.ui.guards import member_of
 from bot.ui.texts import error_text
 from storage import regions
@@ -366,7 +364,7 @@ def listing_conversations() -> list[ConversationHandler[Context]]:
     """Posting a listing, and editing one."""
     new = conversation(
         "timebank_listing",
-        CallbackQueryHandler(new_start, pattern=r"^tb:new:(offer|request)$"),
+        [CallbackQueryHandler(new_start, pattern=r"^tb:new:(offer|request)$")],
         {
             NEW_TITLE: [MessageHandler(TEXT, title_typed)],
             NEW_DESCRIPTION: [MessageHandler(TEXT, listing_description_typed)],
@@ -380,9 +378,11 @@ def listing_conversations() -> list[ConversationHandler[Context]]:
     )
     edit = conversation(
         "timebank_edit",
-        CallbackQueryHandler(
-            edit_start, pattern=r"^tb:le:\d+:(title|description|category|region)$"
-        ),
+        [
+            CallbackQueryHandler(
+                edit_start, pattern=r"^tb:le:\d+:(title|description|category|region)$"
+            )
+        ],
         {
             EDIT_TEXT: [MessageHandler(TEXT, edit_typed)],
             EDIT_CHOICE: [CallbackQueryHandler(edit_chosen, pattern=r"^tb:le:set:\d+$")],
