@@ -29,7 +29,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context
-from bot.ui import drafts, keyboards
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send
 from bot.ui.conversation import OLD_BUTTON
 from bot.ui.texts import CHOOSE_A_BUTTON, error_text, sector_label
@@ -319,7 +319,7 @@ def _guards(expects_message: bool) -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("cancel", cancel),
         MessageHandler(filters.COMMAND, _reask(IN_FLOW_COMMAND)),
-        CallbackQueryHandler(cancel, pattern=r"^bc:cancel$"),
+        CallbackQueryHandler(cancel, pattern=callbacks.matching(r"^bc:cancel$")),
         CallbackQueryHandler(_reask(OLD_BUTTON)),
         MessageHandler(filters.ALL, _reask(EXPECT_MESSAGE if expects_message else CHOOSE_A_BUTTON)),
     ]
@@ -333,17 +333,22 @@ def handler() -> ConversationHandler[Context]:
             WRITE: [MessageHandler(message & PRIVATE, message_written), *_guards(True)],
             AUDIENCE: [
                 CallbackQueryHandler(
-                    audience_menu, pattern=r"^bc:aud:(regions|sectors|events|back)$"
+                    audience_menu,
+                    pattern=callbacks.matching(r"^bc:aud:(regions|sectors|events|back)$"),
                 ),
                 CallbackQueryHandler(
                     audience_chosen,
-                    pattern=r"^bc:(aud:everyone|region:\d+|sector:\w+|event:\d+)$",
+                    pattern=callbacks.matching(
+                        r"^bc:(aud:everyone|region:\d+|sector:\w+|event:\d+)$"
+                    ),
                 ),
                 *_guards(False),
             ],
             CONFIRM: [
-                CallbackQueryHandler(confirmed, pattern=r"^bc:send$"),
-                CallbackQueryHandler(again, pattern=r"^bc:again:(audience|message)$"),
+                CallbackQueryHandler(confirmed, pattern=callbacks.matching(r"^bc:send$")),
+                CallbackQueryHandler(
+                    again, pattern=callbacks.matching(r"^bc:again:(audience|message)$")
+                ),
                 *_guards(False),
             ],
         },

@@ -19,7 +19,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.events.browse import bot_username
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, send
 from bot.ui.spreadsheets import csv_safe
 from bot.ui.texts import error_text, sector_label
@@ -292,9 +292,9 @@ async def qr_pressed(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("attendees", attendees_command, filters=PRIVATE),
-        CallbackQueryHandler(attendees_pressed, pattern=r"^oe:att:\d+$"),
-        CallbackQueryHandler(csv_pressed, pattern=r"^oe:csv:\d+$"),
-        CallbackQueryHandler(checkin_list_pressed, pattern=r"^oe:ck:\d+:\d+$"),
-        CallbackQueryHandler(toggle_pressed, pattern=r"^oe:tog:\d+:\d+:\d+$"),
-        CallbackQueryHandler(qr_pressed, pattern=r"^oe:qr:\d+$"),
+        CallbackQueryHandler(attendees_pressed, pattern=callbacks.matching(r"^oe:att:\d+$")),
+        CallbackQueryHandler(csv_pressed, pattern=callbacks.matching(r"^oe:csv:\d+$")),
+        CallbackQueryHandler(checkin_list_pressed, pattern=callbacks.matching(r"^oe:ck:\d+:\d+$")),
+        CallbackQueryHandler(toggle_pressed, pattern=callbacks.matching(r"^oe:tog:\d+:\d+:\d+$")),
+        CallbackQueryHandler(qr_pressed, pattern=callbacks.matching(r"^oe:qr:\d+$")),
     ]

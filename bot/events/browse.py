@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE
 from bot.ui.guards import members_only
 from bot.ui.texts import error_text
@@ -508,9 +508,9 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
     return [
         CommandHandler("events", events_command, filters=PRIVATE),
         CommandHandler("myevents", my_events_command, filters=PRIVATE),
-        CallbackQueryHandler(list_page, pattern=r"^ev:list:[ra]:\d{1,4}$"),
-        CallbackQueryHandler(show_pressed, pattern=r"^ev:show:\d+$"),
-        CallbackQueryHandler(rsvp_pressed, pattern=r"^ev:rsvp:\d+:[gmn]$"),
-        CallbackQueryHandler(calendar_pressed, pattern=r"^ev:ics:\d+$"),
+        CallbackQueryHandler(list_page, pattern=callbacks.matching(r"^ev:list:[ra]:\d{1,4}$")),
+        CallbackQueryHandler(show_pressed, pattern=callbacks.matching(r"^ev:show:\d+$")),
+        CallbackQueryHandler(rsvp_pressed, pattern=callbacks.matching(r"^ev:rsvp:\d+:[gmn]$")),
+        CallbackQueryHandler(calendar_pressed, pattern=callbacks.matching(r"^ev:ics:\d+$")),
         MessageHandler(CHECKIN_TEXT, code_typed),
     ]

@@ -17,7 +17,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
 
 from bot.context import Context
-from bot.ui import drafts, keyboards
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, acting, send
 from bot.ui.conversation import OLD_BUTTON, reask
 from bot.ui.texts import CHOOSE_A_BUTTON, error_text
@@ -195,7 +195,9 @@ def guards(
     text where a button is expected. Other features' buttons and commands pass through, so an
     organiser can look something up in the middle of a draft."""
     found: list[BaseHandler[Update, Context, Any]] = [
-        CallbackQueryHandler(reask(states[state], OLD_BUTTON), pattern=rf"^{prefix}:"),
+        CallbackQueryHandler(
+            reask(states[state], OLD_BUTTON), pattern=callbacks.matching(rf"^{prefix}:")
+        ),
     ]
     if command is not None:
         found.insert(0, CommandHandler(command, reask(states[state], IN_FLOW)))

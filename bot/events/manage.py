@@ -23,7 +23,7 @@ from bot.context import Context
 from bot.events import forms
 from bot.events.browse import bot_username, send_card
 from bot.events.forms import FIELD_LABELS, from_iso, invalid
-from bot.ui import drafts, keyboards
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, acting, answer_press, send, typed_text
 from bot.ui.texts import error_text
 from storage.errors import DomainError, InvalidInput
@@ -335,31 +335,39 @@ def handler() -> ConversationHandler[Context]:
 
     return ConversationHandler(
         entry_points=[
-            CallbackQueryHandler(edit_start, pattern=r"^oe:edit:\d+$"),
-            CallbackQueryHandler(cancel_start, pattern=r"^oe:cancel:\d+$"),
+            CallbackQueryHandler(edit_start, pattern=callbacks.matching(r"^oe:edit:\d+$")),
+            CallbackQueryHandler(cancel_start, pattern=callbacks.matching(r"^oe:cancel:\d+$")),
         ],
         states={
             M_FIELD: [
-                CallbackQueryHandler(edit_field_chosen, pattern=r"^oe:f:\w+$"),
+                CallbackQueryHandler(edit_field_chosen, pattern=callbacks.matching(r"^oe:f:\w+$")),
                 *guards(M_FIELD, expects_text=False),
             ],
             M_VALUE: [
                 MessageHandler(TEXT, edit_value_typed),
-                CallbackQueryHandler(edit_choice, pattern=r"^oe:v:(none|region:(\d+|all))$"),
+                CallbackQueryHandler(
+                    edit_choice, pattern=callbacks.matching(r"^oe:v:(none|region:(\d+|all))$")
+                ),
                 *guards(M_VALUE, expects_text=True),
             ],
             M_END: [MessageHandler(TEXT, edit_end_typed), *guards(M_END, expects_text=True)],
             M_WHEN_OK: [
-                CallbackQueryHandler(edit_when_answered, pattern=r"^oe:when:(ok|again)$"),
+                CallbackQueryHandler(
+                    edit_when_answered, pattern=callbacks.matching(r"^oe:when:(ok|again)$")
+                ),
                 *guards(M_WHEN_OK, expects_text=False),
             ],
             M_CANCEL_MESSAGE: [
                 MessageHandler(TEXT, cancel_message_typed),
-                CallbackQueryHandler(cancel_without_message, pattern=r"^oe:cm:none$"),
+                CallbackQueryHandler(
+                    cancel_without_message, pattern=callbacks.matching(r"^oe:cm:none$")
+                ),
                 *guards(M_CANCEL_MESSAGE, expects_text=True),
             ],
             M_CANCEL_OK: [
-                CallbackQueryHandler(cancel_confirmed, pattern=r"^oe:cc:(yes|no)$"),
+                CallbackQueryHandler(
+                    cancel_confirmed, pattern=callbacks.matching(r"^oe:cc:(yes|no)$")
+                ),
                 *guards(M_CANCEL_OK, expects_text=False),
             ],
         },

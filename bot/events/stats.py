@@ -18,7 +18,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.events.forms import network_tz
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, answer_press, send
 from bot.ui.spreadsheets import csv_safe
 from bot.ui.texts import sector_label
@@ -204,6 +204,10 @@ async def _stats_report(
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("stats", stats_command, filters=PRIVATE),
-        CallbackQueryHandler(stats_period_chosen, pattern=r"^st:p:\d{8}-\d{8}$"),
-        CallbackQueryHandler(stats_region_chosen, pattern=r"^st:r:\d{8}-\d{8}:(\d+|all)$"),
+        CallbackQueryHandler(
+            stats_period_chosen, pattern=callbacks.matching(r"^st:p:\d{8}-\d{8}$")
+        ),
+        CallbackQueryHandler(
+            stats_region_chosen, pattern=callbacks.matching(r"^st:r:\d{8}-\d{8}:(\d+|all)$")
+        ),
     ]

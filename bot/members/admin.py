@@ -10,7 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import commands
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE
 from bot.ui.spreadsheets import csv_safe
 from bot.ui.texts import sector_label
@@ -208,7 +208,9 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
     return [
         CommandHandler("members", members_command, filters=PRIVATE),
         CommandHandler("regions", regions_command, filters=PRIVATE),
-        CallbackQueryHandler(card, pattern=r"^ad:card:\d+$"),
-        CallbackQueryHandler(pick_region, pattern=r"^ad:pick:\d+$"),
-        CallbackQueryHandler(set_role, pattern=r"^ad:role:\d+:(all|member|region:\d+)$"),
+        CallbackQueryHandler(card, pattern=callbacks.matching(r"^ad:card:\d+$")),
+        CallbackQueryHandler(pick_region, pattern=callbacks.matching(r"^ad:pick:\d+$")),
+        CallbackQueryHandler(
+            set_role, pattern=callbacks.matching(r"^ad:role:\d+:(all|member|region:\d+)$")
+        ),
     ]

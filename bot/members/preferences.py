@@ -7,7 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import commands
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE
 from bot.ui.guards import members_only
 from bot.ui.texts import FREQUENCY_LABELS, LANGUAGE_NAMES, frequency_label
@@ -77,5 +77,5 @@ async def changed(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler[Update, Context, None]]:
     return [
         CommandHandler("settings", show, filters=PRIVATE),
-        CallbackQueryHandler(changed, pattern=r"^st:(lang|digest):\w+$"),
+        CallbackQueryHandler(changed, pattern=callbacks.matching(r"^st:(lang|digest):\w+$")),
     ]

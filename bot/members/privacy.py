@@ -9,7 +9,7 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE
 from bot.ui.guards import members_only
 from storage.members import privacy
@@ -125,7 +125,7 @@ async def delete(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler[Update, Context, None]]:
     return [
         CommandHandler("privacy", show, filters=PRIVATE),
-        CallbackQueryHandler(export, pattern=r"^pv:export$"),
-        CallbackQueryHandler(confirm_delete, pattern=r"^pv:delete$"),
-        CallbackQueryHandler(delete, pattern=r"^pv:delete:(yes|no)$"),
+        CallbackQueryHandler(export, pattern=callbacks.matching(r"^pv:export$")),
+        CallbackQueryHandler(confirm_delete, pattern=callbacks.matching(r"^pv:delete$")),
+        CallbackQueryHandler(delete, pattern=callbacks.matching(r"^pv:delete:(yes|no)$")),
     ]

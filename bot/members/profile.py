@@ -16,7 +16,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.members.menu import verify_keyboard
-from bot.ui import drafts, keyboards
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import PRIVATE
 from bot.ui.conversation import guards
 from bot.ui.guards import members_only
@@ -148,10 +148,13 @@ async def text_typed(update: Update, context: Context) -> str | int:
 async def choice_made(update: Update, context: Context) -> str | int:
     query = update.callback_query
     assert query is not None
+    data = query.data or ""
+    value = data.removeprefix("pf:set:")
+    if value and drafts.peek(context, DRAFT).get("field") == "region":
+        value = str(callbacks.number(data))  # a region id (StaleButton when it is not one)
     await query.answer()
     if query.message is not None:
         await query.edit_message_reply_markup(reply_markup=None)
-    value = (query.data or "").removeprefix("pf:set:")
     return await _save(update, context, value or None)
 
 
@@ -187,15 +190,15 @@ def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("profile", show, filters=PRIVATE),
         ConversationHandler(
-            entry_points=[CallbackQueryHandler(edit, pattern=r"^pf:edit:\w+$")],
+            entry_points=[CallbackQueryHandler(edit, pattern=callbacks.matching(r"^pf:edit:\w+$"))],
             states={
                 EDIT_TEXT: [
                     MessageHandler(filters.TEXT & ~filters.COMMAND, text_typed),
-                    CallbackQueryHandler(choice_made, pattern=r"^pf:set:$"),
+                    CallbackQueryHandler(choice_made, pattern=callbacks.matching(r"^pf:set:$")),
                     *_guards(expects_text=True),
                 ],
                 EDIT_CHOICE: [
-                    CallbackQueryHandler(choice_made, pattern=r"^pf:set:"),
+                    CallbackQueryHandler(choice_made, pattern=callbacks.matching(r"^pf:set:")),
                     *_guards(expects_text=False),
                 ],
             },

@@ -22,7 +22,7 @@ from telegram.ext import (
 from bot.context import Context
 from bot.events import browse as events
 from bot.members import menu
-from bot.ui import drafts, keyboards
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, answer_press, send, typed_text
 from bot.ui.conversation import guards
 from bot.ui.texts import error_text, sector_label
@@ -301,26 +301,32 @@ def handler() -> ConversationHandler[Context]:
         states={
             NAME: [
                 MessageHandler(TEXT, name_typed),
-                CallbackQueryHandler(name_suggested, pattern=r"^su:name$"),
+                CallbackQueryHandler(name_suggested, pattern=callbacks.matching(r"^su:name$")),
                 *_guards(NAME, expects_text=True),
             ],
             EMAIL: [MessageHandler(TEXT, email_typed), *_guards(EMAIL, expects_text=True)],
             ORGANISATION: [
                 MessageHandler(TEXT, organisation_typed),
-                CallbackQueryHandler(organisation_skipped, pattern=r"^su:org:skip$"),
+                CallbackQueryHandler(
+                    organisation_skipped, pattern=callbacks.matching(r"^su:org:skip$")
+                ),
                 *_guards(ORGANISATION, expects_text=True),
             ],
             SECTOR: [
-                CallbackQueryHandler(sector_chosen, pattern=r"^su:sector:"),
+                CallbackQueryHandler(sector_chosen, pattern=callbacks.matching(r"^su:sector:")),
                 *_guards(SECTOR, expects_text=False),
             ],
             REGION: [
-                CallbackQueryHandler(region_chosen, pattern=r"^su:region:\d+$"),
+                CallbackQueryHandler(region_chosen, pattern=callbacks.matching(r"^su:region:\d+$")),
                 *_guards(REGION, expects_text=False),
             ],
             CONSENT: [
-                CallbackQueryHandler(consent_given, pattern=r"^su:consent:yes$"),
-                CallbackQueryHandler(consent_refused, pattern=r"^su:consent:no$"),
+                CallbackQueryHandler(
+                    consent_given, pattern=callbacks.matching(r"^su:consent:yes$")
+                ),
+                CallbackQueryHandler(
+                    consent_refused, pattern=callbacks.matching(r"^su:consent:no$")
+                ),
                 *_guards(CONSENT, expects_text=False),
             ],
         },

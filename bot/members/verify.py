@@ -7,6 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 
 from bot.context import Context
 from bot.members.menu import verify_keyboard
+from bot.ui import callbacks
 from bot.ui.chat import PRIVATE
 from storage.members import verification
 from storage.members.verification import CheckResult
@@ -79,5 +80,5 @@ async def resend(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler[Update, Context, None]]:
     return [
         MessageHandler(CODE, code_typed),
-        CallbackQueryHandler(resend, pattern=r"^verify:resend$"),
+        CallbackQueryHandler(resend, pattern=callbacks.matching(r"^verify:resend$")),
     ]

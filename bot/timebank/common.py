@@ -40,10 +40,6 @@ def policy_of(context: Context) -> Policy:
     return Policy.from_settings(context.services.settings)
 
 
-def callback_number(data: str, index: int = -1) -> int:
-    return int(data.split(":")[index])
-
-
 # --- texts ----------------------------------------------------------------------------------
 
 

@@ -12,13 +12,12 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandl
 
 from bot.context import Context
 from bot.timebank.common import (
-    callback_number,
     exchange_line,
     helped_text,
     limit_text,
     policy_of,
 )
-from bot.ui import drafts, keyboards
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, answer_press, remove_buttons, send, typed_text
 from bot.ui.conversation import Ask, ask_again, conversation
 from bot.ui.guards import member_of
@@ -46,7 +45,7 @@ async def confirm_pressed(update: Update, context: Context) -> None:
         decision = await timebank_exchanges.confirm(
             context.uow(),
             member.id,
-            callback_number(data),
+            callbacks.number(data),
             policy=policy_of(context),
             now=context.now,
         )
@@ -72,7 +71,7 @@ async def decline_pressed(update: Update, context: Context) -> None:
     data = await answer_press(update)
     member = member_of(context)
     decision = await timebank_exchanges.decline(
-        context.uow(), member.id, callback_number(data), now=context.now
+        context.uow(), member.id, callbacks.number(data), now=context.now
     )
     await remove_buttons(update)
     if not decision.changed:
@@ -86,7 +85,7 @@ async def withdraw_pressed(update: Update, context: Context) -> None:
     data = await answer_press(update, keep_buttons=False)
     member = member_of(context)
     decision = await timebank_exchanges.cancel(
-        context.uow(), member.id, callback_number(data), now=context.now
+        context.uow(), member.id, callbacks.number(data), now=context.now
     )
     if not decision.changed:
         await send(update, t("You have already withdrawn this exchange."))
@@ -280,7 +279,7 @@ async def _set_hours(update: Update, context: Context, minutes: int) -> str:
 async def hours_chosen(update: Update, context: Context) -> str:
     data = await answer_press(update, keep_buttons=False)
     try:
-        minutes = validate_minutes(callback_number(data))
+        minutes = validate_minutes(callbacks.number(data))
     except InvalidInput as error:
         return await ask_again(update, context, error, ask_hours)
     return await _set_hours(update, context, minutes)
@@ -427,27 +426,35 @@ LOG_ASK: dict[str, Ask] = {
 def log_conversation() -> ConversationHandler[Context]:
     return conversation(
         "timebank_log",
-        [CallbackQueryHandler(log_start, pattern=r"^tb:log(:[mal]\d+)?$")],
+        [CallbackQueryHandler(log_start, pattern=callbacks.matching(r"^tb:log(:[mal]\d+)?$"))],
         {
-            LOG_AS: [CallbackQueryHandler(as_chosen, pattern=r"^tb:lg:as:\d+$")],
+            LOG_AS: [
+                CallbackQueryHandler(as_chosen, pattern=callbacks.matching(r"^tb:lg:as:\d+$"))
+            ],
             LOG_DIRECTION: [
-                CallbackQueryHandler(direction_chosen, pattern=r"^tb:lg:dir:(gave|received)$")
+                CallbackQueryHandler(
+                    direction_chosen, pattern=callbacks.matching(r"^tb:lg:dir:(gave|received)$")
+                )
             ],
             LOG_OTHER: [
-                CallbackQueryHandler(other_chosen, pattern=r"^tb:lg:who:[ma]\d+$"),
+                CallbackQueryHandler(
+                    other_chosen, pattern=callbacks.matching(r"^tb:lg:who:[ma]\d+$")
+                ),
                 MessageHandler(TEXT, other_typed),
             ],
             LOG_HOURS: [
-                CallbackQueryHandler(hours_chosen, pattern=r"^tb:lg:h:\d+$"),
+                CallbackQueryHandler(hours_chosen, pattern=callbacks.matching(r"^tb:lg:h:\d+$")),
                 MessageHandler(TEXT, hours_typed),
             ],
             LOG_DESCRIPTION: [
-                CallbackQueryHandler(description_from_listing, pattern=r"^tb:lg:desc$"),
+                CallbackQueryHandler(
+                    description_from_listing, pattern=callbacks.matching(r"^tb:lg:desc$")
+                ),
                 MessageHandler(TEXT, description_typed),
             ],
             LOG_CONFIRM: [
-                CallbackQueryHandler(log_send, pattern=r"^tb:lg:send$"),
-                CallbackQueryHandler(log_cancel, pattern=r"^tb:lg:cancel$"),
+                CallbackQueryHandler(log_send, pattern=callbacks.matching(r"^tb:lg:send$")),
+                CallbackQueryHandler(log_cancel, pattern=callbacks.matching(r"^tb:lg:cancel$")),
             ],
         },
         asks=LOG_ASK,

@@ -11,11 +11,10 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandl
 
 from bot.context import Context
 from bot.timebank.common import (
-    callback_number,
     category_label,
     two_columns,
 )
-from bot.ui import drafts, keyboards
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, answer_press, send, typed_text
 from bot.ui.conversation import Ask, ask_again, conversation
 from bot.ui.guards import member_of
@@ -113,7 +112,7 @@ async def ask_category(update: Update, context: Context) -> str:
 
 async def category_chosen(update: Update, context: Context) -> str:
     data = await answer_press(update, keep_buttons=False)
-    _new(context)["category_id"] = callback_number(data)
+    _new(context)["category_id"] = callbacks.number(data)
     return await ask_listing_region(update, context)
 
 
@@ -136,7 +135,7 @@ async def listing_region_chosen(update: Update, context: Context) -> str | int:
     data = await answer_press(update, keep_buttons=False)
     member = member_of(context)
     draft = _new(context)
-    region_id = callback_number(data) or None
+    region_id = callbacks.number(data) or None
     try:
         listing = await timebank_listings.create_listing(
             context.uow(),
@@ -241,7 +240,7 @@ async def edit_typed(update: Update, context: Context) -> str | int:
 
 async def edit_chosen(update: Update, context: Context) -> str | int:
     data = await answer_press(update, keep_buttons=False)
-    return await _save_edit(update, context, callback_number(data) or None)
+    return await _save_edit(update, context, callbacks.number(data) or None)
 
 
 # --- my listings ----------------------------------------------------------------------------
@@ -310,7 +309,7 @@ async def listing_status_pressed(update: Update, context: Context) -> None:
     action = data.split(":")[1]
     status = {"lp": ListingStatus.PAUSED, "lr": ListingStatus.ACTIVE, "ldy": ListingStatus.DELETED}
     listing = await timebank_listings.set_listing_status(
-        context.uow(), member.id, callback_number(data), status[action], now=context.now
+        context.uow(), member.id, callbacks.number(data), status[action], now=context.now
     )
     if listing is None:
         await send(update, t("Deleted."))
@@ -324,7 +323,7 @@ async def listing_status_pressed(update: Update, context: Context) -> None:
 async def delete_asked(update: Update, context: Context) -> None:
     t = context.t
     data = await answer_press(update)
-    listing_id = callback_number(data)
+    listing_id = callbacks.number(data)
     await send(
         update,
         t("Delete this listing for good?"),
@@ -340,7 +339,7 @@ async def delete_asked(update: Update, context: Context) -> None:
 async def edit_fields(update: Update, context: Context) -> None:
     t = context.t
     data = await answer_press(update)
-    listing_id = callback_number(data)
+    listing_id = callbacks.number(data)
     labels = {
         "title": t("Title"),
         "description": t("Description"),
@@ -364,12 +363,20 @@ def listing_conversations() -> list[ConversationHandler[Context]]:
     """Posting a listing, and editing one."""
     new = conversation(
         "timebank_listing",
-        [CallbackQueryHandler(new_start, pattern=r"^tb:new:(offer|request)$")],
+        [CallbackQueryHandler(new_start, pattern=callbacks.matching(r"^tb:new:(offer|request)$"))],
         {
             NEW_TITLE: [MessageHandler(TEXT, title_typed)],
             NEW_DESCRIPTION: [MessageHandler(TEXT, listing_description_typed)],
-            NEW_CATEGORY: [CallbackQueryHandler(category_chosen, pattern=r"^tb:nl:cat:\d+$")],
-            NEW_REGION: [CallbackQueryHandler(listing_region_chosen, pattern=r"^tb:nl:reg:\d+$")],
+            NEW_CATEGORY: [
+                CallbackQueryHandler(
+                    category_chosen, pattern=callbacks.matching(r"^tb:nl:cat:\d+$")
+                )
+            ],
+            NEW_REGION: [
+                CallbackQueryHandler(
+                    listing_region_chosen, pattern=callbacks.matching(r"^tb:nl:reg:\d+$")
+                )
+            ],
         },
         asks=NEW_ASK,
         text_states=(NEW_TITLE, NEW_DESCRIPTION),
@@ -380,12 +387,15 @@ def listing_conversations() -> list[ConversationHandler[Context]]:
         "timebank_edit",
         [
             CallbackQueryHandler(
-                edit_start, pattern=r"^tb:le:\d+:(title|description|category|region)$"
+                edit_start,
+                pattern=callbacks.matching(r"^tb:le:\d+:(title|description|category|region)$"),
             )
         ],
         {
             EDIT_TEXT: [MessageHandler(TEXT, edit_typed)],
-            EDIT_CHOICE: [CallbackQueryHandler(edit_chosen, pattern=r"^tb:le:set:\d+$")],
+            EDIT_CHOICE: [
+                CallbackQueryHandler(edit_chosen, pattern=callbacks.matching(r"^tb:le:set:\d+$"))
+            ],
         },
         asks={EDIT_TEXT: ask_edit, EDIT_CHOICE: ask_edit},
         text_states=(EDIT_TEXT,),

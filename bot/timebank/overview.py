@@ -53,7 +53,7 @@ from bot.timebank.listings import (
     new_listing_buttons,
 )
 from bot.timebank.stats import stats_csv_pressed, stats_pressed
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, send
 from bot.ui.guards import member_of
 from storage.timebank import accounts as timebank_accounts
@@ -153,20 +153,22 @@ def conversations() -> list[ConversationHandler[Context]]:
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("timebank", timebank_command, filters=PRIVATE),
-        CallbackQueryHandler(confirm_pressed, pattern=r"^tb:ok:\d+$"),
-        CallbackQueryHandler(decline_pressed, pattern=r"^tb:no:\d+$"),
-        CallbackQueryHandler(withdraw_pressed, pattern=r"^tb:wd:\d+$"),
-        CallbackQueryHandler(my_listings, pattern=r"^tb:mine$"),
-        CallbackQueryHandler(listing_status_pressed, pattern=r"^tb:(lp|lr|ldy):\d+$"),
-        CallbackQueryHandler(delete_asked, pattern=r"^tb:ld:\d+$"),
-        CallbackQueryHandler(edit_fields, pattern=r"^tb:lf:\d+$"),
-        CallbackQueryHandler(browse_pressed, pattern=r"^tb:br$"),
-        CallbackQueryHandler(browse_category, pattern=r"^tb:bc:\d+$"),
-        CallbackQueryHandler(browse_list, pattern=r"^tb:bl:\d+:\d+:\d+$"),
-        CallbackQueryHandler(contact_pressed, pattern=r"^tb:ct:\d+$"),
-        CallbackQueryHandler(contact_answered, pattern=r"^tb:cr[ad]:\d+$"),
-        CallbackQueryHandler(history_pressed, pattern=r"^tb:hi:\d+:\d+$"),
-        CallbackQueryHandler(history_csv_pressed, pattern=r"^tb:hc:\d+$"),
-        CallbackQueryHandler(stats_pressed, pattern=r"^tb:st$"),
-        CallbackQueryHandler(stats_csv_pressed, pattern=r"^tb:sc$"),
+        CallbackQueryHandler(confirm_pressed, pattern=callbacks.matching(r"^tb:ok:\d+$")),
+        CallbackQueryHandler(decline_pressed, pattern=callbacks.matching(r"^tb:no:\d+$")),
+        CallbackQueryHandler(withdraw_pressed, pattern=callbacks.matching(r"^tb:wd:\d+$")),
+        CallbackQueryHandler(my_listings, pattern=callbacks.matching(r"^tb:mine$")),
+        CallbackQueryHandler(
+            listing_status_pressed, pattern=callbacks.matching(r"^tb:(lp|lr|ldy):\d+$")
+        ),
+        CallbackQueryHandler(delete_asked, pattern=callbacks.matching(r"^tb:ld:\d+$")),
+        CallbackQueryHandler(edit_fields, pattern=callbacks.matching(r"^tb:lf:\d+$")),
+        CallbackQueryHandler(browse_pressed, pattern=callbacks.matching(r"^tb:br$")),
+        CallbackQueryHandler(browse_category, pattern=callbacks.matching(r"^tb:bc:\d+$")),
+        CallbackQueryHandler(browse_list, pattern=callbacks.matching(r"^tb:bl:\d+:\d+:\d+$")),
+        CallbackQueryHandler(contact_pressed, pattern=callbacks.matching(r"^tb:ct:\d+$")),
+        CallbackQueryHandler(contact_answered, pattern=callbacks.matching(r"^tb:cr[ad]:\d+$")),
+        CallbackQueryHandler(history_pressed, pattern=callbacks.matching(r"^tb:hi:\d+:\d+$")),
+        CallbackQueryHandler(history_csv_pressed, pattern=callbacks.matching(r"^tb:hc:\d+$")),
+        CallbackQueryHandler(stats_pressed, pattern=callbacks.matching(r"^tb:st$")),
+        CallbackQueryHandler(stats_csv_pressed, pattern=callbacks.matching(r"^tb:sc$")),
     ]

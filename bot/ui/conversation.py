@@ -23,6 +23,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context
+from bot.ui import callbacks
 from bot.ui.chat import send
 from bot.ui.texts import CHOOSE_A_BUTTON, error_text
 from storage.errors import DomainError
@@ -86,7 +87,9 @@ def guards(
     found: Handlers = [CommandHandler("cancel", cancel)]
     if catch_commands:
         found.append(MessageHandler(filters.COMMAND, reask(ask, in_flow)))
-    found.append(CallbackQueryHandler(reask(ask, OLD_BUTTON), pattern=own_buttons))
+    found.append(
+        CallbackQueryHandler(reask(ask, OLD_BUTTON), pattern=callbacks.matching(own_buttons or ""))
+    )
     if catch_commands or not expects_text:
         found.append(MessageHandler(filters.ALL, reask(ask, wrong_input)))
     return found

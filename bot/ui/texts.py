@@ -22,6 +22,7 @@ FREQUENCY_LABELS: dict[str, str] = {
 
 SIGN_UP_FIRST = N_("Please sign up first: send /start.")
 CHOOSE_A_BUTTON = N_("Please choose one of the buttons.")
+STALE_BUTTON = N_("This button is no longer active.")
 
 # Each language is named in itself, so a member can always find their own.
 LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "sv": "Svenska", "en": "English"}
