@@ -30,7 +30,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.ui import callbacks, drafts, keyboards
-from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send
+from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, redraw, remove_buttons, send
 from bot.ui.conversation import OLD_BUTTON
 from bot.ui.texts import CHOOSE_A_BUTTON, error_text, sector_label
 from storage import broadcasts, scheduling
@@ -112,7 +112,7 @@ async def ask_audience(update: Update, context: Context, *, edit: bool = False) 
     text = t("Who should get it?")
     query = update.callback_query
     if edit and query is not None:
-        await query.edit_message_text(text, reply_markup=keyboards.column(buttons))
+        await redraw(update, text, keyboards.column(buttons))
     else:
         await send(update, text, keyboards.column(buttons))
     return AUDIENCE
@@ -133,18 +133,19 @@ async def audience_menu(update: Update, context: Context) -> str:
         markup = InlineKeyboardMarkup(
             [*(buttons[i : i + 2] for i in range(0, len(buttons), 2)), [back]]
         )
-        await query.edit_message_text(t("Which region?"), reply_markup=markup)
+        await redraw(update, t("Which region?"), markup)
     elif choice == "sectors":
         sectors = keyboards.sectors(t, "bc:sector")
         markup = InlineKeyboardMarkup([*sectors.inline_keyboard, [back]])
-        await query.edit_message_text(t("Which sector?"), reply_markup=markup)
+        await redraw(update, t("Which sector?"), markup)
     elif choice == "events":
         options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
         buttons = [
             keyboards.button(f"{_when(context, e.starts_at)} {e.title}"[:60], f"bc:event:{e.id}")
             for e in options.events
         ]
-        await query.edit_message_text(
+        await redraw(
+            update,
             t("The members going to which event?"),
             reply_markup=keyboards.column([*buttons, back]),
         )
@@ -158,7 +159,7 @@ async def audience_chosen(update: Update, context: Context) -> str:
     query = update.callback_query
     assert query is not None
     if query.message is not None:
-        await query.edit_message_reply_markup(reply_markup=None)
+        await remove_buttons(update)
     _draft(context)["audience"] = [audience.kind, audience.value]
     return await show_preview(update, context)
 
@@ -274,9 +275,7 @@ async def confirmed(update: Update, context: Context) -> str | int:
         return await ask_audience(update, context)
     await query.answer(t("Sending."))
     drafts.drop(context, DRAFT)
-    await query.edit_message_text(
-        broadcasts.progress_text(t, Progress(total=result.total)), reply_markup=None
-    )
+    await redraw(update, broadcasts.progress_text(t, Progress(total=result.total)), None)
     return ConversationHandler.END
 
 
@@ -284,7 +283,7 @@ async def again(update: Update, context: Context) -> str:
     choice = (await answer_press(update)).rsplit(":", 1)[-1]
     query = update.callback_query
     assert query is not None
-    await query.edit_message_reply_markup(reply_markup=None)
+    await remove_buttons(update)
     if choice == "message":
         return await ask_message(update, context)
     return await ask_audience(update, context)
@@ -293,7 +292,7 @@ async def again(update: Update, context: Context) -> str:
 async def cancel(update: Update, context: Context) -> int:
     if update.callback_query is not None:
         await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(reply_markup=None)
+        await remove_buttons(update)
     drafts.drop(context, DRAFT)
     await send(update, context.t("Broadcast cancelled. Nothing was sent."))
     return ConversationHandler.END

@@ -20,7 +20,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.context import Context
 from bot.events.browse import bot_username
 from bot.ui import callbacks, keyboards
-from bot.ui.chat import PRIVATE, acting, send
+from bot.ui.chat import PRIVATE, acting, redraw, send
 from bot.ui.spreadsheets import csv_safe
 from bot.ui.texts import error_text, sector_label
 from storage.errors import DomainError
@@ -226,7 +226,7 @@ async def _show_checkin(update: Update, context: Context, event_id: int, page: i
     query = update.callback_query
     data = query.data if query is not None else ""
     if query is not None and query.message is not None and (data or "").startswith("oe:tog"):
-        await query.edit_message_text(text, reply_markup=markup)
+        await redraw(update, text, markup)
     else:
         await send(update, text, markup)
 

@@ -16,7 +16,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.context import Context
 from bot.ui import callbacks, keyboards
-from bot.ui.chat import PRIVATE
+from bot.ui.chat import PRIVATE, redraw
 from bot.ui.guards import members_only
 from bot.ui.texts import error_text
 from storage.errors import DomainError, NotFound
@@ -288,7 +288,7 @@ async def _render_list(
     markup = _list_markup(context.t, page, all_regions=all_regions)
     query = update.callback_query
     if edit and query is not None and query.message is not None:
-        await query.edit_message_text(text, reply_markup=markup)
+        await redraw(update, text, markup)
         return
     chat = update.effective_chat
     assert chat is not None
@@ -373,8 +373,8 @@ async def rsvp_pressed(update: Update, context: Context) -> None:
         return
     await query.answer(answer_toast(t, outcome))
     if outcome.changed and query.message is not None:
-        await query.edit_message_text(
-            event_text(t, outcome.card), reply_markup=card_markup(context, outcome.card)
+        await redraw(
+            update, event_text(t, outcome.card), reply_markup=card_markup(context, outcome.card)
         )
 
 

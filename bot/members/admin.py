@@ -11,7 +11,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import commands
 from bot.context import Context
 from bot.ui import callbacks, keyboards
-from bot.ui.chat import PRIVATE
+from bot.ui.chat import PRIVATE, redraw
 from bot.ui.spreadsheets import csv_safe
 from bot.ui.texts import sector_label
 from storage import regions
@@ -136,7 +136,7 @@ async def _card(update: Update, context: Context, member: MemberView, *, edit: b
     )
     query = update.callback_query
     if edit and query is not None:
-        await query.edit_message_text(text, reply_markup=markup)
+        await redraw(update, text, markup)
     else:
         chat = update.effective_chat
         assert chat is not None
@@ -159,7 +159,8 @@ async def pick_region(update: Update, context: Context) -> None:
     require_admin(_actor(context))
     member_id = int((query.data or "").rsplit(":", 1)[-1])
     available = await regions.list_active(context.uow())
-    await query.edit_message_text(
+    await redraw(
+        update,
         context.t("Organiser for which region?"),
         reply_markup=keyboards.regions(available, f"ad:role:{member_id}:region"),
     )

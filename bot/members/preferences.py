@@ -8,7 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import commands
 from bot.context import Context
 from bot.ui import callbacks, keyboards
-from bot.ui.chat import PRIVATE
+from bot.ui.chat import PRIVATE, redraw
 from bot.ui.guards import members_only
 from bot.ui.texts import FREQUENCY_LABELS, LANGUAGE_NAMES, frequency_label
 from storage.members import profiles as members
@@ -69,7 +69,7 @@ async def changed(update: Update, context: Context) -> None:
     context.use_member(await members.get(context.uow(), member.id), None)
     await query.answer(context.t("Saved."))
     text, markup = _screen(context)
-    await query.edit_message_text(text, reply_markup=markup)
+    await redraw(update, text, markup)
     if kind == "lang":
         await commands.set_for_chat(context.bot, chat.id, context.actor, context.t)
 

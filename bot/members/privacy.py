@@ -10,7 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.ui import callbacks, keyboards
-from bot.ui.chat import PRIVATE
+from bot.ui.chat import PRIVATE, remove_buttons
 from bot.ui.guards import members_only
 from storage.members import privacy
 
@@ -102,7 +102,7 @@ async def delete(update: Update, context: Context) -> None:
     assert chat is not None
     await query.answer()
     if query.message is not None:
-        await query.edit_message_reply_markup(reply_markup=None)
+        await remove_buttons(update)
     if (query.data or "").endswith(":no"):
         await chat.send_message(t("Good: nothing was deleted."))
         return

@@ -17,7 +17,7 @@ from telegram.ext import (
 from bot.context import Context
 from bot.members.menu import verify_keyboard
 from bot.ui import callbacks, drafts, keyboards
-from bot.ui.chat import PRIVATE
+from bot.ui.chat import PRIVATE, remove_buttons
 from bot.ui.conversation import guards
 from bot.ui.guards import members_only
 from bot.ui.texts import error_text, sector_label
@@ -154,7 +154,7 @@ async def choice_made(update: Update, context: Context) -> str | int:
         value = str(callbacks.number(data))  # a region id (StaleButton when it is not one)
     await query.answer()
     if query.message is not None:
-        await query.edit_message_reply_markup(reply_markup=None)
+        await remove_buttons(update)
     return await _save(update, context, value or None)
 
 

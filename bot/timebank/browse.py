@@ -9,7 +9,7 @@ from bot.context import Context
 from bot.timebank.common import page_buttons, two_columns
 from bot.timebank.listings import category_buttons, listing_text, new_listing_buttons
 from bot.ui import callbacks, keyboards
-from bot.ui.chat import answer_press, send
+from bot.ui.chat import answer_press, redraw, send
 from bot.ui.guards import member_of
 from storage import regions
 from storage.timebank import contacts as timebank_contacts
@@ -87,7 +87,7 @@ async def browse_list(update: Update, context: Context) -> None:
     text, markup = "\n".join(lines), InlineKeyboardMarkup(rows)
     query = update.callback_query
     if query is not None and query.message is not None and int(page_number) != 0:
-        await query.edit_message_text(text, reply_markup=markup)
+        await redraw(update, text, markup)
     else:
         await send(update, text, markup)
 
