@@ -140,6 +140,14 @@ ERROR_MESSAGES: dict[str, str] = {
     ),
     "broadcast_other_region": N_("Sorry, you can only send broadcasts to your own region."),
     "audience_unknown": N_("Please choose one of the audiences."),
+    "broadcast_draft": N_(
+        "That draft is no longer available. Please send /broadcast to start again."
+    ),
+    "broadcast_unknown": N_("That broadcast does not exist."),
+    # Answers that only a stale or forged button can give
+    "answer_unknown": CHOOSE_A_BUTTON,
+    "field_unknown": STALE_BUTTON,
+    "period_unknown": STALE_BUTTON,
 }
 
 
