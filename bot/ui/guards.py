@@ -1,14 +1,19 @@
 """Who may use a screen: the members-only guard (the "please sign up first" answer, written
-once), and the role check that runs before any question is asked."""
+once), and the gate that keeps the bot's buttons to private chats."""
 
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop
 
 from bot.context import Context
 from bot.ui.texts import SIGN_UP_FIRST
 from storage.errors import NotFound
 from storage.members.profiles import MemberView
+from templates.i18n import N_
+
+PRIVATE_ONLY = N_("Please use this button in your private chat with me.")
 
 
 async def members_only(update: Update, context: Context) -> MemberView | None:
@@ -30,3 +35,17 @@ def member_of(context: Context) -> MemberView:
     if context.member is None:
         raise NotFound("member_not_found")
     return context.member
+
+
+async def private_only(update: Update, context: Context) -> None:
+    """Runs before every feature for a button press: the bot's buttons work only in a private
+    chat with the bot. A press in a group or channel (or on an inline message) posts nothing
+    there; the presser gets a short private hint on the button instead."""
+    query = update.callback_query
+    if query is None:
+        return
+    chat = query.message.chat if query.message is not None else None
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        return
+    await query.answer(context.t(PRIVATE_ONLY), show_alert=True)
+    raise ApplicationHandlerStop
