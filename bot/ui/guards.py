@@ -1,16 +1,23 @@
 """Who may use a screen: the members-only guard (the "please sign up first" answer, written
-once), and the gate that keeps the bot's buttons to private chats."""
+once), the role check that runs before an organiser's or administrator's screen asks anything,
+and the gate that keeps the bot's buttons to private chats."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import Context
+from bot.ui.chat import acting
 from bot.ui.texts import SIGN_UP_FIRST
-from storage.errors import NotFound
+from storage.errors import DomainError, NotFound
 from storage.members.profiles import MemberView
+from storage.permissions import Actor, require_admin, require_organiser
 from templates.i18n import N_
 
 PRIVATE_ONLY = N_("Please use this button in your private chat with me.")
@@ -49,3 +56,32 @@ async def private_only(update: Update, context: Context) -> None:
         return
     await query.answer(context.t(PRIVATE_ONLY), show_alert=True)
     raise ApplicationHandlerStop
+
+
+Result = TypeVar("Result")
+Handler = Callable[[Update, Context], Coroutine[Any, Any, Result]]
+
+
+def _requiring(rule: Callable[[Actor], None]) -> Callable[[Handler[Result]], Handler[Result]]:
+    def decorate(handler: Handler[Result]) -> Handler[Result]:
+        @functools.wraps(handler)
+        async def guarded(update: Update, context: Context) -> Result:
+            try:
+                rule(acting(context))
+            except DomainError:
+                if update.callback_query is not None:
+                    await update.callback_query.answer()
+                raise  # the error handler says why, politely
+            return await handler(update, context)
+
+        return guarded
+
+    return decorate
+
+
+organisers_only = _requiring(require_organiser)
+"""Decorate an organiser's entry point (command or button): the role is checked before it runs,
+so a plain member is refused before any question."""
+
+admins_only = _requiring(require_admin)
+"""Decorate an administrator's entry point, as :data:`organisers_only`."""

@@ -19,6 +19,7 @@ from tests.support.botkit import (
     BOT_ID,
     BotHarness,
     Clock,
+    SentMessage,
     find_member,
     sign_up_member,
     start_bot,
@@ -85,3 +86,26 @@ async def test_a_press_outside_a_private_chat_posts_nothing_there(
     calls = bot.request.calls[calls_before:]
     assert [c.method for c in calls] == ["answerCallbackQuery"]
     assert calls[0].params.get("text") == HINT
+
+
+PLAIN = 3302
+ORGANISERS_ONLY = "Sorry, that is for the network's organisers."
+
+
+@pytest.mark.parametrize(
+    "data", ["st:p:20260101-20270101", "st:r:20260101-20270101:all", "tb:st", "tb:sc"]
+)
+async def test_a_plain_member_is_refused_before_any_question(bot: BotHarness, data: str) -> None:
+    await sign_up_member(bot, PLAIN, email="lars@example.dk")
+    old = SentMessage(88_000, PLAIN, "old", [{"text": "x", "callback_data": data}])
+
+    replies = await bot.chat.press(PLAIN, old, data)
+
+    assert [m.text for m in replies] == [ORGANISERS_ONLY]
+
+
+async def test_stats_for_a_plain_member_is_refused_at_once(bot: BotHarness) -> None:
+    await sign_up_member(bot, PLAIN, email="lars@example.dk")
+    assert [m.text for m in await bot.chat.send(PLAIN, "/stats")] == [ORGANISERS_ONLY]
+    replies = await bot.chat.send(PLAIN, "/stats 1.1.2026 30.6.2026")
+    assert [m.text for m in replies] == [ORGANISERS_ONLY]
