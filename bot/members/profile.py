@@ -28,7 +28,6 @@ from templates.i18n import N_
 
 EDIT_TEXT, EDIT_CHOICE = "edit_text", "edit_choice"
 DRAFT = "profile"
-TEXT_FIELDS = ("name", "email", "organisation")
 
 CHANGE_LABELS = {
     "name": N_("Change name"),

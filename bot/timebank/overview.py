@@ -57,7 +57,9 @@ from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, send
 from bot.ui.guards import member_of
 from storage.timebank import accounts as timebank_accounts
+from storage.timebank.accounts import Overview
 from storage.timebank.common import hours_text
+from templates.i18n import Translator
 
 SHOWN_PENDING = 5
 
@@ -76,6 +78,26 @@ async def show(update: Update, context: Context) -> None:
     t = context.t
     member = member_of(context)
     overview = await timebank_accounts.overview(context.uow(), member.id, policy=policy_of(context))
+    lines = _balance_lines(t, overview)
+    rows: list[list[InlineKeyboardButton]] = []
+    _add_exchanges(t, context, overview, lines, rows)
+    rows += [
+        new_listing_buttons(t),
+        [keyboards.button(t("Browse"), "tb:br"), keyboards.button(t("Log hours"), "tb:log")],
+        [
+            keyboards.button(t("History"), "tb:hi:0:0"),
+            keyboards.button(t("My listings"), "tb:mine"),
+        ],
+    ]
+    if acting(context).is_organiser:
+        rows.append([keyboards.button(t("Statistics"), "tb:st")])
+    if acting(context).is_admin:
+        lines += ["", t("Administrators: /timebank help lists the administration commands.")]
+    await send(update, "\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+def _balance_lines(t: Translator, overview: Overview) -> list[str]:
+    """The member's balance and limits, and the balances of the organisations they coordinate."""
     own = overview.account
     lines = [
         t("Your timebank"),
@@ -95,7 +117,19 @@ async def show(update: Update, context: Context) -> None:
                 balance=hours_text(t, organisation.balance),
             )
         )
-    rows: list[list[InlineKeyboardButton]] = []
+    return lines
+
+
+def _add_exchanges(
+    t: Translator,
+    context: Context,
+    overview: Overview,
+    lines: list[str],
+    rows: list[list[InlineKeyboardButton]],
+) -> None:
+    """Exchanges to confirm (numbered, with Confirm/Decline), waiting for the other side
+    (lettered, with Withdraw) and recent ones; a word on how it works when there are none."""
+    own = overview.account
     if overview.to_confirm:
         lines += ["", t("Waiting for your confirmation:")]
         for number, view in enumerate(overview.to_confirm[:SHOWN_PENDING], start=1):
@@ -127,19 +161,6 @@ async def show(update: Update, context: Context) -> None:
                 "what you can do, ask for what you need, and log the hours when help was given."
             ),
         ]
-    rows += [
-        new_listing_buttons(t),
-        [keyboards.button(t("Browse"), "tb:br"), keyboards.button(t("Log hours"), "tb:log")],
-        [
-            keyboards.button(t("History"), "tb:hi:0:0"),
-            keyboards.button(t("My listings"), "tb:mine"),
-        ],
-    ]
-    if acting(context).is_organiser:
-        rows.append([keyboards.button(t("Statistics"), "tb:st")])
-    if acting(context).is_admin:
-        lines += ["", t("Administrators: /timebank help lists the administration commands.")]
-    await send(update, "\n".join(lines), InlineKeyboardMarkup(rows))
 
 
 # --- registration ---------------------------------------------------------------------------
