@@ -176,7 +176,7 @@ async def start(update: Update, context: Context) -> str | int:
 
 async def name_typed(update: Update, context: Context) -> str:
     try:
-        _draft(context)["name"] = validate_name(update.effective_message.text or "")  # type: ignore[union-attr]
+        _draft(context)["name"] = validate_name(typed_text(update))
     except InvalidInput as error:
         await send(update, error_text(context.t, error))
         return await ask_name(update, context)
@@ -195,7 +195,7 @@ async def name_suggested(update: Update, context: Context) -> str:
 
 async def email_typed(update: Update, context: Context) -> str:
     try:
-        _draft(context)["email"] = validate_email_address(update.effective_message.text or "")  # type: ignore[union-attr]
+        _draft(context)["email"] = validate_email_address(typed_text(update))
     except InvalidInput as error:
         await send(update, error_text(context.t, error))
         return await ask_email(update, context)
