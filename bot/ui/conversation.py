@@ -24,7 +24,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.ui import callbacks
-from bot.ui.chat import send
+from bot.ui.chat import remove_buttons, send
 from bot.ui.texts import CHOOSE_A_BUTTON, error_text
 from storage.errors import DomainError
 from templates.i18n import N_
@@ -48,6 +48,7 @@ def reask(
     async def handler(update: Update, context: Context) -> State:
         if update.callback_query is not None:
             await update.callback_query.answer()
+            await remove_buttons(update)  # an old question's buttons stop working
         await send(update, context.t(explanation))
         return await ask(update, context)
 

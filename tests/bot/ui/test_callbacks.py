@@ -21,6 +21,7 @@ from tests.support.botkit import (
     SentMessage,
     find_member,
     sign_up_member,
+    snapshot,
     start_bot,
     stop_bot,
 )
@@ -138,3 +139,19 @@ def test_patterns_accept_bounded_ascii_ids_only() -> None:
     assert not show(f"ev:show:{2**31}")
     assert not show("ev:show:٣")
     assert not show(None)
+
+
+async def test_an_old_question_loses_its_buttons_when_pressed(bot: BotHarness) -> None:
+    chat = bot.chat
+    chat.user(STRANGER, "Åsa", "Öberg", language_code="en")
+    replies = await chat.send(STRANGER, "/start")
+    ask_name = replies[-1]
+    await chat.press(STRANGER, ask_name, "su:name")
+    replies = await chat.send(STRANGER, "asa@example.se")
+    old_skip = replies[-1]  # "Skip" the organisation
+    replies = await chat.send(STRANGER, "Social Innovation Skåne")  # now at the sector question
+
+    replies = await chat.press(STRANGER, snapshot(old_skip), "su:org:skip")
+
+    assert replies[0].text == "That button belongs to an earlier question."
+    assert old_skip.buttons == []  # taken off the old message
