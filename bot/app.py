@@ -6,7 +6,7 @@ import warnings
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, TypeHandler
 from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
@@ -22,9 +22,11 @@ from bot.events import stats as event_stats
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
 from bot.persistence import DatabasePersistence
 from bot.timebank import overview as timebank
+from bot.ui.guards import private_only
 from samvirke.logs import quiet_noisy_libraries
 
-VIEWER_GROUP = -1
+VIEWER_GROUP = -2
+GATE_GROUP = -1  # after the viewer is known, before any feature
 
 
 def _handlers() -> list[Any]:
@@ -89,6 +91,7 @@ def build_application(
     application: AppType = builder.build()
     application.bot_data["services"] = services
     application.add_handler(TypeHandler(Update, load_viewer), group=VIEWER_GROUP)
+    application.add_handler(CallbackQueryHandler(private_only), group=GATE_GROUP)
     application.add_handlers(_handlers())
     application.add_error_handler(on_error)
     return application

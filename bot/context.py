@@ -43,7 +43,7 @@ ChatData = dict[str, Any]
 
 
 class Context(CallbackContext[ExtBot[None], UserData, ChatData, BotData]):
-    """Per-update context; ``member``, ``actor`` and ``t`` are filled in by ``bot.viewer``."""
+    """Per-update context; ``member``, ``actor`` and ``t`` are filled in by ``load_viewer``."""
 
     def __init__(
         self,

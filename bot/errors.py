@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError
 
 from bot.context import Context, apologise
+from bot.ui.callbacks import StaleButton, answer_stale
 from bot.ui.texts import error_text
 from storage.errors import DomainError
 from storage.members import profiles as members
@@ -27,6 +28,11 @@ async def on_error(update: object, context: Context) -> None:
         with contextlib.suppress(Exception):
             member = await members.find_by_telegram(context.uow(), user.id) if user else None
             context.use_member(member, user.language_code if user else None)
+    if isinstance(error, StaleButton) and isinstance(update, Update):
+        # A forged or mangled button: a clear word, never the apology.
+        with contextlib.suppress(Exception):
+            await answer_stale(update, context)
+        return
     if isinstance(error, DomainError):
         # A rule said no (e.g. a member used an organisers' command): say why, politely.
         if chat is not None:

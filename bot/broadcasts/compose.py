@@ -29,9 +29,10 @@ from telegram.ext import (
 )
 
 from bot.context import Context
-from bot.ui import keyboards
-from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send
-from bot.ui.texts import error_text, sector_label
+from bot.ui import callbacks, drafts, keyboards
+from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, redraw, remove_buttons, send
+from bot.ui.conversation import OLD_BUTTON
+from bot.ui.texts import CHOOSE_A_BUTTON, error_text, sector_label
 from storage import broadcasts, scheduling
 from storage.broadcasts import Audience, AudienceLabel, Preview, Progress
 from storage.errors import DomainError, InvalidInput
@@ -44,8 +45,7 @@ DRAFT = "broadcast"
 
 
 def _draft(context: Context) -> dict[str, Any]:
-    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})  # type: ignore[union-attr]
-    return draft
+    return drafts.draft(context, DRAFT)
 
 
 # --- writing the message -------------------------------------------------------------------
@@ -53,7 +53,7 @@ def _draft(context: Context) -> dict[str, Any]:
 
 async def start(update: Update, context: Context) -> str:
     require_organiser(acting(context))
-    context.user_data[DRAFT] = {"token": uuid.uuid4().hex}  # type: ignore[index]
+    drafts.start(context, DRAFT, {"token": uuid.uuid4().hex})
     return await ask_message(update, context)
 
 
@@ -112,7 +112,7 @@ async def ask_audience(update: Update, context: Context, *, edit: bool = False) 
     text = t("Who should get it?")
     query = update.callback_query
     if edit and query is not None:
-        await query.edit_message_text(text, reply_markup=keyboards.column(buttons))
+        await redraw(update, text, keyboards.column(buttons))
     else:
         await send(update, text, keyboards.column(buttons))
     return AUDIENCE
@@ -133,18 +133,19 @@ async def audience_menu(update: Update, context: Context) -> str:
         markup = InlineKeyboardMarkup(
             [*(buttons[i : i + 2] for i in range(0, len(buttons), 2)), [back]]
         )
-        await query.edit_message_text(t("Which region?"), reply_markup=markup)
+        await redraw(update, t("Which region?"), markup)
     elif choice == "sectors":
         sectors = keyboards.sectors(t, "bc:sector")
         markup = InlineKeyboardMarkup([*sectors.inline_keyboard, [back]])
-        await query.edit_message_text(t("Which sector?"), reply_markup=markup)
+        await redraw(update, t("Which sector?"), markup)
     elif choice == "events":
         options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
         buttons = [
             keyboards.button(f"{_when(context, e.starts_at)} {e.title}"[:60], f"bc:event:{e.id}")
             for e in options.events
         ]
-        await query.edit_message_text(
+        await redraw(
+            update,
             t("The members going to which event?"),
             reply_markup=keyboards.column([*buttons, back]),
         )
@@ -158,7 +159,7 @@ async def audience_chosen(update: Update, context: Context) -> str:
     query = update.callback_query
     assert query is not None
     if query.message is not None:
-        await query.edit_message_reply_markup(reply_markup=None)
+        await remove_buttons(update)
     _draft(context)["audience"] = [audience.kind, audience.value]
     return await show_preview(update, context)
 
@@ -273,10 +274,8 @@ async def confirmed(update: Update, context: Context) -> str | int:
         await send(update, error_text(t, error))
         return await ask_audience(update, context)
     await query.answer(t("Sending."))
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
-    await query.edit_message_text(
-        broadcasts.progress_text(t, Progress(total=result.total)), reply_markup=None
-    )
+    drafts.drop(context, DRAFT)
+    await redraw(update, broadcasts.progress_text(t, Progress(total=result.total)), None)
     return ConversationHandler.END
 
 
@@ -284,7 +283,7 @@ async def again(update: Update, context: Context) -> str:
     choice = (await answer_press(update)).rsplit(":", 1)[-1]
     query = update.callback_query
     assert query is not None
-    await query.edit_message_reply_markup(reply_markup=None)
+    await remove_buttons(update)
     if choice == "message":
         return await ask_message(update, context)
     return await ask_audience(update, context)
@@ -293,8 +292,8 @@ async def again(update: Update, context: Context) -> str:
 async def cancel(update: Update, context: Context) -> int:
     if update.callback_query is not None:
         await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(reply_markup=None)
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+        await remove_buttons(update)
+    drafts.drop(context, DRAFT)
     await send(update, context.t("Broadcast cancelled. Nothing was sent."))
     return ConversationHandler.END
 
@@ -303,8 +302,6 @@ async def cancel(update: Update, context: Context) -> int:
 
 IN_FLOW_COMMAND = N_("You are writing a broadcast. Please go on, or send /cancel to stop.")
 EXPECT_MESSAGE = N_("Please send the message as text, a photo or a document.")
-EXPECT_BUTTON = N_("Please choose one of the buttons above.")
-OLD_BUTTON = N_("That button belongs to an earlier step.")
 
 
 def _reask(explanation: str) -> Any:
@@ -321,9 +318,9 @@ def _guards(expects_message: bool) -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("cancel", cancel),
         MessageHandler(filters.COMMAND, _reask(IN_FLOW_COMMAND)),
-        CallbackQueryHandler(cancel, pattern=r"^bc:cancel$"),
+        CallbackQueryHandler(cancel, pattern=callbacks.matching(r"^bc:cancel$")),
         CallbackQueryHandler(_reask(OLD_BUTTON)),
-        MessageHandler(filters.ALL, _reask(EXPECT_MESSAGE if expects_message else EXPECT_BUTTON)),
+        MessageHandler(filters.ALL, _reask(EXPECT_MESSAGE if expects_message else CHOOSE_A_BUTTON)),
     ]
 
 
@@ -335,17 +332,22 @@ def handler() -> ConversationHandler[Context]:
             WRITE: [MessageHandler(message & PRIVATE, message_written), *_guards(True)],
             AUDIENCE: [
                 CallbackQueryHandler(
-                    audience_menu, pattern=r"^bc:aud:(regions|sectors|events|back)$"
+                    audience_menu,
+                    pattern=callbacks.matching(r"^bc:aud:(regions|sectors|events|back)$"),
                 ),
                 CallbackQueryHandler(
                     audience_chosen,
-                    pattern=r"^bc:(aud:everyone|region:\d+|sector:\w+|event:\d+)$",
+                    pattern=callbacks.matching(
+                        r"^bc:(aud:everyone|region:\d+|sector:\w+|event:\d+)$"
+                    ),
                 ),
                 *_guards(False),
             ],
             CONFIRM: [
-                CallbackQueryHandler(confirmed, pattern=r"^bc:send$"),
-                CallbackQueryHandler(again, pattern=r"^bc:again:(audience|message)$"),
+                CallbackQueryHandler(confirmed, pattern=callbacks.matching(r"^bc:send$")),
+                CallbackQueryHandler(
+                    again, pattern=callbacks.matching(r"^bc:again:(audience|message)$")
+                ),
                 *_guards(False),
             ],
         },

@@ -19,8 +19,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.events.browse import bot_username
-from bot.ui import keyboards
-from bot.ui.chat import PRIVATE, acting, send
+from bot.ui import callbacks, keyboards
+from bot.ui.chat import PRIVATE, acting, redraw, send
 from bot.ui.spreadsheets import csv_safe
 from bot.ui.texts import error_text, sector_label
 from storage.errors import DomainError
@@ -226,7 +226,7 @@ async def _show_checkin(update: Update, context: Context, event_id: int, page: i
     query = update.callback_query
     data = query.data if query is not None else ""
     if query is not None and query.message is not None and (data or "").startswith("oe:tog"):
-        await query.edit_message_text(text, reply_markup=markup)
+        await redraw(update, text, markup)
     else:
         await send(update, text, markup)
 
@@ -292,9 +292,9 @@ async def qr_pressed(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("attendees", attendees_command, filters=PRIVATE),
-        CallbackQueryHandler(attendees_pressed, pattern=r"^oe:att:\d+$"),
-        CallbackQueryHandler(csv_pressed, pattern=r"^oe:csv:\d+$"),
-        CallbackQueryHandler(checkin_list_pressed, pattern=r"^oe:ck:\d+:\d+$"),
-        CallbackQueryHandler(toggle_pressed, pattern=r"^oe:tog:\d+:\d+:\d+$"),
-        CallbackQueryHandler(qr_pressed, pattern=r"^oe:qr:\d+$"),
+        CallbackQueryHandler(attendees_pressed, pattern=callbacks.matching(r"^oe:att:\d+$")),
+        CallbackQueryHandler(csv_pressed, pattern=callbacks.matching(r"^oe:csv:\d+$")),
+        CallbackQueryHandler(checkin_list_pressed, pattern=callbacks.matching(r"^oe:ck:\d+:\d+$")),
+        CallbackQueryHandler(toggle_pressed, pattern=callbacks.matching(r"^oe:tog:\d+:\d+:\d+$")),
+        CallbackQueryHandler(qr_pressed, pattern=callbacks.matching(r"^oe:qr:\d+$")),
     ]

@@ -15,7 +15,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
+from bot.ui.chat import PRIVATE, redraw
+from bot.ui.guards import members_only
 from bot.ui.texts import error_text
 from storage.errors import DomainError, NotFound
 from storage.events import attendance as event_attendance
@@ -29,7 +31,6 @@ from storage.models import RsvpStatus
 from templates import calendar as invites
 from templates.i18n import N_, Translator
 
-PRIVATE = filters.ChatType.PRIVATE
 AFTER_SIGNUP = "start_payload"  # user_data: a deep link followed before signing up
 ANSWER_CODES = {"g": RsvpStatus.GOING, "m": RsvpStatus.MAYBE, "n": RsvpStatus.NOT_GOING}
 ANSWER_LABELS = {
@@ -216,15 +217,6 @@ def answer_toast(t: Translator, outcome: RsvpOutcome) -> str:
 # --- handlers ---------------------------------------------------------------------------------
 
 
-async def _require_member(update: Update, context: Context) -> bool:
-    if context.member is not None:
-        return True
-    chat = update.effective_chat
-    assert chat is not None
-    await chat.send_message(context.t("Please sign up first: send /start."))
-    return False
-
-
 def _list_text(
     t: Translator, page: events.EventPage, *, all_regions: bool, region: str | None
 ) -> str:
@@ -296,7 +288,7 @@ async def _render_list(
     markup = _list_markup(context.t, page, all_regions=all_regions)
     query = update.callback_query
     if edit and query is not None and query.message is not None:
-        await query.edit_message_text(text, reply_markup=markup)
+        await redraw(update, text, markup)
         return
     chat = update.effective_chat
     assert chat is not None
@@ -305,7 +297,7 @@ async def _render_list(
 
 async def events_command(update: Update, context: Context) -> None:
     """/events: upcoming events of the member's region (and the whole network's)."""
-    if not await _require_member(update, context):
+    if await members_only(update, context) is None:
         return
     await _render_list(update, context, all_regions=False, page_number=0, edit=False)
 
@@ -313,9 +305,9 @@ async def events_command(update: Update, context: Context) -> None:
 async def list_page(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
-    await query.answer()
-    if not await _require_member(update, context):
+    if await members_only(update, context) is None:
         return
+    await query.answer()
     _, _, scope, page = (query.data or "").split(":")
     await _render_list(update, context, all_regions=scope == "a", page_number=int(page), edit=True)
 
@@ -349,9 +341,9 @@ async def open_event(update: Update, context: Context, event_id: int) -> None:
 async def show_pressed(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
-    await query.answer()
-    if not await _require_member(update, context):
+    if await members_only(update, context) is None:
         return
+    await query.answer()
     await open_event(update, context, int((query.data or "").rsplit(":", 1)[-1]))
 
 
@@ -359,16 +351,15 @@ async def rsvp_pressed(update: Update, context: Context) -> None:
     """Going / Maybe / Can't go. The card is redrawn only when the answer changed."""
     query = update.callback_query
     assert query is not None
-    if context.member is None:
-        await query.answer()
-        await _require_member(update, context)
+    member = await members_only(update, context)
+    if member is None:
         return
     _, _, event_id, code = (query.data or "").split(":")
     t = context.t
     try:
         outcome = await event_rsvps.respond(
             context.uow(),
-            member_id=context.member.id,
+            member_id=member.id,
             event_id=int(event_id),
             answer=ANSWER_CODES[code],
             now=context.now,
@@ -382,8 +373,8 @@ async def rsvp_pressed(update: Update, context: Context) -> None:
         return
     await query.answer(answer_toast(t, outcome))
     if outcome.changed and query.message is not None:
-        await query.edit_message_text(
-            event_text(t, outcome.card), reply_markup=card_markup(context, outcome.card)
+        await redraw(
+            update, event_text(t, outcome.card), reply_markup=card_markup(context, outcome.card)
         )
 
 
@@ -409,13 +400,13 @@ async def calendar_pressed(update: Update, context: Context) -> None:
 
 async def my_events_command(update: Update, context: Context) -> None:
     """/myevents: the member's upcoming events and their places on waiting lists."""
-    if not await _require_member(update, context):
+    member = await members_only(update, context)
+    if member is None:
         return
-    assert context.member is not None
     t = context.t
     chat = update.effective_chat
     assert chat is not None
-    cards = await events.my_events(context.uow(), context.member.id, now=context.now)
+    cards = await events.my_events(context.uow(), member.id, now=context.now)
     if not cards:
         await chat.send_message(
             t("You have not answered any upcoming event yet. Send /events to see them."),
@@ -440,12 +431,12 @@ async def check_in(update: Update, context: Context, code: str) -> None:
     t = context.t
     chat = update.effective_chat
     assert chat is not None
-    if context.member is None:
-        await chat.send_message(t("Please sign up first: send /start."))
+    member = await members_only(update, context)
+    if member is None:
         return
     try:
         outcome = await event_attendance.check_in_by_code(
-            context.uow(), context.member.id, code, now=context.now
+            context.uow(), member.id, code, now=context.now
         )
     except DomainError as error:
         await chat.send_message(error_text(t, error))
@@ -517,9 +508,9 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
     return [
         CommandHandler("events", events_command, filters=PRIVATE),
         CommandHandler("myevents", my_events_command, filters=PRIVATE),
-        CallbackQueryHandler(list_page, pattern=r"^ev:list:[ra]:\d{1,4}$"),
-        CallbackQueryHandler(show_pressed, pattern=r"^ev:show:\d+$"),
-        CallbackQueryHandler(rsvp_pressed, pattern=r"^ev:rsvp:\d+:[gmn]$"),
-        CallbackQueryHandler(calendar_pressed, pattern=r"^ev:ics:\d+$"),
+        CallbackQueryHandler(list_page, pattern=callbacks.matching(r"^ev:list:[ra]:\d{1,4}$")),
+        CallbackQueryHandler(show_pressed, pattern=callbacks.matching(r"^ev:show:\d+$")),
+        CallbackQueryHandler(rsvp_pressed, pattern=callbacks.matching(r"^ev:rsvp:\d+:[gmn]$")),
+        CallbackQueryHandler(calendar_pressed, pattern=callbacks.matching(r"^ev:ics:\d+$")),
         MessageHandler(CHECKIN_TEXT, code_typed),
     ]

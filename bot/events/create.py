@@ -23,8 +23,8 @@ from telegram.ext import (
 from bot.context import Context
 from bot.events import forms
 from bot.events.browse import bot_username, send_card
-from bot.events.forms import Step, draft_of, from_iso, invalid, network_tz, to_iso
-from bot.ui import keyboards
+from bot.events.forms import Step, from_iso, invalid, network_tz, to_iso
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send, typed_text
 from bot.ui.texts import error_text
 from storage import regions
@@ -64,7 +64,7 @@ DRAFT = "newevent"
 
 
 def _draft(context: Context) -> dict[str, Any]:
-    return draft_of(context, DRAFT)
+    return drafts.draft(context, DRAFT)
 
 
 # --- the questions ---------------------------------------------------------------------------
@@ -193,7 +193,7 @@ async def newevent(update: Update, context: Context) -> str | int:
     if context.member is None or not actor.is_organiser:
         await send(update, error_text(context.t, DomainError("organisers_only")))
         return ConversationHandler.END
-    forms.start_draft(context, DRAFT, {})
+    drafts.start(context, DRAFT, {})
     await send(update, context.t("Let us create an event. I will show you a preview first."))
     return await ask_title(update, context)
 
@@ -389,7 +389,7 @@ async def publish(update: Update, context: Context) -> str | int:
         # E.g. the start passed while the draft waited: fix that answer, then publish.
         await send(update, error_text(t, error))
         return await preview(update, context)
-    forms.drop_draft(context, DRAFT)
+    drafts.drop(context, DRAFT)
     link = event_rules.event_link(bot_username(context), view.id)
     text = t("Published! Members can find it with /events.")
     if link:
@@ -402,7 +402,7 @@ async def publish(update: Update, context: Context) -> str | int:
 async def discard(update: Update, context: Context) -> int:
     if update.callback_query is not None:
         await answer_press(update, keep_buttons=False)
-    forms.drop_draft(context, DRAFT)
+    drafts.drop(context, DRAFT)
     await send(update, context.t("The draft is discarded. Nothing was published."))
     return ConversationHandler.END
 
@@ -422,35 +422,41 @@ def handler() -> ConversationHandler[Context]:
             N_TITLE: [MessageHandler(TEXT, title_typed), *guards(N_TITLE, expects_text=True)],
             N_DESCRIPTION: [
                 MessageHandler(TEXT, description_typed),
-                CallbackQueryHandler(description_skipped, pattern=r"^ne:desc:skip$"),
+                CallbackQueryHandler(
+                    description_skipped, pattern=callbacks.matching(r"^ne:desc:skip$")
+                ),
                 *guards(N_DESCRIPTION, expects_text=True),
             ],
             N_WHEN: [MessageHandler(TEXT, when_typed), *guards(N_WHEN, expects_text=True)],
             N_END: [MessageHandler(TEXT, end_typed), *guards(N_END, expects_text=True)],
             N_WHEN_OK: [
-                CallbackQueryHandler(when_answered, pattern=r"^ne:when:(ok|again)$"),
+                CallbackQueryHandler(
+                    when_answered, pattern=callbacks.matching(r"^ne:when:(ok|again)$")
+                ),
                 *guards(N_WHEN_OK, expects_text=False),
             ],
             N_PLACE: [MessageHandler(TEXT, place_typed), *guards(N_PLACE, expects_text=True)],
             N_REGION: [
-                CallbackQueryHandler(region_chosen, pattern=r"^ne:region:(\d+|all)$"),
+                CallbackQueryHandler(
+                    region_chosen, pattern=callbacks.matching(r"^ne:region:(\d+|all)$")
+                ),
                 *guards(N_REGION, expects_text=False),
             ],
             N_CAPACITY: [
                 MessageHandler(TEXT, capacity_typed),
-                CallbackQueryHandler(capacity_none, pattern=r"^ne:cap:none$"),
+                CallbackQueryHandler(capacity_none, pattern=callbacks.matching(r"^ne:cap:none$")),
                 *guards(N_CAPACITY, expects_text=True),
             ],
             N_DEADLINE: [
                 MessageHandler(TEXT, deadline_typed),
-                CallbackQueryHandler(deadline_none, pattern=r"^ne:dl:none$"),
+                CallbackQueryHandler(deadline_none, pattern=callbacks.matching(r"^ne:dl:none$")),
                 *guards(N_DEADLINE, expects_text=True),
             ],
             N_PREVIEW: [
-                CallbackQueryHandler(publish, pattern=r"^ne:publish$"),
-                CallbackQueryHandler(change_chosen, pattern=r"^ne:change$"),
-                CallbackQueryHandler(field_chosen, pattern=r"^ne:field:\w+$"),
-                CallbackQueryHandler(discard, pattern=r"^ne:discard$"),
+                CallbackQueryHandler(publish, pattern=callbacks.matching(r"^ne:publish$")),
+                CallbackQueryHandler(change_chosen, pattern=callbacks.matching(r"^ne:change$")),
+                CallbackQueryHandler(field_chosen, pattern=callbacks.matching(r"^ne:field:\w+$")),
+                CallbackQueryHandler(discard, pattern=callbacks.matching(r"^ne:discard$")),
                 *guards(N_PREVIEW, expects_text=False),
             ],
         },

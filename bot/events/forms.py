@@ -17,9 +17,10 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler
 
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, acting, send
-from bot.ui.texts import error_text
+from bot.ui.conversation import OLD_BUTTON, reask
+from bot.ui.texts import CHOOSE_A_BUTTON, error_text
 from storage import regions
 from storage.errors import DomainError, InvalidInput
 from storage.events import rules as event_rules
@@ -50,7 +51,6 @@ WHEN_EXAMPLES = N_(
     "or 20 februar 2027 kl. 13-17."
 )
 IN_FLOW = N_("You are creating an event. Please answer the question, or send /cancel to stop.")
-EXPECT_BUTTON = N_("Please choose one of the buttons.")
 
 
 def network_tz(context: Context) -> ZoneInfo:
@@ -59,27 +59,6 @@ def network_tz(context: Context) -> ZoneInfo:
 
 
 # --- the answers kept so far -------------------------------------------------------------------
-
-
-def _user_data(context: Context) -> dict[Any, Any]:
-    user_data = context.user_data
-    assert user_data is not None
-    return user_data
-
-
-def draft_of(context: Context, name: str) -> dict[str, Any]:
-    draft: dict[str, Any] = _user_data(context).setdefault(name, {})
-    return draft
-
-
-def start_draft(context: Context, name: str, values: dict[str, Any]) -> None:
-    _user_data(context)[name] = values
-
-
-def drop_draft(context: Context, name: str) -> dict[str, Any]:
-    """Forget the conversation's answers; returns them."""
-    dropped: dict[str, Any] = _user_data(context).pop(name, {})
-    return dropped
 
 
 def to_iso(value: dt.datetime | None) -> str | None:
@@ -109,7 +88,7 @@ def store_when(context: Context, name: str, text: str) -> bool:
     parsed = parse_when(text, tz=network_tz(context), now=context.now)
     if isinstance(parsed, Rejected):
         raise InvalidInput(parsed.reason)
-    draft = draft_of(context, name)
+    draft = drafts.draft(context, name)
     draft["starts_at"], draft["ends_at"] = to_iso(parsed.start), to_iso(parsed.end)
     return parsed.end is None
 
@@ -123,7 +102,7 @@ async def ask_end_time(update: Update, context: Context) -> None:
 
 def store_end(context: Context, name: str, text: str) -> None:
     """Read a typed end into the draft (InvalidInput when it cannot be read)."""
-    draft = draft_of(context, name)
+    draft = drafts.draft(context, name)
     start = from_iso(draft.get("starts_at"))
     assert start is not None
     parsed = parse_end(text, start=start, tz=network_tz(context))
@@ -151,7 +130,7 @@ def _when_confirmation(
 
 async def confirm_when(update: Update, context: Context, name: str, prefix: str) -> None:
     """Show the time as it was read, with Yes (``<prefix>:when:ok``) and No (``:again``)."""
-    draft = draft_of(context, name)
+    draft = drafts.draft(context, name)
     start, end = from_iso(draft.get("starts_at")), from_iso(draft.get("ends_at"))
     assert start is not None
     assert end is not None
@@ -204,16 +183,6 @@ async def ask_seats(update: Update, context: Context, no_limit: str) -> None:
 # --- keeping a conversation on its question --------------------------------------------------
 
 
-def _reask(states: Mapping[str, Step], state: str, explanation: str) -> Step:
-    async def handler(update: Update, context: Context) -> str | int:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        await send(update, context.t(explanation))
-        return await states[state](update, context)
-
-    return handler
-
-
 def guards(
     states: Mapping[str, Step],
     state: str,
@@ -226,10 +195,12 @@ def guards(
     text where a button is expected. Other features' buttons and commands pass through, so an
     organiser can look something up in the middle of a draft."""
     found: list[BaseHandler[Update, Context, Any]] = [
-        CallbackQueryHandler(_reask(states, state, EXPECT_BUTTON), pattern=rf"^{prefix}:"),
+        CallbackQueryHandler(
+            reask(states[state], OLD_BUTTON), pattern=callbacks.matching(rf"^{prefix}:")
+        ),
     ]
     if command is not None:
-        found.insert(0, CommandHandler(command, _reask(states, state, IN_FLOW)))
+        found.insert(0, CommandHandler(command, reask(states[state], IN_FLOW)))
     if not expects_text:
-        found.append(MessageHandler(TEXT, _reask(states, state, EXPECT_BUTTON)))
+        found.append(MessageHandler(TEXT, reask(states[state], CHOOSE_A_BUTTON)))
     return found

@@ -22,8 +22,8 @@ from telegram.ext import (
 from bot.context import Context
 from bot.events import forms
 from bot.events.browse import bot_username, send_card
-from bot.events.forms import FIELD_LABELS, draft_of, from_iso, invalid
-from bot.ui import keyboards
+from bot.events.forms import FIELD_LABELS, from_iso, invalid
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, acting, answer_press, send, typed_text
 from bot.ui.texts import error_text
 from storage.errors import DomainError, InvalidInput
@@ -44,7 +44,7 @@ M_FIELD, M_VALUE, M_END, M_WHEN_OK, M_CANCEL_MESSAGE, M_CANCEL_OK = (
 
 
 def _edit(context: Context) -> dict[str, Any]:
-    return draft_of(context, EDIT)
+    return drafts.draft(context, EDIT)
 
 
 async def _open(update: Update, context: Context, **values: object) -> bool:
@@ -56,13 +56,13 @@ async def _open(update: Update, context: Context, **values: object) -> bool:
     if view.cancelled:
         await send(update, error_text(context.t, DomainError("event_cancelled")))
         return False
-    forms.start_draft(context, EDIT, {"event_id": view.id, "title": view.title, **values})
+    drafts.start(context, EDIT, {"event_id": view.id, "title": view.title, **values})
     return True
 
 
 async def _give_up(update: Update, context: Context, error: DomainError) -> int:
     """A rule says no to the whole change: say why and leave the conversation."""
-    forms.drop_draft(context, EDIT)
+    drafts.drop(context, EDIT)
     await send(update, error_text(context.t, error))
     return ConversationHandler.END
 
@@ -138,7 +138,7 @@ async def _save(update: Update, context: Context, value: Any) -> str | int:
         return await invalid(update, context, error, ask_edit_value)
     except DomainError as error:  # e.g. the event was cancelled or is over meanwhile
         return await _give_up(update, context, error)
-    forms.drop_draft(context, EDIT)
+    drafts.drop(context, EDIT)
     if not outcome.changed:
         await send(update, t("Nothing changed."))
     else:
@@ -284,7 +284,7 @@ async def cancel_without_message(update: Update, context: Context) -> str | int:
 async def cancel_confirmed(update: Update, context: Context) -> int:
     data = await answer_press(update, keep_buttons=False)
     t = context.t
-    edit = forms.drop_draft(context, EDIT)
+    edit = drafts.drop(context, EDIT)
     if data.endswith(":no"):
         await send(update, t("Good: the event stays as it is."))
         return ConversationHandler.END
@@ -309,7 +309,7 @@ async def cancel_confirmed(update: Update, context: Context) -> int:
 
 
 async def manage_stop(update: Update, context: Context) -> int:
-    forms.drop_draft(context, EDIT)
+    drafts.drop(context, EDIT)
     await send(update, context.t("Nothing changed."))
     return ConversationHandler.END
 
@@ -335,31 +335,39 @@ def handler() -> ConversationHandler[Context]:
 
     return ConversationHandler(
         entry_points=[
-            CallbackQueryHandler(edit_start, pattern=r"^oe:edit:\d+$"),
-            CallbackQueryHandler(cancel_start, pattern=r"^oe:cancel:\d+$"),
+            CallbackQueryHandler(edit_start, pattern=callbacks.matching(r"^oe:edit:\d+$")),
+            CallbackQueryHandler(cancel_start, pattern=callbacks.matching(r"^oe:cancel:\d+$")),
         ],
         states={
             M_FIELD: [
-                CallbackQueryHandler(edit_field_chosen, pattern=r"^oe:f:\w+$"),
+                CallbackQueryHandler(edit_field_chosen, pattern=callbacks.matching(r"^oe:f:\w+$")),
                 *guards(M_FIELD, expects_text=False),
             ],
             M_VALUE: [
                 MessageHandler(TEXT, edit_value_typed),
-                CallbackQueryHandler(edit_choice, pattern=r"^oe:v:(none|region:(\d+|all))$"),
+                CallbackQueryHandler(
+                    edit_choice, pattern=callbacks.matching(r"^oe:v:(none|region:(\d+|all))$")
+                ),
                 *guards(M_VALUE, expects_text=True),
             ],
             M_END: [MessageHandler(TEXT, edit_end_typed), *guards(M_END, expects_text=True)],
             M_WHEN_OK: [
-                CallbackQueryHandler(edit_when_answered, pattern=r"^oe:when:(ok|again)$"),
+                CallbackQueryHandler(
+                    edit_when_answered, pattern=callbacks.matching(r"^oe:when:(ok|again)$")
+                ),
                 *guards(M_WHEN_OK, expects_text=False),
             ],
             M_CANCEL_MESSAGE: [
                 MessageHandler(TEXT, cancel_message_typed),
-                CallbackQueryHandler(cancel_without_message, pattern=r"^oe:cm:none$"),
+                CallbackQueryHandler(
+                    cancel_without_message, pattern=callbacks.matching(r"^oe:cm:none$")
+                ),
                 *guards(M_CANCEL_MESSAGE, expects_text=True),
             ],
             M_CANCEL_OK: [
-                CallbackQueryHandler(cancel_confirmed, pattern=r"^oe:cc:(yes|no)$"),
+                CallbackQueryHandler(
+                    cancel_confirmed, pattern=callbacks.matching(r"^oe:cc:(yes|no)$")
+                ),
                 *guards(M_CANCEL_OK, expects_text=False),
             ],
         },

@@ -18,8 +18,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.events.forms import network_tz
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, answer_press, send
+from bot.ui.guards import organisers_only
 from bot.ui.spreadsheets import csv_safe
 from bot.ui.texts import sector_label
 from storage import regions
@@ -28,7 +29,6 @@ from storage.events import rules as event_rules
 from storage.events import stats as event_stats
 from storage.events.dates import Rejected, format_short, parse_moment
 from storage.events.stats import StatsReport
-from storage.permissions import require_organiser
 from templates.i18n import N_, Translator
 
 PERIOD_LABELS = {
@@ -69,10 +69,9 @@ def _typed_period(args: list[str], context: Context) -> tuple[dt.date, dt.date] 
     return days[0], days[1] + dt.timedelta(days=1)
 
 
+@organisers_only
 async def stats_command(update: Update, context: Context) -> None:
     t = context.t
-    actor = acting(context)
-    require_organiser(actor)
     typed = _typed_period(list(context.args or []), context)
     if typed is not None:
         await _ask_stats_region(update, context, _period_code(*typed))
@@ -109,11 +108,13 @@ async def _ask_stats_region(update: Update, context: Context, period: str) -> No
     )
 
 
+@organisers_only
 async def stats_period_chosen(update: Update, context: Context) -> None:
     data = await answer_press(update, keep_buttons=False)
     await _ask_stats_region(update, context, data.removeprefix("st:p:"))
 
 
+@organisers_only
 async def stats_region_chosen(update: Update, context: Context) -> None:
     data = await answer_press(update, keep_buttons=False)
     _, _, period, region = data.split(":")
@@ -204,6 +205,10 @@ async def _stats_report(
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("stats", stats_command, filters=PRIVATE),
-        CallbackQueryHandler(stats_period_chosen, pattern=r"^st:p:\d{8}-\d{8}$"),
-        CallbackQueryHandler(stats_region_chosen, pattern=r"^st:r:\d{8}-\d{8}:(\d+|all)$"),
+        CallbackQueryHandler(
+            stats_period_chosen, pattern=callbacks.matching(r"^st:p:\d{8}-\d{8}$")
+        ),
+        CallbackQueryHandler(
+            stats_region_chosen, pattern=callbacks.matching(r"^st:r:\d{8}-\d{8}:(\d+|all)$")
+        ),
     ]

@@ -6,11 +6,12 @@ import csv
 import io
 
 from telegram import InputFile, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import commands
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
+from bot.ui.chat import PRIVATE, redraw
 from bot.ui.spreadsheets import csv_safe
 from bot.ui.texts import sector_label
 from storage import regions
@@ -20,7 +21,6 @@ from storage.models import Role
 from storage.permissions import Actor, require_admin, require_organiser
 from templates.i18n import Translator, translator
 
-PRIVATE = filters.ChatType.PRIVATE
 CSV_COLUMNS = (
     "name",
     "email",
@@ -136,7 +136,7 @@ async def _card(update: Update, context: Context, member: MemberView, *, edit: b
     )
     query = update.callback_query
     if edit and query is not None:
-        await query.edit_message_text(text, reply_markup=markup)
+        await redraw(update, text, markup)
     else:
         chat = update.effective_chat
         assert chat is not None
@@ -159,7 +159,8 @@ async def pick_region(update: Update, context: Context) -> None:
     require_admin(_actor(context))
     member_id = int((query.data or "").rsplit(":", 1)[-1])
     available = await regions.list_active(context.uow())
-    await query.edit_message_text(
+    await redraw(
+        update,
         context.t("Organiser for which region?"),
         reply_markup=keyboards.regions(available, f"ad:role:{member_id}:region"),
     )
@@ -208,7 +209,9 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
     return [
         CommandHandler("members", members_command, filters=PRIVATE),
         CommandHandler("regions", regions_command, filters=PRIVATE),
-        CallbackQueryHandler(card, pattern=r"^ad:card:\d+$"),
-        CallbackQueryHandler(pick_region, pattern=r"^ad:pick:\d+$"),
-        CallbackQueryHandler(set_role, pattern=r"^ad:role:\d+:(all|member|region:\d+)$"),
+        CallbackQueryHandler(card, pattern=callbacks.matching(r"^ad:card:\d+$")),
+        CallbackQueryHandler(pick_region, pattern=callbacks.matching(r"^ad:pick:\d+$")),
+        CallbackQueryHandler(
+            set_role, pattern=callbacks.matching(r"^ad:role:\d+:(all|member|region:\d+)$")
+        ),
     ]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import commands
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
+from bot.ui.callbacks import answer_stale
+from bot.ui.chat import PRIVATE
 from storage.members.profiles import MemberView
-
-PRIVATE = filters.ChatType.PRIVATE
 
 
 def verify_keyboard(context: Context) -> InlineKeyboardMarkup:
@@ -130,15 +130,14 @@ async def fallback_text(update: Update, context: Context) -> None:
 
 
 async def stale_button(update: Update, context: Context) -> None:
-    query = update.callback_query
-    assert query is not None
-    await query.answer(context.t("This button is no longer active."), show_alert=False)
+    """A press no handler took: an old or forged button."""
+    await answer_stale(update, context)
 
 
 def handlers() -> list[object]:
     return [
         CommandHandler("help", help_command, filters=PRIVATE),
-        CallbackQueryHandler(menu_button, pattern=r"^menu:"),
+        CallbackQueryHandler(menu_button, pattern=callbacks.matching(r"^menu:")),
     ]
 
 

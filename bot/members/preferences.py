@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import commands
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
+from bot.ui.chat import PRIVATE, redraw
+from bot.ui.guards import members_only
 from bot.ui.texts import FREQUENCY_LABELS, LANGUAGE_NAMES, frequency_label
 from storage.members import profiles as members
 
@@ -44,8 +46,7 @@ def _screen(context: Context) -> tuple[str, InlineKeyboardMarkup]:
 async def show(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
-    if context.member is None:
-        await chat.send_message(context.t("Please sign up first: send /start."))
+    if await members_only(update, context) is None:
         return
     text, markup = _screen(context)
     await chat.send_message(text, reply_markup=markup)
@@ -56,26 +57,25 @@ async def changed(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert query is not None
     assert chat is not None
-    if context.member is None:
-        await query.answer()
-        await chat.send_message(context.t("Please sign up first: send /start."))
+    member = await members_only(update, context)
+    if member is None:
         return
     _, kind, value = (query.data or "::").split(":", 2)
     uow, now = context.uow(), context.now
     if kind == "lang":
-        await members.set_language(uow, context.member.id, value, now=now)
+        await members.set_language(uow, member.id, value, now=now)
     else:
-        await members.set_digest_frequency(uow, context.member.id, value, now=now)
-    context.use_member(await members.get(context.uow(), context.member.id), None)
+        await members.set_digest_frequency(uow, member.id, value, now=now)
+    context.use_member(await members.get(context.uow(), member.id), None)
     await query.answer(context.t("Saved."))
     text, markup = _screen(context)
-    await query.edit_message_text(text, reply_markup=markup)
+    await redraw(update, text, markup)
     if kind == "lang":
         await commands.set_for_chat(context.bot, chat.id, context.actor, context.t)
 
 
 def handlers() -> list[BaseHandler[Update, Context, None]]:
     return [
-        CommandHandler("settings", show, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(changed, pattern=r"^st:(lang|digest):\w+$"),
+        CommandHandler("settings", show, filters=PRIVATE),
+        CallbackQueryHandler(changed, pattern=callbacks.matching(r"^st:(lang|digest):\w+$")),
     ]

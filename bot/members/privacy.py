@@ -6,10 +6,12 @@ import io
 import json
 
 from telegram import InputFile, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
+from bot.ui.chat import PRIVATE, remove_buttons
+from bot.ui.guards import members_only
 from storage.members import privacy
 
 
@@ -56,11 +58,11 @@ async def export(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert query is not None
     assert chat is not None
-    await query.answer()
-    if context.member is None:
-        await chat.send_message(context.t("Please sign up first: send /start."))
+    member = await members_only(update, context)
+    if member is None:
         return
-    data = await privacy.export(context.uow(), context.member.id, now=context.now)
+    await query.answer()
+    data = await privacy.export(context.uow(), member.id, now=context.now)
     content = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     await chat.send_document(
         InputFile(io.BytesIO(content), filename="samvirke-my-data.json"),
@@ -74,10 +76,9 @@ async def confirm_delete(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert query is not None
     assert chat is not None
-    await query.answer()
-    if context.member is None:
-        await chat.send_message(t("Please sign up first: send /start."))
+    if await members_only(update, context) is None:
         return
+    await query.answer()
     await chat.send_message(
         t(
             "Do you really want to delete your data? Your name, e-mail address, organisation "
@@ -101,7 +102,7 @@ async def delete(update: Update, context: Context) -> None:
     assert chat is not None
     await query.answer()
     if query.message is not None:
-        await query.edit_message_reply_markup(reply_markup=None)
+        await remove_buttons(update)
     if (query.data or "").endswith(":no"):
         await chat.send_message(t("Good: nothing was deleted."))
         return
@@ -123,8 +124,8 @@ async def delete(update: Update, context: Context) -> None:
 
 def handlers() -> list[BaseHandler[Update, Context, None]]:
     return [
-        CommandHandler("privacy", show, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(export, pattern=r"^pv:export$"),
-        CallbackQueryHandler(confirm_delete, pattern=r"^pv:delete$"),
-        CallbackQueryHandler(delete, pattern=r"^pv:delete:(yes|no)$"),
+        CommandHandler("privacy", show, filters=PRIVATE),
+        CallbackQueryHandler(export, pattern=callbacks.matching(r"^pv:export$")),
+        CallbackQueryHandler(confirm_delete, pattern=callbacks.matching(r"^pv:delete$")),
+        CallbackQueryHandler(delete, pattern=callbacks.matching(r"^pv:delete:(yes|no)$")),
     ]

@@ -16,7 +16,10 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.members.menu import verify_keyboard
-from bot.ui import keyboards
+from bot.ui import callbacks, drafts, keyboards
+from bot.ui.chat import PRIVATE, remove_buttons
+from bot.ui.conversation import guards
+from bot.ui.guards import members_only
 from bot.ui.texts import error_text, sector_label
 from storage import regions
 from storage.errors import InvalidInput
@@ -24,9 +27,7 @@ from storage.members import profiles as members
 from templates.i18n import N_
 
 EDIT_TEXT, EDIT_CHOICE = "edit_text", "edit_choice"
-FIELD = "profile_field"
-PRIVATE = filters.ChatType.PRIVATE
-TEXT_FIELDS = ("name", "email", "organisation")
+DRAFT = "profile"
 
 CHANGE_LABELS = {
     "name": N_("Change name"),
@@ -51,10 +52,10 @@ async def show(update: Update, context: Context) -> None:
     t = context.t
     chat = update.effective_chat
     assert chat is not None
-    if context.member is None:
-        await chat.send_message(t("Please sign up first: send /start."))
+    viewer = await members_only(update, context)
+    if viewer is None:
         return
-    member = await members.get(context.uow(), context.member.id)
+    member = await members.get(context.uow(), viewer.id)
     email = member.email
     if not member.email_verified:
         email = t("{email} (not confirmed yet)", email=member.email)
@@ -78,14 +79,13 @@ async def edit(update: Update, context: Context) -> str | int:
     chat = update.effective_chat
     assert query is not None
     assert chat is not None
-    await query.answer()
-    if context.member is None:
-        await chat.send_message(context.t("Please sign up first: send /start."))
+    if await members_only(update, context) is None:
         return ConversationHandler.END
+    await query.answer()
     field = (query.data or "").rsplit(":", 1)[-1]
     if field not in CHANGE_LABELS:
         return ConversationHandler.END
-    context.user_data[FIELD] = field  # type: ignore[index]
+    drafts.start(context, DRAFT, {"field": field})
     return await _ask(update, context, field)
 
 
@@ -113,7 +113,7 @@ async def _save(update: Update, context: Context, value: str | None) -> str | in
     chat = update.effective_chat
     assert chat is not None
     assert context.member is not None
-    field = str(context.user_data.get(FIELD, ""))  # type: ignore[union-attr]
+    field = str(drafts.peek(context, DRAFT).get("field", ""))
     try:
         member = await members.update_profile(
             context.uow(), context.member.id, field, value, now=context.now
@@ -121,7 +121,7 @@ async def _save(update: Update, context: Context, value: str | None) -> str | in
     except InvalidInput as error:
         await chat.send_message(error_text(t, error))
         return await _ask(update, context, field)
-    context.user_data.pop(FIELD, None)  # type: ignore[union-attr]
+    drafts.drop(context, DRAFT)
     context.member = member
     if field == "email":
         await chat.send_message(
@@ -147,53 +147,59 @@ async def text_typed(update: Update, context: Context) -> str | int:
 async def choice_made(update: Update, context: Context) -> str | int:
     query = update.callback_query
     assert query is not None
+    data = query.data or ""
+    value = data.removeprefix("pf:set:")
+    if value and drafts.peek(context, DRAFT).get("field") == "region":
+        value = str(callbacks.number(data))  # a region id (StaleButton when it is not one)
     await query.answer()
     if query.message is not None:
-        await query.edit_message_reply_markup(reply_markup=None)
-    value = (query.data or "").removeprefix("pf:set:")
+        await remove_buttons(update)
     return await _save(update, context, value or None)
 
 
 async def cancel(update: Update, context: Context) -> int:
-    context.user_data.pop(FIELD, None)  # type: ignore[union-attr]
+    drafts.drop(context, DRAFT)
     chat = update.effective_chat
     assert chat is not None
     await chat.send_message(context.t("Nothing changed."))
     return ConversationHandler.END
 
 
-async def reask(update: Update, context: Context) -> str:
-    chat = update.effective_chat
-    assert chat is not None
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    field = str(context.user_data.get(FIELD, "name"))  # type: ignore[union-attr]
-    await chat.send_message(
-        context.t("You are changing your profile. Please answer the question, or send /cancel.")
+IN_PROFILE_CHANGE = N_(
+    "You are changing your profile. Please answer the question, or send /cancel."
+)
+
+
+async def ask_current(update: Update, context: Context) -> str:
+    """The question of the field being changed, again."""
+    return await _ask(update, context, str(drafts.peek(context, DRAFT).get("field", "name")))
+
+
+def _guards(*, expects_text: bool) -> list[BaseHandler[Update, Context, Any]]:
+    return guards(
+        ask_current,
+        cancel=cancel,
+        expects_text=expects_text,
+        own_buttons=r"^pf:",
+        in_flow=IN_PROFILE_CHANGE,
     )
-    return await _ask(update, context, field)
-
-
-def _guards() -> list[BaseHandler[Update, Context, Any]]:
-    return [
-        CommandHandler("cancel", cancel),
-        MessageHandler(filters.ALL, reask),
-        CallbackQueryHandler(reask),
-    ]
 
 
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("profile", show, filters=PRIVATE),
         ConversationHandler(
-            entry_points=[CallbackQueryHandler(edit, pattern=r"^pf:edit:\w+$")],
+            entry_points=[CallbackQueryHandler(edit, pattern=callbacks.matching(r"^pf:edit:\w+$"))],
             states={
                 EDIT_TEXT: [
                     MessageHandler(filters.TEXT & ~filters.COMMAND, text_typed),
-                    CallbackQueryHandler(choice_made, pattern=r"^pf:set:$"),
-                    *_guards(),
+                    CallbackQueryHandler(choice_made, pattern=callbacks.matching(r"^pf:set:$")),
+                    *_guards(expects_text=True),
                 ],
-                EDIT_CHOICE: [CallbackQueryHandler(choice_made, pattern=r"^pf:set:"), *_guards()],
+                EDIT_CHOICE: [
+                    CallbackQueryHandler(choice_made, pattern=callbacks.matching(r"^pf:set:")),
+                    *_guards(expects_text=False),
+                ],
             },
             fallbacks=[CommandHandler("cancel", cancel)],
             name="profile",

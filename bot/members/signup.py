@@ -17,14 +17,14 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
 
 from bot.context import Context
 from bot.events import browse as events
 from bot.members import menu
-from bot.ui import keyboards
-from bot.ui.chat import PRIVATE, TEXT, answer_press, send
+from bot.ui import callbacks, drafts, keyboards
+from bot.ui.chat import PRIVATE, TEXT, answer_press, send, typed_text
+from bot.ui.conversation import guards
 from bot.ui.texts import error_text, sector_label
 from storage import regions
 from storage.errors import InvalidInput
@@ -45,8 +45,7 @@ DRAFT = "signup"
 
 
 def _draft(context: Context) -> dict[str, Any]:
-    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})  # type: ignore[union-attr]
-    return draft
+    return drafts.draft(context, DRAFT)
 
 
 def _telegram_name(update: Update) -> str:
@@ -161,7 +160,7 @@ async def start(update: Update, context: Context) -> str | int:
         if not await events.handle_start_payload(update, context, payload):
             await menu.welcome_back(update, context)
         return ConversationHandler.END
-    context.user_data[DRAFT] = {}  # type: ignore[index]
+    drafts.start(context, DRAFT)
     # Kept beside the draft (which is gone when sign-up ends) until sign-up is done.
     events.remember_for_after_signup(context, payload)
     welcome = context.t(
@@ -177,7 +176,7 @@ async def start(update: Update, context: Context) -> str | int:
 
 async def name_typed(update: Update, context: Context) -> str:
     try:
-        _draft(context)["name"] = validate_name(update.effective_message.text or "")  # type: ignore[union-attr]
+        _draft(context)["name"] = validate_name(typed_text(update))
     except InvalidInput as error:
         await send(update, error_text(context.t, error))
         return await ask_name(update, context)
@@ -196,7 +195,7 @@ async def name_suggested(update: Update, context: Context) -> str:
 
 async def email_typed(update: Update, context: Context) -> str:
     try:
-        _draft(context)["email"] = validate_email_address(update.effective_message.text or "")  # type: ignore[union-attr]
+        _draft(context)["email"] = validate_email_address(typed_text(update))
     except InvalidInput as error:
         await send(update, error_text(context.t, error))
         return await ask_email(update, context)
@@ -204,7 +203,7 @@ async def email_typed(update: Update, context: Context) -> str:
 
 
 async def organisation_typed(update: Update, context: Context) -> str:
-    text = update.effective_message.text or ""  # type: ignore[union-attr]
+    text = typed_text(update)
     try:
         _draft(context)["organisation"] = validate_organisation(text)
     except InvalidInput as error:
@@ -260,7 +259,7 @@ async def consent_given(update: Update, context: Context) -> str | int:
             if error.code == "region_unknown"
             else (await ask_name(update, context))
         )
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, DRAFT)
     context.use_member(registration.member, None)
     await menu.after_signup(update, context, registration.member)
     return ConversationHandler.END
@@ -272,7 +271,7 @@ async def consent_refused(update: Update, context: Context) -> int:
 
 
 async def cancel(update: Update, context: Context) -> int:
-    context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, DRAFT)
     await send(
         update,
         context.t("Sign-up cancelled. Nothing was stored. Send /start whenever you want to begin."),
@@ -280,35 +279,20 @@ async def cancel(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-def _reask(state: str, explanation: str) -> Callable[[Update, Context], Coroutine[Any, Any, str]]:
-    """Explain what was wrong with the answer, then ask the same question again."""
-
-    async def handler(update: Update, context: Context) -> str:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        await send(update, context.t(explanation))
-        return await ASK[state](update, context)
-
-    return handler
-
-
 IN_FLOW_COMMAND = N_(
     "You are in the middle of signing up. Please answer the question, or send /cancel to stop."
 )
-EXPECT_TEXT = N_("Please answer with a text message.")
-EXPECT_BUTTON = N_("Please choose one of the buttons below.")
-OLD_BUTTON = N_("That button belongs to an earlier question.")
 
 
 def _guards(state: str, *, expects_text: bool) -> list[BaseHandler[Update, Context, Any]]:
     """Handlers that catch anything a state does not expect (in this order, after its own)."""
-    wrong_input = EXPECT_TEXT if expects_text else EXPECT_BUTTON
-    return [
-        CommandHandler("cancel", cancel),
-        MessageHandler(filters.COMMAND, _reask(state, IN_FLOW_COMMAND)),
-        CallbackQueryHandler(_reask(state, OLD_BUTTON)),
-        MessageHandler(filters.ALL, _reask(state, wrong_input)),
-    ]
+    return guards(
+        ASK[state],
+        cancel=cancel,
+        expects_text=expects_text,
+        own_buttons=r"^su:",
+        in_flow=IN_FLOW_COMMAND,
+    )
 
 
 def handler() -> ConversationHandler[Context]:
@@ -317,26 +301,32 @@ def handler() -> ConversationHandler[Context]:
         states={
             NAME: [
                 MessageHandler(TEXT, name_typed),
-                CallbackQueryHandler(name_suggested, pattern=r"^su:name$"),
+                CallbackQueryHandler(name_suggested, pattern=callbacks.matching(r"^su:name$")),
                 *_guards(NAME, expects_text=True),
             ],
             EMAIL: [MessageHandler(TEXT, email_typed), *_guards(EMAIL, expects_text=True)],
             ORGANISATION: [
                 MessageHandler(TEXT, organisation_typed),
-                CallbackQueryHandler(organisation_skipped, pattern=r"^su:org:skip$"),
+                CallbackQueryHandler(
+                    organisation_skipped, pattern=callbacks.matching(r"^su:org:skip$")
+                ),
                 *_guards(ORGANISATION, expects_text=True),
             ],
             SECTOR: [
-                CallbackQueryHandler(sector_chosen, pattern=r"^su:sector:"),
+                CallbackQueryHandler(sector_chosen, pattern=callbacks.matching(r"^su:sector:")),
                 *_guards(SECTOR, expects_text=False),
             ],
             REGION: [
-                CallbackQueryHandler(region_chosen, pattern=r"^su:region:\d+$"),
+                CallbackQueryHandler(region_chosen, pattern=callbacks.matching(r"^su:region:\d+$")),
                 *_guards(REGION, expects_text=False),
             ],
             CONSENT: [
-                CallbackQueryHandler(consent_given, pattern=r"^su:consent:yes$"),
-                CallbackQueryHandler(consent_refused, pattern=r"^su:consent:no$"),
+                CallbackQueryHandler(
+                    consent_given, pattern=callbacks.matching(r"^su:consent:yes$")
+                ),
+                CallbackQueryHandler(
+                    consent_refused, pattern=callbacks.matching(r"^su:consent:no$")
+                ),
                 *_guards(CONSENT, expects_text=False),
             ],
         },

@@ -7,10 +7,12 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 
 from bot.context import Context
 from bot.members.menu import verify_keyboard
+from bot.ui import callbacks
+from bot.ui.chat import PRIVATE
 from storage.members import verification
 from storage.members.verification import CheckResult
 
-CODE = filters.Regex(r"^\s*\d{3}\s?\d{3}\s*$") & filters.ChatType.PRIVATE
+CODE = filters.Regex(r"^\s*\d{3}\s?\d{3}\s*$") & PRIVATE
 
 
 async def code_typed(update: Update, context: Context) -> None:
@@ -78,5 +80,5 @@ async def resend(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler[Update, Context, None]]:
     return [
         MessageHandler(CODE, code_typed),
-        CallbackQueryHandler(resend, pattern=r"^verify:resend$"),
+        CallbackQueryHandler(resend, pattern=callbacks.matching(r"^verify:resend$")),
     ]

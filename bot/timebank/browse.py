@@ -6,10 +6,11 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import Context
-from bot.timebank.common import callback_number, member_of, page_buttons, two_columns
+from bot.timebank.common import page_buttons, two_columns
 from bot.timebank.listings import category_buttons, listing_text, new_listing_buttons
-from bot.ui import keyboards
-from bot.ui.chat import answer_press, send
+from bot.ui import callbacks, keyboards
+from bot.ui.chat import answer_press, redraw, send
+from bot.ui.guards import member_of
 from storage import regions
 from storage.timebank import contacts as timebank_contacts
 from storage.timebank import listings as timebank_listings
@@ -33,7 +34,7 @@ async def browse_pressed(update: Update, context: Context) -> None:
 async def browse_category(update: Update, context: Context) -> None:
     t = context.t
     data = await answer_press(update, keep_buttons=False)
-    category = callback_number(data)
+    category = callbacks.number(data)
     available = await regions.list_active(context.uow())
     # Each region button leads to the first page of that category and region.
     buttons = [keyboards.button(t("All regions"), f"tb:bl:{category}:0:0")]
@@ -86,7 +87,7 @@ async def browse_list(update: Update, context: Context) -> None:
     text, markup = "\n".join(lines), InlineKeyboardMarkup(rows)
     query = update.callback_query
     if query is not None and query.message is not None and int(page_number) != 0:
-        await query.edit_message_text(text, reply_markup=markup)
+        await redraw(update, text, markup)
     else:
         await send(update, text, markup)
 
@@ -99,7 +100,7 @@ async def contact_pressed(update: Update, context: Context) -> None:
     data = await answer_press(update)
     member = member_of(context)
     result = await timebank_contacts.request_contact(
-        context.uow(), member.id, callback_number(data), now=context.now
+        context.uow(), member.id, callbacks.number(data), now=context.now
     )
     if not result.changed:
         await send(update, t("You have already asked about “{title}”.", title=result.listing.title))
@@ -121,7 +122,7 @@ async def contact_answered(update: Update, context: Context) -> None:
     member = member_of(context)
     accept = data.startswith("tb:cra:")
     result = await timebank_contacts.answer_contact(
-        context.uow(), member.id, callback_number(data), accept=accept, now=context.now
+        context.uow(), member.id, callbacks.number(data), accept=accept, now=context.now
     )
     if accept:
         await send(

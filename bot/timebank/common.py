@@ -8,26 +8,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from babel.dates import format_date
 from telegram import InlineKeyboardButton, InputFile, Update
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
 
 from bot.context import Context
 from bot.ui import keyboards
-from bot.ui.chat import send
-from bot.ui.texts import error_text
-from storage.errors import DomainError, NotFound
-from storage.members.profiles import MemberView
 from storage.timebank.common import ExchangeView, hours_text, party_name
 from storage.timebank.ledger import LimitExceeded, Policy, hours_decimal
 from storage.timebank.listings import CategoryView
@@ -51,16 +38,6 @@ CATEGORY_LABELS: dict[str, str] = {
 
 def policy_of(context: Context) -> Policy:
     return Policy.from_settings(context.services.settings)
-
-
-def member_of(context: Context) -> MemberView:
-    if context.member is None:
-        raise NotFound("member_not_found")
-    return context.member
-
-
-def callback_number(data: str, index: int = -1) -> int:
-    return int(data.split(":")[index])
 
 
 # --- texts ----------------------------------------------------------------------------------
@@ -208,80 +185,3 @@ async def send_csv(update: Update, data: bytes, *, filename: str, caption: str) 
     chat = update.effective_chat
     assert chat is not None
     await chat.send_document(InputFile(io.BytesIO(data), filename=filename), caption=caption)
-
-
-# --- conversations ----------------------------------------------------------------------------
-
-Ask = Callable[[Update, Context], Coroutine[Any, Any, str]]
-Cancel = Callable[[Update, Context], Coroutine[Any, Any, int]]
-
-IN_FLOW = N_("Please answer the question, or send /cancel to stop.")
-EXPECT_BUTTON = N_("Please choose one of the buttons below.")
-EXPECT_TEXT = N_("Please answer with a text message.")
-
-
-async def ask_again(update: Update, context: Context, error: DomainError, ask: Ask) -> str:
-    """Say what is wrong with the answer, and ask the question again."""
-    await send(update, error_text(context.t, error))
-    return await ask(update, context)
-
-
-def _reask(ask: Ask, explanation: str) -> Ask:
-    async def handler(update: Update, context: Context) -> str:
-        if update.callback_query is not None:
-            await update.callback_query.answer()
-        await send(update, context.t(explanation))
-        return await ask(update, context)
-
-    return handler
-
-
-def _guards(
-    ask: Ask, *, cancel: Cancel, expects_text: bool, own_buttons: str
-) -> list[BaseHandler[Update, Context, Any]]:
-    """What a state does not expect: /cancel, other commands, old buttons of this flow, and
-    text where a button is wanted (buttons of other features pass through)."""
-    guards: list[BaseHandler[Update, Context, Any]] = [
-        CommandHandler("cancel", cancel),
-        MessageHandler(filters.COMMAND, _reask(ask, IN_FLOW)),
-        CallbackQueryHandler(_reask(ask, EXPECT_BUTTON), pattern=own_buttons),
-    ]
-    if not expects_text:
-        guards.append(MessageHandler(filters.ALL, _reask(ask, EXPECT_BUTTON)))
-    else:
-        guards.append(MessageHandler(filters.ALL, _reask(ask, EXPECT_TEXT)))
-    return guards
-
-
-def conversation(
-    name: str,
-    entry_point: BaseHandler[Update, Context, Any],
-    states: Mapping[str, Sequence[BaseHandler[Update, Context, Any]]],
-    *,
-    asks: Mapping[str, Ask],
-    text_states: Collection[str],
-    own_buttons: str,
-    cancel: Cancel,
-) -> ConversationHandler[Context]:
-    """A persistent flow: each state takes its own handlers, then the guards (``asks[state]``
-    asks its question again; ``text_states`` expect typed text, the others a button of
-    ``own_buttons``); /cancel ends it anywhere."""
-    return ConversationHandler(
-        entry_points=[entry_point],
-        states={
-            state: [
-                *handlers,
-                *_guards(
-                    asks[state],
-                    cancel=cancel,
-                    expects_text=state in text_states,
-                    own_buttons=own_buttons,
-                ),
-            ]
-            for state, handlers in states.items()
-        },
-        fallbacks=[CommandHandler("cancel", cancel)],
-        name=name,
-        persistent=True,
-        allow_reentry=True,
-    )

@@ -12,18 +12,15 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandl
 
 from bot.context import Context
 from bot.timebank.common import (
-    Ask,
-    ask_again,
-    callback_number,
-    conversation,
     exchange_line,
     helped_text,
     limit_text,
-    member_of,
     policy_of,
 )
-from bot.ui import keyboards
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, answer_press, remove_buttons, send, typed_text
+from bot.ui.conversation import Ask, ask_again, conversation
+from bot.ui.guards import member_of
 from bot.ui.texts import error_text
 from storage.errors import InvalidInput, NotFound
 from storage.models import ListingKind
@@ -48,7 +45,7 @@ async def confirm_pressed(update: Update, context: Context) -> None:
         decision = await timebank_exchanges.confirm(
             context.uow(),
             member.id,
-            callback_number(data),
+            callbacks.number(data),
             policy=policy_of(context),
             now=context.now,
         )
@@ -74,7 +71,7 @@ async def decline_pressed(update: Update, context: Context) -> None:
     data = await answer_press(update)
     member = member_of(context)
     decision = await timebank_exchanges.decline(
-        context.uow(), member.id, callback_number(data), now=context.now
+        context.uow(), member.id, callbacks.number(data), now=context.now
     )
     await remove_buttons(update)
     if not decision.changed:
@@ -88,7 +85,7 @@ async def withdraw_pressed(update: Update, context: Context) -> None:
     data = await answer_press(update, keep_buttons=False)
     member = member_of(context)
     decision = await timebank_exchanges.cancel(
-        context.uow(), member.id, callback_number(data), now=context.now
+        context.uow(), member.id, callbacks.number(data), now=context.now
     )
     if not decision.changed:
         await send(update, t("You have already withdrawn this exchange."))
@@ -111,8 +108,7 @@ LOG_DRAFT = "timebank_log"
 
 
 def _log(context: Context) -> dict[str, Any]:
-    draft: dict[str, Any] = context.user_data.setdefault(LOG_DRAFT, {})  # type: ignore[union-attr]
-    return draft
+    return drafts.draft(context, LOG_DRAFT)
 
 
 async def log_start(update: Update, context: Context) -> str | int:
@@ -120,8 +116,7 @@ async def log_start(update: Update, context: Context) -> str | int:
     t = context.t
     data = await answer_press(update)
     member = member_of(context)
-    draft: dict[str, Any] = {"token": secrets.token_hex(8)}
-    context.user_data[LOG_DRAFT] = draft  # type: ignore[index]
+    draft = drafts.start(context, LOG_DRAFT, {"token": secrets.token_hex(8)})
     preset = data.removeprefix("tb:log").removeprefix(":")
     if preset.startswith("l"):
         listing = await timebank_listings.get_listing(context.uow(), int(preset[1:]))
@@ -284,7 +279,7 @@ async def _set_hours(update: Update, context: Context, minutes: int) -> str:
 async def hours_chosen(update: Update, context: Context) -> str:
     data = await answer_press(update, keep_buttons=False)
     try:
-        minutes = validate_minutes(callback_number(data))
+        minutes = validate_minutes(callbacks.number(data))
     except InvalidInput as error:
         return await ask_again(update, context, error, ask_hours)
     return await _set_hours(update, context, minutes)
@@ -396,9 +391,9 @@ async def log_send(update: Update, context: Context) -> str | int:
         if error.code in ("self_exchange", "counterpart_not_found", "nobody_to_confirm"):
             draft.pop("other", None)
             return await ask_other(update, context)
-        context.user_data.pop(LOG_DRAFT, None)  # type: ignore[union-attr]
+        drafts.drop(context, LOG_DRAFT)
         return ConversationHandler.END
-    context.user_data.pop(LOG_DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, LOG_DRAFT)
     await send(
         update,
         t(
@@ -413,7 +408,7 @@ async def log_send(update: Update, context: Context) -> str | int:
 async def log_cancel(update: Update, context: Context) -> int:
     if update.callback_query is not None:
         await answer_press(update, keep_buttons=False)
-    context.user_data.pop(LOG_DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, LOG_DRAFT)
     await send(update, context.t("Nothing was logged."))
     return ConversationHandler.END
 
@@ -431,27 +426,35 @@ LOG_ASK: dict[str, Ask] = {
 def log_conversation() -> ConversationHandler[Context]:
     return conversation(
         "timebank_log",
-        CallbackQueryHandler(log_start, pattern=r"^tb:log(:[mal]\d+)?$"),
+        [CallbackQueryHandler(log_start, pattern=callbacks.matching(r"^tb:log(:[mal]\d+)?$"))],
         {
-            LOG_AS: [CallbackQueryHandler(as_chosen, pattern=r"^tb:lg:as:\d+$")],
+            LOG_AS: [
+                CallbackQueryHandler(as_chosen, pattern=callbacks.matching(r"^tb:lg:as:\d+$"))
+            ],
             LOG_DIRECTION: [
-                CallbackQueryHandler(direction_chosen, pattern=r"^tb:lg:dir:(gave|received)$")
+                CallbackQueryHandler(
+                    direction_chosen, pattern=callbacks.matching(r"^tb:lg:dir:(gave|received)$")
+                )
             ],
             LOG_OTHER: [
-                CallbackQueryHandler(other_chosen, pattern=r"^tb:lg:who:[ma]\d+$"),
+                CallbackQueryHandler(
+                    other_chosen, pattern=callbacks.matching(r"^tb:lg:who:[ma]\d+$")
+                ),
                 MessageHandler(TEXT, other_typed),
             ],
             LOG_HOURS: [
-                CallbackQueryHandler(hours_chosen, pattern=r"^tb:lg:h:\d+$"),
+                CallbackQueryHandler(hours_chosen, pattern=callbacks.matching(r"^tb:lg:h:\d+$")),
                 MessageHandler(TEXT, hours_typed),
             ],
             LOG_DESCRIPTION: [
-                CallbackQueryHandler(description_from_listing, pattern=r"^tb:lg:desc$"),
+                CallbackQueryHandler(
+                    description_from_listing, pattern=callbacks.matching(r"^tb:lg:desc$")
+                ),
                 MessageHandler(TEXT, description_typed),
             ],
             LOG_CONFIRM: [
-                CallbackQueryHandler(log_send, pattern=r"^tb:lg:send$"),
-                CallbackQueryHandler(log_cancel, pattern=r"^tb:lg:cancel$"),
+                CallbackQueryHandler(log_send, pattern=callbacks.matching(r"^tb:lg:send$")),
+                CallbackQueryHandler(log_cancel, pattern=callbacks.matching(r"^tb:lg:cancel$")),
             ],
         },
         asks=LOG_ASK,

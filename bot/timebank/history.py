@@ -7,17 +7,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import Context
 from bot.timebank.common import (
-    callback_number,
     csv_bytes,
     csv_hours,
     day_text,
-    member_of,
     page_buttons,
     policy_of,
     send_csv,
 )
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import acting, answer_press, send
+from bot.ui.guards import member_of
 from bot.ui.spreadsheets import csv_safe
 from storage.timebank import accounts as timebank_accounts
 from storage.timebank.accounts import History, HistoryLine
@@ -124,7 +123,7 @@ async def history_csv_pressed(update: Update, context: Context) -> None:
     t = context.t
     data = await answer_press(update)
     member_of(context)
-    history = await _load_history(context, callback_number(data))
+    history = await _load_history(context, callbacks.number(data))
     await send_csv(
         update,
         history_csv(history),

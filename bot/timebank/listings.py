@@ -11,16 +11,13 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler, MessageHandl
 
 from bot.context import Context
 from bot.timebank.common import (
-    Ask,
-    ask_again,
-    callback_number,
     category_label,
-    conversation,
-    member_of,
     two_columns,
 )
-from bot.ui import keyboards
+from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, answer_press, send, typed_text
+from bot.ui.conversation import Ask, ask_again, conversation
+from bot.ui.guards import member_of
 from bot.ui.texts import error_text
 from storage import regions
 from storage.errors import InvalidInput
@@ -46,17 +43,16 @@ NEW_DRAFT = "timebank_listing"
 
 
 def _new(context: Context) -> dict[str, Any]:
-    draft: dict[str, Any] = context.user_data.setdefault(NEW_DRAFT, {})  # type: ignore[union-attr]
-    return draft
+    return drafts.draft(context, NEW_DRAFT)
 
 
 async def new_start(update: Update, context: Context) -> str:
     data = await answer_press(update)
     member_of(context)
     kind = data.rsplit(":", 1)[-1]
-    context.user_data[NEW_DRAFT] = {  # type: ignore[index]
-        "kind": kind if kind in set(ListingKind) else ListingKind.OFFER
-    }
+    drafts.start(
+        context, NEW_DRAFT, {"kind": kind if kind in set(ListingKind) else ListingKind.OFFER}
+    )
     return await ask_title(update, context)
 
 
@@ -116,7 +112,7 @@ async def ask_category(update: Update, context: Context) -> str:
 
 async def category_chosen(update: Update, context: Context) -> str:
     data = await answer_press(update, keep_buttons=False)
-    _new(context)["category_id"] = callback_number(data)
+    _new(context)["category_id"] = callbacks.number(data)
     return await ask_listing_region(update, context)
 
 
@@ -139,7 +135,7 @@ async def listing_region_chosen(update: Update, context: Context) -> str | int:
     data = await answer_press(update, keep_buttons=False)
     member = member_of(context)
     draft = _new(context)
-    region_id = callback_number(data) or None
+    region_id = callbacks.number(data) or None
     try:
         listing = await timebank_listings.create_listing(
             context.uow(),
@@ -157,17 +153,17 @@ async def listing_region_chosen(update: Update, context: Context) -> str | int:
             return await ask_listing_region(update, context)
         if error.code == "category_unknown":
             return await ask_category(update, context)
-        context.user_data.pop(NEW_DRAFT, None)  # type: ignore[union-attr]
+        drafts.drop(context, NEW_DRAFT)
         return ConversationHandler.END
-    context.user_data.pop(NEW_DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, NEW_DRAFT)
     await send(update, t("Posted. Members can now find it under Browse."))
     await listing_card(update, context, listing)
     return ConversationHandler.END
 
 
 async def new_cancel(update: Update, context: Context) -> int:
-    context.user_data.pop(NEW_DRAFT, None)  # type: ignore[union-attr]
-    context.user_data.pop(EDIT_DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, NEW_DRAFT)
+    drafts.drop(context, EDIT_DRAFT)
     await send(update, context.t("Nothing changed."))
     return ConversationHandler.END
 
@@ -197,13 +193,13 @@ async def edit_start(update: Update, context: Context) -> str | int:
     data = await answer_press(update, keep_buttons=False)
     member_of(context)
     _, _, listing_id, field = data.split(":")
-    context.user_data[EDIT_DRAFT] = {"listing": int(listing_id), "field": field}  # type: ignore[index]
+    drafts.start(context, EDIT_DRAFT, {"listing": int(listing_id), "field": field})
     return await ask_edit(update, context)
 
 
 async def ask_edit(update: Update, context: Context) -> str:
     t = context.t
-    draft: dict[str, Any] = context.user_data.get(EDIT_DRAFT, {})  # type: ignore[union-attr]
+    draft = drafts.peek(context, EDIT_DRAFT)
     field = str(draft.get("field", "title"))
     question = t(EDIT_QUESTIONS.get(field, EDIT_QUESTIONS["title"]))
     if field == "category":
@@ -220,7 +216,7 @@ async def ask_edit(update: Update, context: Context) -> str:
 
 async def _save_edit(update: Update, context: Context, value: str | int | None) -> str | int:
     member = member_of(context)
-    draft: dict[str, Any] = context.user_data.get(EDIT_DRAFT, {})  # type: ignore[union-attr]
+    draft = drafts.peek(context, EDIT_DRAFT)
     try:
         listing = await timebank_listings.update_listing(
             context.uow(),
@@ -232,7 +228,7 @@ async def _save_edit(update: Update, context: Context, value: str | int | None) 
         )
     except InvalidInput as error:
         return await ask_again(update, context, error, ask_edit)
-    context.user_data.pop(EDIT_DRAFT, None)  # type: ignore[union-attr]
+    drafts.drop(context, EDIT_DRAFT)
     await send(update, context.t("Saved."))
     await listing_card(update, context, listing)
     return ConversationHandler.END
@@ -244,7 +240,7 @@ async def edit_typed(update: Update, context: Context) -> str | int:
 
 async def edit_chosen(update: Update, context: Context) -> str | int:
     data = await answer_press(update, keep_buttons=False)
-    return await _save_edit(update, context, callback_number(data) or None)
+    return await _save_edit(update, context, callbacks.number(data) or None)
 
 
 # --- my listings ----------------------------------------------------------------------------
@@ -313,7 +309,7 @@ async def listing_status_pressed(update: Update, context: Context) -> None:
     action = data.split(":")[1]
     status = {"lp": ListingStatus.PAUSED, "lr": ListingStatus.ACTIVE, "ldy": ListingStatus.DELETED}
     listing = await timebank_listings.set_listing_status(
-        context.uow(), member.id, callback_number(data), status[action], now=context.now
+        context.uow(), member.id, callbacks.number(data), status[action], now=context.now
     )
     if listing is None:
         await send(update, t("Deleted."))
@@ -327,7 +323,7 @@ async def listing_status_pressed(update: Update, context: Context) -> None:
 async def delete_asked(update: Update, context: Context) -> None:
     t = context.t
     data = await answer_press(update)
-    listing_id = callback_number(data)
+    listing_id = callbacks.number(data)
     await send(
         update,
         t("Delete this listing for good?"),
@@ -343,7 +339,7 @@ async def delete_asked(update: Update, context: Context) -> None:
 async def edit_fields(update: Update, context: Context) -> None:
     t = context.t
     data = await answer_press(update)
-    listing_id = callback_number(data)
+    listing_id = callbacks.number(data)
     labels = {
         "title": t("Title"),
         "description": t("Description"),
@@ -367,12 +363,20 @@ def listing_conversations() -> list[ConversationHandler[Context]]:
     """Posting a listing, and editing one."""
     new = conversation(
         "timebank_listing",
-        CallbackQueryHandler(new_start, pattern=r"^tb:new:(offer|request)$"),
+        [CallbackQueryHandler(new_start, pattern=callbacks.matching(r"^tb:new:(offer|request)$"))],
         {
             NEW_TITLE: [MessageHandler(TEXT, title_typed)],
             NEW_DESCRIPTION: [MessageHandler(TEXT, listing_description_typed)],
-            NEW_CATEGORY: [CallbackQueryHandler(category_chosen, pattern=r"^tb:nl:cat:\d+$")],
-            NEW_REGION: [CallbackQueryHandler(listing_region_chosen, pattern=r"^tb:nl:reg:\d+$")],
+            NEW_CATEGORY: [
+                CallbackQueryHandler(
+                    category_chosen, pattern=callbacks.matching(r"^tb:nl:cat:\d+$")
+                )
+            ],
+            NEW_REGION: [
+                CallbackQueryHandler(
+                    listing_region_chosen, pattern=callbacks.matching(r"^tb:nl:reg:\d+$")
+                )
+            ],
         },
         asks=NEW_ASK,
         text_states=(NEW_TITLE, NEW_DESCRIPTION),
@@ -381,12 +385,17 @@ def listing_conversations() -> list[ConversationHandler[Context]]:
     )
     edit = conversation(
         "timebank_edit",
-        CallbackQueryHandler(
-            edit_start, pattern=r"^tb:le:\d+:(title|description|category|region)$"
-        ),
+        [
+            CallbackQueryHandler(
+                edit_start,
+                pattern=callbacks.matching(r"^tb:le:\d+:(title|description|category|region)$"),
+            )
+        ],
         {
             EDIT_TEXT: [MessageHandler(TEXT, edit_typed)],
-            EDIT_CHOICE: [CallbackQueryHandler(edit_chosen, pattern=r"^tb:le:set:\d+$")],
+            EDIT_CHOICE: [
+                CallbackQueryHandler(edit_chosen, pattern=callbacks.matching(r"^tb:le:set:\d+$"))
+            ],
         },
         asks={EDIT_TEXT: ask_edit, EDIT_CHOICE: ask_edit},
         text_states=(EDIT_TEXT,),

@@ -25,7 +25,6 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
-    filters,
 )
 
 from bot.context import Context
@@ -37,7 +36,7 @@ from bot.timebank.browse import (
     contact_answered,
     contact_pressed,
 )
-from bot.timebank.common import day_text, exchange_line, member_of, policy_of
+from bot.timebank.common import day_text, exchange_line, policy_of
 from bot.timebank.exchanges import (
     confirm_pressed,
     decline_pressed,
@@ -54,12 +53,14 @@ from bot.timebank.listings import (
     new_listing_buttons,
 )
 from bot.timebank.stats import stats_csv_pressed, stats_pressed
-from bot.ui import keyboards
-from bot.ui.chat import acting, send
+from bot.ui import callbacks, keyboards
+from bot.ui.chat import PRIVATE, acting, send
+from bot.ui.guards import member_of
 from storage.timebank import accounts as timebank_accounts
+from storage.timebank.accounts import Overview
 from storage.timebank.common import hours_text
+from templates.i18n import Translator
 
-PRIVATE = filters.ChatType.PRIVATE
 SHOWN_PENDING = 5
 
 
@@ -77,6 +78,26 @@ async def show(update: Update, context: Context) -> None:
     t = context.t
     member = member_of(context)
     overview = await timebank_accounts.overview(context.uow(), member.id, policy=policy_of(context))
+    lines = _balance_lines(t, overview)
+    rows: list[list[InlineKeyboardButton]] = []
+    _add_exchanges(t, context, overview, lines, rows)
+    rows += [
+        new_listing_buttons(t),
+        [keyboards.button(t("Browse"), "tb:br"), keyboards.button(t("Log hours"), "tb:log")],
+        [
+            keyboards.button(t("History"), "tb:hi:0:0"),
+            keyboards.button(t("My listings"), "tb:mine"),
+        ],
+    ]
+    if acting(context).is_organiser:
+        rows.append([keyboards.button(t("Statistics"), "tb:st")])
+    if acting(context).is_admin:
+        lines += ["", t("Administrators: /timebank help lists the administration commands.")]
+    await send(update, "\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+def _balance_lines(t: Translator, overview: Overview) -> list[str]:
+    """The member's balance and limits, and the balances of the organisations they coordinate."""
     own = overview.account
     lines = [
         t("Your timebank"),
@@ -96,7 +117,19 @@ async def show(update: Update, context: Context) -> None:
                 balance=hours_text(t, organisation.balance),
             )
         )
-    rows: list[list[InlineKeyboardButton]] = []
+    return lines
+
+
+def _add_exchanges(
+    t: Translator,
+    context: Context,
+    overview: Overview,
+    lines: list[str],
+    rows: list[list[InlineKeyboardButton]],
+) -> None:
+    """Exchanges to confirm (numbered, with Confirm/Decline), waiting for the other side
+    (lettered, with Withdraw) and recent ones; a word on how it works when there are none."""
+    own = overview.account
     if overview.to_confirm:
         lines += ["", t("Waiting for your confirmation:")]
         for number, view in enumerate(overview.to_confirm[:SHOWN_PENDING], start=1):
@@ -128,19 +161,6 @@ async def show(update: Update, context: Context) -> None:
                 "what you can do, ask for what you need, and log the hours when help was given."
             ),
         ]
-    rows += [
-        new_listing_buttons(t),
-        [keyboards.button(t("Browse"), "tb:br"), keyboards.button(t("Log hours"), "tb:log")],
-        [
-            keyboards.button(t("History"), "tb:hi:0:0"),
-            keyboards.button(t("My listings"), "tb:mine"),
-        ],
-    ]
-    if acting(context).is_organiser:
-        rows.append([keyboards.button(t("Statistics"), "tb:st")])
-    if acting(context).is_admin:
-        lines += ["", t("Administrators: /timebank help lists the administration commands.")]
-    await send(update, "\n".join(lines), InlineKeyboardMarkup(rows))
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -154,20 +174,22 @@ def conversations() -> list[ConversationHandler[Context]]:
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("timebank", timebank_command, filters=PRIVATE),
-        CallbackQueryHandler(confirm_pressed, pattern=r"^tb:ok:\d+$"),
-        CallbackQueryHandler(decline_pressed, pattern=r"^tb:no:\d+$"),
-        CallbackQueryHandler(withdraw_pressed, pattern=r"^tb:wd:\d+$"),
-        CallbackQueryHandler(my_listings, pattern=r"^tb:mine$"),
-        CallbackQueryHandler(listing_status_pressed, pattern=r"^tb:(lp|lr|ldy):\d+$"),
-        CallbackQueryHandler(delete_asked, pattern=r"^tb:ld:\d+$"),
-        CallbackQueryHandler(edit_fields, pattern=r"^tb:lf:\d+$"),
-        CallbackQueryHandler(browse_pressed, pattern=r"^tb:br$"),
-        CallbackQueryHandler(browse_category, pattern=r"^tb:bc:\d+$"),
-        CallbackQueryHandler(browse_list, pattern=r"^tb:bl:\d+:\d+:\d+$"),
-        CallbackQueryHandler(contact_pressed, pattern=r"^tb:ct:\d+$"),
-        CallbackQueryHandler(contact_answered, pattern=r"^tb:cr[ad]:\d+$"),
-        CallbackQueryHandler(history_pressed, pattern=r"^tb:hi:\d+:\d+$"),
-        CallbackQueryHandler(history_csv_pressed, pattern=r"^tb:hc:\d+$"),
-        CallbackQueryHandler(stats_pressed, pattern=r"^tb:st$"),
-        CallbackQueryHandler(stats_csv_pressed, pattern=r"^tb:sc$"),
+        CallbackQueryHandler(confirm_pressed, pattern=callbacks.matching(r"^tb:ok:\d+$")),
+        CallbackQueryHandler(decline_pressed, pattern=callbacks.matching(r"^tb:no:\d+$")),
+        CallbackQueryHandler(withdraw_pressed, pattern=callbacks.matching(r"^tb:wd:\d+$")),
+        CallbackQueryHandler(my_listings, pattern=callbacks.matching(r"^tb:mine$")),
+        CallbackQueryHandler(
+            listing_status_pressed, pattern=callbacks.matching(r"^tb:(lp|lr|ldy):\d+$")
+        ),
+        CallbackQueryHandler(delete_asked, pattern=callbacks.matching(r"^tb:ld:\d+$")),
+        CallbackQueryHandler(edit_fields, pattern=callbacks.matching(r"^tb:lf:\d+$")),
+        CallbackQueryHandler(browse_pressed, pattern=callbacks.matching(r"^tb:br$")),
+        CallbackQueryHandler(browse_category, pattern=callbacks.matching(r"^tb:bc:\d+$")),
+        CallbackQueryHandler(browse_list, pattern=callbacks.matching(r"^tb:bl:\d+:\d+:\d+$")),
+        CallbackQueryHandler(contact_pressed, pattern=callbacks.matching(r"^tb:ct:\d+$")),
+        CallbackQueryHandler(contact_answered, pattern=callbacks.matching(r"^tb:cr[ad]:\d+$")),
+        CallbackQueryHandler(history_pressed, pattern=callbacks.matching(r"^tb:hi:\d+:\d+$")),
+        CallbackQueryHandler(history_csv_pressed, pattern=callbacks.matching(r"^tb:hc:\d+$")),
+        CallbackQueryHandler(stats_pressed, pattern=callbacks.matching(r"^tb:st$")),
+        CallbackQueryHandler(stats_csv_pressed, pattern=callbacks.matching(r"^tb:sc$")),
     ]

@@ -9,6 +9,7 @@ from bot.context import Context
 from bot.timebank.common import csv_bytes, csv_hours, send_csv
 from bot.ui import keyboards
 from bot.ui.chat import acting, answer_press, send
+from bot.ui.guards import organisers_only
 from bot.ui.texts import sector_label
 from storage.timebank import stats as timebank_stats
 from storage.timebank.common import hours_text
@@ -88,6 +89,7 @@ async def _stats(context: Context) -> Stats:
     )
 
 
+@organisers_only
 async def stats_pressed(update: Update, context: Context) -> None:
     t = context.t
     await answer_press(update)
@@ -99,6 +101,7 @@ async def stats_pressed(update: Update, context: Context) -> None:
     )
 
 
+@organisers_only
 async def stats_csv_pressed(update: Update, context: Context) -> None:
     t = context.t
     await answer_press(update)

@@ -3,9 +3,12 @@ sending to the chat, answering a button press, and reading a typed answer."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import filters
 
 from bot.context import Context
@@ -42,10 +45,32 @@ async def answer_press(update: Update, *, keep_buttons: bool = True) -> str:
 
 
 async def remove_buttons(update: Update) -> None:
-    """Take the buttons off the message whose button was pressed."""
+    """Take the buttons off the message whose button was pressed (already gone is fine: a
+    double tap removes them twice)."""
     query = update.callback_query
     if query is not None and query.message is not None:
-        await query.edit_message_reply_markup(reply_markup=None)
+        with _unchanged_is_fine():
+            await query.edit_message_reply_markup(reply_markup=None)
+
+
+async def redraw(
+    update: Update, text: str, reply_markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Redraw the message whose button was pressed; redrawing it into the state it already has
+    (a double tap, a press on the choice already shown) is not an error."""
+    query = update.callback_query
+    assert query is not None
+    with _unchanged_is_fine():
+        await query.edit_message_text(text, reply_markup=reply_markup)
+
+
+@contextlib.contextmanager
+def _unchanged_is_fine() -> Iterator[None]:
+    try:
+        yield
+    except BadRequest as error:
+        if "message is not modified" not in error.message.lower():
+            raise
 
 
 def typed_text(update: Update) -> str:

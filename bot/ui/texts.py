@@ -20,6 +20,10 @@ FREQUENCY_LABELS: dict[str, str] = {
     DigestFrequency.OFF: N_("Off"),
 }
 
+SIGN_UP_FIRST = N_("Please sign up first: send /start.")
+CHOOSE_A_BUTTON = N_("Please choose one of the buttons.")
+STALE_BUTTON = N_("This button is no longer active.")
+
 # Each language is named in itself, so a member can always find their own.
 LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "sv": "Svenska", "en": "English"}
 
@@ -31,7 +35,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "hours_too_many": N_("At most {max} hours per exchange, please."),
     "self_exchange": N_("You cannot exchange hours with yourself (or your own organisation)."),
     "nobody_to_confirm": N_("Nobody can confirm for that account yet. Please choose another."),
-    "direction_unknown": N_("Please choose one of the buttons."),
+    "direction_unknown": CHOOSE_A_BUTTON,
     "description_empty": N_("Please write a few words."),
     "reason_missing": N_("Please give a reason: it is kept with the correction."),
     "reason_too_long": N_("That reason is too long: at most {max} characters, please."),
@@ -62,7 +66,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "listing_not_found": N_("That offer or request is no longer available."),
     "not_your_listing": N_("That is not your listing."),
     "listing_kind_unknown": N_("Please choose offer or request."),
-    "listing_status_unknown": N_("Please choose one of the buttons."),
+    "listing_status_unknown": CHOOSE_A_BUTTON,
     "own_listing": N_("That is your own listing."),
     "contact_not_found": N_("That contact request does not exist."),
     "not_your_contact": N_("Only the member who posted the listing can answer."),
@@ -87,7 +91,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "role_unknown": N_("Please choose one of the roles."),
     "organisers_only": N_("Sorry, that is for the network's organisers."),
     "admins_only": N_("Sorry, that is for administrators."),
-    "member_not_found": N_("Please sign up first: send /start."),
+    "member_not_found": SIGN_UP_FIRST,
     "nothing_pending": N_("There is no code waiting to be confirmed."),
     "resend_too_soon": N_(
         "We sent a code less than a minute ago. Please wait a moment and try again."
@@ -136,6 +140,14 @@ ERROR_MESSAGES: dict[str, str] = {
     ),
     "broadcast_other_region": N_("Sorry, you can only send broadcasts to your own region."),
     "audience_unknown": N_("Please choose one of the audiences."),
+    "broadcast_draft": N_(
+        "That draft is no longer available. Please send /broadcast to start again."
+    ),
+    "broadcast_unknown": N_("That broadcast does not exist."),
+    # Answers that only a stale or forged button can give
+    "answer_unknown": CHOOSE_A_BUTTON,
+    "field_unknown": STALE_BUTTON,
+    "period_unknown": STALE_BUTTON,
 }
 
 

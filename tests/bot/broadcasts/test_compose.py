@@ -360,7 +360,7 @@ async def test_broken_markup_and_wrong_input_get_the_question_again(
     assert [m.text for m in replies] == [WHO]
     question = replies[0]
     replies = await bot.chat.send(KAREN, "hello?")
-    assert [m.text for m in replies] == ["Please choose one of the buttons above."]
+    assert [m.text for m in replies] == ["Please choose one of the buttons."]
     replies = await bot.chat.press(KAREN, question, "Everyone")
     assert replies[1].text == "1 &lt; 2 &amp; &lt;b&gt;"  # shown as typed by Telegram
     too_long = "x" * 4097

@@ -382,7 +382,7 @@ async def test_text_where_a_button_is_expected_asks_again(
 ) -> None:
     ask = await start_change(bot, field)
     replies = await bot.chat.send(KAREN, "Foundation")
-    assert [m.text for m in replies] == [IN_PROFILE_CHANGE, ask.text]
+    assert [m.text for m in replies] == ["Please choose one of the buttons.", ask.text]
     assert replies[-1].buttons == ask.buttons
     member = await find_member(db, KAREN)
     assert (member.sector, member.region.name) == ("academia", "Region Midtjylland")
@@ -409,7 +409,7 @@ async def test_cancel_keeps_the_old_value(
     # Out of the change: text is no longer taken as the answer.
     replies = await bot.chat.send(KAREN, "Karen Ærø")
     assert (await find_member(db, KAREN)).name == "Karen Jensen"
-    assert "profile_field" not in bot.app.user_data.get(KAREN, {})
+    assert "profile" not in bot.app.user_data.get(KAREN, {})
 
 
 async def test_a_command_during_a_change_repeats_the_question(

@@ -102,7 +102,7 @@ IN_FLOW_COMMAND = (
     "You are in the middle of signing up. Please answer the question, or send /cancel to stop."
 )
 EXPECT_TEXT = "Please answer with a text message."
-EXPECT_BUTTON = "Please choose one of the buttons below."
+EXPECT_BUTTON = "Please choose one of the buttons."
 OLD_BUTTON = "That button belongs to an earlier question."
 
 STEPS = ("name", "email", "organisation", "sector", "region", "consent")
