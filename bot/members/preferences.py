@@ -61,12 +61,9 @@ async def changed(update: Update, context: Context) -> None:
         await chat.send_message(context.t("Please sign up first: send /start."))
         return
     _, kind, value = (query.data or "::").split(":", 2)
-    uow, now = context.uow(), context.now
-    if kind == "lang":
-        await members.set_language(uow, context.member.id, value, now=now)
-    else:
-        await members.set_digest_frequency(uow, context.member.id, value, now=now)
-    context.use_member(await members.get(context.uow(), context.member.id), None)
+    change = members.set_language if kind == "lang" else members.set_digest_frequency
+    member = await change(context.uow(), context.member.id, value, now=context.now)
+    context.use_member(member, None)
     await query.answer(context.t("Saved."))
     text, markup = _screen(context)
     await query.edit_message_text(text, reply_markup=markup)

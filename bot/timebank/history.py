@@ -59,8 +59,13 @@ async def history_pressed(update: Update, context: Context) -> None:
 
 
 async def show_history(update: Update, context: Context, account_id: int, page: int) -> None:
+    await send_history(update, context, await _load_history(context, account_id), account_id, page)
+
+
+async def send_history(
+    update: Update, context: Context, history: History, account_id: int, page: int
+) -> None:
     t = context.t
-    history = await _load_history(context, account_id)
     account = history.account
     title = (
         t("History of {organisation}", organisation=account.name)

@@ -254,7 +254,10 @@ async def update_profile(
         return result
 
 
-async def set_language(uow: UnitOfWork, member_id: int, language: str, *, now: dt.datetime) -> None:
+async def set_language(
+    uow: UnitOfWork, member_id: int, language: str, *, now: dt.datetime
+) -> MemberView:
+    """The member's language changed; the member as they are now."""
     if language not in LANGUAGES:
         raise InvalidInput("language_unknown")
     async with uow:
@@ -264,12 +267,15 @@ async def set_language(uow: UnitOfWork, member_id: int, language: str, *, now: d
         audit.record(
             uow.session, "member.language_changed", now=now, member_id=member.id, language=language
         )
+        view = await _view(uow.session, member)
         await uow.commit()
+        return view
 
 
 async def set_digest_frequency(
     uow: UnitOfWork, member_id: int, frequency: str, *, now: dt.datetime
-) -> None:
+) -> MemberView:
+    """How often the member gets the digest changed; the member as they are now."""
     if frequency not in set(DigestFrequency):
         raise InvalidInput("frequency_unknown")
     async with uow:
@@ -279,7 +285,9 @@ async def set_digest_frequency(
         audit.record(
             uow.session, "member.digest_changed", now=now, member_id=member.id, frequency=frequency
         )
+        view = await _view(uow.session, member)
         await uow.commit()
+        return view
 
 
 async def set_role(
