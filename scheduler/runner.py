@@ -20,9 +20,10 @@ from telegram.warnings import PTBDeprecationWarning
 
 from samvirke.settings import Settings
 from scheduler.jobs import Job, JobRegistry, standard_jobs
-from scheduler.mail.delivery import Clock, MailDelivery, utcnow
+from scheduler.mail.delivery import MailDelivery
 from scheduler.telegram.delivery import BroadcastProgress, RateLimiter, TelegramDelivery, make_bot
 from storage import scheduling
+from storage.clock import Clock, utcnow
 from storage.uow import Database
 
 log = logging.getLogger(f"samvirke.{__name__}")

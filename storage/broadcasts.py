@@ -24,8 +24,6 @@ from urllib.parse import urlsplit
 
 from babel.numbers import format_decimal
 from sqlalchemy import Select, case, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,7 +52,6 @@ TEXT_MAX = 4096  # Telegram's limit for a message, counted after the markup is p
 CAPTION_MAX = 1024  # ... and for the caption of a photo or document
 FILE_ID_MAX = 255
 PARSE_MODE = "HTML"
-INSERT_CHUNK = 500
 
 # The HTML Telegram understands (https://core.telegram.org/bots/api#html-style), with the
 # attributes each tag may carry.
@@ -461,23 +458,13 @@ async def _queue_rows(
     *,
     now: dt.datetime,
 ) -> None:
-    rows = [
-        {
-            "key": row_key(broadcast_id, member_id),
-            "channel": outbox.TELEGRAM,
-            "member_id": member_id,
-            "payload": telegram_payload(content, chat_id),
-            "status": OutboxStatus.QUEUED,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
+    messages = [
+        outbox.Queued(
+            row_key(broadcast_id, member_id), member_id, telegram_payload(content, chat_id)
+        )
         for member_id, chat_id in recipients
     ]
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for start in range(0, len(rows), INSERT_CHUNK):
-        statement = dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"])
-        await session.execute(statement, rows[start : start + INSERT_CHUNK])
+    await outbox.enqueue_many(session, outbox.TELEGRAM, messages, now=now)
 
 
 # --- progress and the report ----------------------------------------------------------------

@@ -54,8 +54,9 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from samvirke.settings import Settings
-from scheduler.mail.delivery import Clock, backoff, utcnow
+from scheduler.mail.delivery import backoff
 from storage import broadcasts, outbox, scheduling
+from storage.clock import Clock, utcnow
 from storage.outbox import ClaimedMessage
 from storage.uow import Database
 

@@ -29,12 +29,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from babel.numbers import format_decimal
 from sqlalchemy import ColumnElement, Select, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +47,7 @@ from storage.models import (
     TimebankEntry,
     TimebankExchange,
 )
+from storage.sql import insert_ignore
 from storage.timebank.ledger import LimitExceeded, Limits, Policy, check_entry, hours_decimal
 from templates.i18n import Translator, translator
 
@@ -165,10 +164,6 @@ async def insert_once(
     return None
 
 
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 async def live_member(session: AsyncSession, member_id: int) -> Member:
     member = await session.get(Member, member_id)
     if member is None or member.deleted_at is not None:
@@ -178,16 +173,12 @@ async def live_member(session: AsyncSession, member_id: int) -> Member:
 
 async def ensure_member_account(session: AsyncSession, member_id: int, now: dt.datetime) -> int:
     """The id of the member's account, made on first use (safe against a concurrent insert)."""
-    statement = (
-        _insert(session)(TimebankAccount)
-        .values(
-            kind=AccountKind.MEMBER,
-            member_id=member_id,
-            balance_minutes=0,
-            active=True,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["member_id"])
+    statement = insert_ignore(session, TimebankAccount, unique=["member_id"]).values(
+        kind=AccountKind.MEMBER,
+        member_id=member_id,
+        balance_minutes=0,
+        active=True,
+        created_at=now,
     )
     await session.execute(statement)
     account_id = await existing_member_account(session, member_id)
