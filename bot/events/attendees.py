@@ -28,9 +28,9 @@ from storage.events import attendance as event_attendance
 from storage.events import rules as event_rules
 from storage.events import views as events
 from storage.events.attendance import AttendeeReport
-from storage.events.dates import format_short, format_when
 from storage.models import RsvpStatus
 from storage.permissions import require_organiser
+from templates.formatting import format_short, format_when
 from templates.i18n import Translator
 
 CHECKIN_PAGE = 8

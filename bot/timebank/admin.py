@@ -18,8 +18,8 @@ from storage.timebank import accounts as timebank_accounts
 from storage.timebank import admin as timebank_admin
 from storage.timebank import listings as timebank_listings
 from storage.timebank.admin import EntryView
-from storage.timebank.common import hours_text, party_name
 from storage.timebank.ledger import LimitExceeded, parse_hours
+from templates.formatting import hours_text, party_name
 from templates.i18n import N_, Translator
 
 ADMIN_HELP = N_(

@@ -28,9 +28,10 @@ from bot.ui.chat import send
 from bot.ui.texts import error_text
 from storage.errors import DomainError, NotFound
 from storage.members.profiles import MemberView
-from storage.timebank.common import ExchangeView, hours_text, party_name
+from storage.timebank.common import ExchangeView
 from storage.timebank.ledger import LimitExceeded, Policy, hours_decimal
 from storage.timebank.listings import CategoryView
+from templates.formatting import hours_text, party_name
 from templates.i18n import N_, Translator
 
 # The categories the migration seeds, in the member's language (others show their name).

@@ -21,7 +21,7 @@ from bot.ui.chat import acting, answer_press, send
 from bot.ui.spreadsheets import csv_safe
 from storage.timebank import accounts as timebank_accounts
 from storage.timebank.accounts import History, HistoryLine
-from storage.timebank.common import hours_text, party_name
+from templates.formatting import hours_text, party_name
 from templates.i18n import N_, Translator
 
 HISTORY_PAGE = 10

@@ -57,7 +57,7 @@ from bot.timebank.stats import stats_csv_pressed, stats_pressed
 from bot.ui import keyboards
 from bot.ui.chat import acting, send
 from storage.timebank import accounts as timebank_accounts
-from storage.timebank.common import hours_text
+from templates.formatting import hours_text
 
 PRIVATE = filters.ChatType.PRIVATE
 SHOWN_PENDING = 5

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
 from storage.events import rules
-from storage.events.dates import format_when
 from storage.models import Event, EventStatus, Member, OutboxMessage, OutboxStatus, Rsvp, RsvpStatus
+from templates.formatting import format_when
 from templates.i18n import Translator, translator
 
 # Kinds of e-mail this module queues (templates/mail/<kind>.txt|.html).

@@ -34,19 +34,17 @@ from storage.timebank.common import (
     Party,
     account_limits,
     account_view,
-    balance_line,
     ensure_member_account,
-    hours_text,
     live_member,
     load_parties,
     notify,
-    party_name,
     people_acting_for,
-    post_entry,
 )
 from storage.timebank.ledger import MAX_ADJUSTMENT_MINUTES, Policy, validate_minutes
 from storage.timebank.listings import CategoryView
+from storage.timebank.posting import post_entry
 from storage.uow import UnitOfWork
+from templates.formatting import balance_line, hours_text, party_name
 from templates.i18n import Translator
 
 REASON_MAX = 500

@@ -28,22 +28,18 @@ from storage.timebank.common import (
     Buttons,
     ExchangeView,
     RenderButtons,
-    account_limits,
-    balance_line,
     ensure_member_account,
     exchange_view,
-    explain_limit,
-    hours_text,
     insert_once,
     live_member,
     notify,
-    party_name,
     people_acting_for,
-    post_entry,
     require_coordinator,
 )
-from storage.timebank.ledger import LimitExceeded, Policy, check_entry, validate_minutes
+from storage.timebank.ledger import Policy, validate_minutes
+from storage.timebank.posting import check_limits, post_entry
 from storage.uow import UnitOfWork
+from templates.formatting import balance_line, hours_text, party_name
 from templates.i18n import Translator
 
 DESCRIPTION_MAX = 200
@@ -192,19 +188,7 @@ async def start_exchange(
                 )
             ).all()
         }
-        try:
-            check_entry(
-                debit_account_id=receiver,
-                credit_account_id=giver,
-                minutes=minutes,
-                debit_balance=accounts[receiver].balance_minutes,
-                credit_balance=accounts[giver].balance_minutes,
-                debit_limits=account_limits(accounts[receiver], policy),
-                credit_limits=account_limits(accounts[giver], policy),
-            )
-        except LimitExceeded as error:
-            await explain_limit(session, error, accounts[receiver], accounts[giver])
-            raise
+        await check_limits(session, accounts[receiver], accounts[giver], minutes, policy)
         exchange = TimebankExchange(
             giver_account_id=giver,
             receiver_account_id=receiver,

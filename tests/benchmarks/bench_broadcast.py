@@ -29,7 +29,9 @@ from typing import Any
 from sqlalchemy import insert
 
 from samvirke.settings import Settings
-from scheduler.telegram.delivery import BroadcastProgress, RateLimiter, TelegramDelivery, make_bot
+from scheduler.telegram.delivery import TelegramDelivery, make_bot
+from scheduler.telegram.progress import BroadcastProgress
+from scheduler.telegram.ratelimit import RateLimiter
 from storage import broadcasts
 from storage.broadcasts import Audience, BroadcastContent
 from storage.migrate import upgrade_engine
