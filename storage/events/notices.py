@@ -65,7 +65,7 @@ def calendar_payload(
     now: dt.datetime,
     url: str | None,
 ) -> dict[str, Any]:
-    """The ``calendar`` part of an invite's outbox payload (scheduler.invites reads it)."""
+    """The ``calendar`` part of an invite's outbox payload (templates.calendar makes the file)."""
     return {
         "method": method,
         "uid": event.uid,

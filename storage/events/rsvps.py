@@ -1,12 +1,12 @@
 """Members' answers to events (RSVPs): Going takes a free seat or a place on the waiting list,
-giving up a seat passes it to the first one waiting, and an erased member's answers are
-withdrawn.
+giving up a seat passes it to the first one waiting (storage.events.waitlist), and an erased
+member's answers are withdrawn.
 
 Every use case is one transaction. Whatever changes who holds a seat runs under a lock on the
 event's row (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite every transaction holds the
 write lock from its first statement, see storage.db), so there are never more members going
 than seats, however many press Going at the same moment. The invites and notices an answer
-owes people are queued in the same transaction (storage.event_notices).
+owes people are queued in the same transaction (storage.events.notices).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from storage.errors import InvalidInput, NotAllowed, NotFound
 from storage.events import notices, rules
 from storage.events import views as events
 from storage.events.views import EventCard
+from storage.events.waitlist import fill_free_seats, record_answer
 from storage.models import Event, EventStatus, Member, Rsvp, RsvpStatus
 from storage.uow import UnitOfWork
-from templates.i18n import translator
 
 
 @dataclass(frozen=True)
@@ -33,83 +33,6 @@ class RsvpOutcome:
     changed: bool
     invited: bool  # a calendar invitation was queued for the member
     promoted: int  # members moved from the waiting list to a seat
-
-
-def _record(rsvp: Rsvp, status: str, now: dt.datetime) -> None:
-    """Set the member's answer; the time they took a seat or joined the waiting list goes with
-    it."""
-    rsvp.status = status
-    rsvp.responded_at = now
-    rsvp.going_since = now if status == RsvpStatus.GOING else None
-    rsvp.waitlist_since = now if status == RsvpStatus.WAITLIST else None
-
-
-async def _promote(
-    session: AsyncSession,
-    event: Event,
-    *,
-    going: int,
-    waiting: int,
-    now: dt.datetime,
-    bot_username: str | None,
-) -> int:
-    """Give free seats to the head of the waiting list (the caller holds the event's lock)."""
-    count = rules.promotions(event.capacity, going, waiting)
-    if count == 0:
-        return 0
-    rows = (
-        await session.execute(
-            select(Rsvp, Member)
-            .join(Member, Rsvp.member_id == Member.id)
-            .where(Rsvp.event_id == event.id, Rsvp.status == RsvpStatus.WAITLIST)
-            .order_by(Rsvp.waitlist_since, Rsvp.id)
-            .limit(count)
-        )
-    ).all()
-    for rsvp, member in rows:
-        _record(rsvp, RsvpStatus.GOING, now)
-        rsvp.version += 1
-        invited = await notices.mail_invite(
-            session, event, member, rsvp, kind="promoted", now=now, bot_username=bot_username
-        )
-        t = translator(member.language)
-        text = t(
-            "Good news: a seat has become free at “{title}” ({when}), and it is yours. "
-            "You are going.",
-            title=event.title,
-            when=notices.when_text(event, member.language),
-        )
-        if invited:
-            text += "\n\n" + t(
-                "A calendar invitation is on its way to {email}.", email=member.email
-            )
-        await notices.tell(
-            session, member, event, key=f"promoted:{rsvp.id}:{rsvp.version}", text=text, now=now
-        )
-    return len(rows)
-
-
-async def fill_free_seats(
-    session: AsyncSession,
-    event: Event,
-    counts: Counter[str],
-    *,
-    now: dt.datetime,
-    bot_username: str | None,
-) -> int:
-    """Promote from the waiting list into the seats free now (the caller holds the event's
-    lock); ``counts`` follow. Returns how many were promoted."""
-    promoted = await _promote(
-        session,
-        event,
-        going=counts[RsvpStatus.GOING],
-        waiting=counts[RsvpStatus.WAITLIST],
-        now=now,
-        bot_username=bot_username,
-    )
-    counts[RsvpStatus.GOING] += promoted
-    counts[RsvpStatus.WAITLIST] -= promoted
-    return promoted
 
 
 async def respond(
@@ -171,7 +94,7 @@ async def respond(
         else:
             rsvp.version += 1
             counts[before or ""] -= 1
-        _record(rsvp, step.status, now)
+        record_answer(rsvp, step.status, now)
         counts[step.status] += 1
         invited = False
         if step.status == RsvpStatus.GOING:
@@ -220,7 +143,7 @@ async def withdraw_member(
         rsvp = await events.rsvp_of(session, event_id, member_id)
         assert rsvp is not None
         was_going = rsvp.status == RsvpStatus.GOING
-        _record(rsvp, RsvpStatus.NOT_GOING, now)
+        record_answer(rsvp, RsvpStatus.NOT_GOING, now)
         rsvp.version += 1
         rsvp.invite_active = False
         await notices.withdraw_reminders(session, event_id, member_id)

@@ -217,9 +217,6 @@ async def register(
         return result
 
 
-PROFILE_FIELDS = ("name", "email", "organisation", "sector", "region")
-
-
 async def update_profile(
     uow: UnitOfWork, member_id: int, field: str, value: str | int | None, *, now: dt.datetime
 ) -> MemberView:
