@@ -1,5 +1,5 @@
 """Broadcast progress in the organiser's chat: the progress message edited as rows are sent,
-ended with the report (counts from ``storage.broadcasts``)."""
+ended with the report (counts from ``storage.broadcasts.progress``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from telegram import Bot
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from scheduler.telegram.ratelimit import RateLimiter, retry_after_seconds
-from storage import broadcasts
+from storage.broadcasts import progress as broadcast_progress
 from storage.clock import Clock, utcnow
 from storage.uow import Database
 
@@ -42,7 +42,7 @@ class BroadcastProgress:
 
     async def run_once(self, now: dt.datetime | None = None) -> int:
         """Make the edits due now; how many were made."""
-        updates = await broadcasts.due_progress(
+        updates = await broadcast_progress.due_progress(
             self._database.unit_of_work(), now=now or self._clock(), interval=self.interval
         )
         edited = 0
