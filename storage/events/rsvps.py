@@ -35,6 +35,46 @@ class RsvpOutcome:
     promoted: int  # members moved from the waiting list to a seat
 
 
+async def _member_and_answer(
+    session: AsyncSession, event_id: int, member_id: int
+) -> tuple[Member, Rsvp | None]:
+    """The member (not erased) and their answer to the event, None if they have not answered."""
+    row = (
+        await session.execute(
+            select(Member, Rsvp)
+            .outerjoin(Rsvp, and_(Rsvp.member_id == Member.id, Rsvp.event_id == event_id))
+            .where(Member.id == member_id, Member.deleted_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        raise NotFound("member_not_found")
+    return row[0], row[1]
+
+
+async def _mail_the_change(
+    session: AsyncSession,
+    event: Event,
+    member: Member,
+    rsvp: Rsvp,
+    before: str | None,
+    *,
+    now: dt.datetime,
+    bot_username: str | None,
+) -> bool:
+    """Queue the calendar mail the new answer owes: an invitation for Going, a CANCEL (and no
+    more reminders) for giving up a seat. True if an invitation was queued."""
+    if rsvp.status == RsvpStatus.GOING:
+        return await notices.mail_invite(
+            session, event, member, rsvp, kind="new", now=now, bot_username=bot_username
+        )
+    if before == RsvpStatus.GOING:
+        await notices.mail_invite(
+            session, event, member, rsvp, kind="stopped", now=now, bot_username=bot_username
+        )
+        await notices.withdraw_reminders(session, event.id, member.id)
+    return False
+
+
 async def respond(
     uow: UnitOfWork,
     *,
@@ -60,17 +100,7 @@ async def respond(
         )
         if reason is not None:
             raise NotAllowed(reason)
-        row = (
-            await session.execute(
-                select(Member, Rsvp)
-                .outerjoin(Rsvp, and_(Rsvp.member_id == Member.id, Rsvp.event_id == event.id))
-                .where(Member.id == member_id, Member.deleted_at.is_(None))
-            )
-        ).first()
-        if row is None:
-            raise NotFound("member_not_found")
-        member = row[0]
-        rsvp: Rsvp | None = row[1]  # None when the member has not answered (outer join)
+        member, rsvp = await _member_and_answer(session, event.id, member_id)
         # Counted after the lock is held: every earlier change to this event is committed.
         counts = Counter((await events.counts(session, [event.id]))[event.id])
         before = rsvp.status if rsvp is not None else None
@@ -96,16 +126,9 @@ async def respond(
             counts[before or ""] -= 1
         record_answer(rsvp, step.status, now)
         counts[step.status] += 1
-        invited = False
-        if step.status == RsvpStatus.GOING:
-            invited = await notices.mail_invite(
-                session, event, member, rsvp, kind="new", now=now, bot_username=bot_username
-            )
-        elif before == RsvpStatus.GOING:
-            await notices.mail_invite(
-                session, event, member, rsvp, kind="stopped", now=now, bot_username=bot_username
-            )
-            await notices.withdraw_reminders(session, event.id, member.id)
+        invited = await _mail_the_change(
+            session, event, member, rsvp, before, now=now, bot_username=bot_username
+        )
         promoted = 0
         if step.frees_seat:
             promoted = await fill_free_seats(
