@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -13,6 +12,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ContextTypes, ExtBot
 
 from samvirke.settings import Settings
+from storage.clock import Clock, utcnow
 from storage.members.profiles import MemberView
 from storage.permissions import Actor
 from storage.uow import Database, UnitOfWork
@@ -21,17 +21,13 @@ from templates.i18n import Translator, pick_language, translator
 log = logging.getLogger(f"samvirke.{__name__}")
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 @dataclass
 class Services:
     """Shared objects, injected once at start-up (see bot.app.build_application)."""
 
     settings: Settings
     db: Database
-    clock: Callable[[], dt.datetime] = field(default=utc_now)
+    clock: Clock = field(default=utcnow)
 
     def uow(self) -> UnitOfWork:
         return self.db.unit_of_work()

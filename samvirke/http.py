@@ -5,20 +5,19 @@ unsubscribe pages and the public calendar feeds (``/calendar/<region>.ics``, ``/
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable
 
 from aiohttp import web
 from sqlalchemy import text
 from telegram import Update
 
-from bot.context import AppType, utc_now
+from bot.context import AppType
 from samvirke import unsubscribe_pages
 from samvirke.settings import Settings
+from storage.clock import Clock, utcnow
 from storage.events import rules as event_rules
 from storage.events import views as events
 from storage.uow import Database
@@ -39,7 +38,7 @@ def build_http_app(
     *,
     secret: str | None,
     settings: Settings | None = None,
-    clock: Callable[[], dt.datetime] = utc_now,
+    clock: Clock = utcnow,
 ) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
     if settings is not None:

@@ -29,8 +29,6 @@ async def build_digests(
     sections: digests.Sections | None = None,
 ) -> list[digests.DigestRun]:
     """Queue (or, dry, count) the current period's digests; a second run queues nothing new."""
-    import storage.digests.sections  # noqa: F401 - registers the sections
-
     key = settings.signing_key()
     runs = []
     for frequency in frequencies:

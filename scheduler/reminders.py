@@ -5,7 +5,7 @@ is an outbox row whose key names the event, the member, the offset and the start
 nothing is queued twice; a reminder that fell due while the bot was down is queued on the next
 run as long as the event has not begun (only the latest one due, not a burst). Cancelled events
 get none, and reminders still queued when an event is cancelled or moved are withdrawn by the
-change itself (see storage.event_publishing).
+change itself (see storage.events.publishing).
 """
 
 from __future__ import annotations

@@ -20,9 +20,12 @@ from telegram.warnings import PTBDeprecationWarning
 
 from samvirke.settings import Settings
 from scheduler.jobs import Job, JobRegistry, standard_jobs
-from scheduler.mail.delivery import Clock, MailDelivery, utcnow
-from scheduler.telegram.delivery import BroadcastProgress, RateLimiter, TelegramDelivery, make_bot
+from scheduler.mail.delivery import MailDelivery
+from scheduler.telegram.delivery import TelegramDelivery, make_bot
+from scheduler.telegram.progress import BroadcastProgress
+from scheduler.telegram.ratelimit import RateLimiter
 from storage import scheduling
+from storage.clock import Clock, utcnow
 from storage.uow import Database
 
 log = logging.getLogger(f"samvirke.{__name__}")
@@ -199,7 +202,7 @@ class Scheduler:
             parts.append(self.progress.run_forever(stop))
         log.info("scheduler running: %d job(s)", len(self.jobs))
         # python-telegram-bot 22 warns at every 429 that RetryAfter.retry_after will become a
-        # timedelta; the delivery reads either (see scheduler.telegram.retry_after_seconds).
+        # timedelta; the delivery reads either (see ratelimit.retry_after_seconds).
         warnings.filterwarnings("ignore", message=".*retry_after.*", category=PTBDeprecationWarning)
         if self.bot is not None:
             try:

@@ -14,19 +14,20 @@ Payloads by channel:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage, OutboxStatus
+from storage.sql import insert_ignore
 from storage.uow import UnitOfWork
 
 EMAIL = "email"
 TELEGRAM = "telegram"
+INSERT_CHUNK = 500  # rows per statement when queueing many
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,41 @@ async def enqueue(
         "next_attempt_at": now,
         "created_at": now,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    )
+    statement = insert_ignore(session, OutboxMessage, unique=["key"]).values(**values)
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One message of many queued at once (see ``enqueue_many``)."""
+
+    key: str
+    member_id: int | None
+    payload: dict[str, Any]
+
+
+async def enqueue_many(
+    session: AsyncSession, channel: str, messages: Sequence[Queued], *, now: dt.datetime
+) -> None:
+    """Queue many messages on one channel in the caller's transaction, in a few statements;
+    a message whose key was queued before is skipped."""
+    rows = [
+        {
+            "key": message.key,
+            "channel": channel,
+            "member_id": message.member_id,
+            "payload": message.payload,
+            "status": OutboxStatus.QUEUED,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for message in messages
+    ]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        statement = insert_ignore(session, OutboxMessage, unique=["key"])
+        await session.execute(statement, rows[start : start + INSERT_CHUNK])
 
 
 async def enqueue_telegram(

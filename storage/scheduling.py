@@ -11,12 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage import audit
 from storage.models import Member, OutboxMessage, OutboxStatus, SchedulerRun
 from storage.outbox import ClaimedMessage
+from storage.sql import insert_ignore
 from storage.uow import UnitOfWork
 
 # ``last_error`` of an outbox row that failed because the member cannot be reached (blocked
@@ -47,12 +46,11 @@ async def ensure_jobs(uow: UnitOfWork, baselines: dict[str, dt.datetime | None])
     if not baselines:
         return
     async with uow:
-        insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
         for name, baseline in baselines.items():
             await uow.session.execute(
-                insert(SchedulerRun)
-                .values(name=name, last_fire_at=baseline, runs=0)
-                .on_conflict_do_nothing(index_elements=["name"])
+                insert_ignore(uow.session, SchedulerRun, unique=["name"]).values(
+                    name=name, last_fire_at=baseline, runs=0
+                )
             )
         await uow.commit()
 

@@ -12,7 +12,7 @@ Three uses:
 - **Add to calendar** in the chat: the same event as ``METHOD:PUBLISH``, without attendees.
 - **Feeds**: ``GET /calendar/<region>.ics`` and ``/calendar/all.ics``, all events of a region.
 
-The outbox payload of an invite carries its event as plain data (storage.event_notices writes it,
+The outbox payload of an invite carries its event as plain data (storage.events.notices writes it,
 ``from_payload`` reads it)::
 
     "calendar": {"method": "REQUEST" | "CANCEL", "uid": str, "sequence": int,
@@ -41,7 +41,6 @@ from storage.events.views import EventView
 
 PRODID = "-//Samvirke//Samvirke events//EN"
 ORGANIZER_NAME = "Samvirke"
-METHODS = ("REQUEST", "CANCEL", "PUBLISH")
 PARTSTATS = ("ACCEPTED", "TENTATIVE", "DECLINED", "NEEDS-ACTION")
 STATUSES = ("CONFIRMED", "CANCELLED")
 

@@ -33,8 +33,13 @@ from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, redraw, remove_buttons, send
 from bot.ui.conversation import OLD_BUTTON
 from bot.ui.texts import CHOOSE_A_BUTTON, error_text, sector_label
-from storage import broadcasts, scheduling
-from storage.broadcasts import Audience, AudienceLabel, Preview, Progress
+from storage import scheduling
+from storage.broadcasts import audiences as broadcast_audiences
+from storage.broadcasts import content as broadcast_content
+from storage.broadcasts import creating as broadcast_creating
+from storage.broadcasts import progress as broadcast_progress
+from storage.broadcasts.audiences import Audience, AudienceLabel, Preview
+from storage.broadcasts.progress import Progress
 from storage.errors import DomainError, InvalidInput
 from storage.models import AudienceKind, MediaKind
 from storage.permissions import require_organiser
@@ -82,7 +87,9 @@ async def message_written(update: Update, context: Context) -> str:
     else:
         text = message.caption_html if message.caption else ""
     try:
-        content = broadcasts.validate_content(text, media_kind=media_kind, media_file_id=file_id)
+        content = broadcast_content.validate_content(
+            text, media_kind=media_kind, media_file_id=file_id
+        )
     except InvalidInput as error:
         await send(update, error_text(context.t, error))
         return await ask_message(update, context)
@@ -97,7 +104,9 @@ async def message_written(update: Update, context: Context) -> str:
 
 async def ask_audience(update: Update, context: Context, *, edit: bool = False) -> str:
     t = context.t
-    options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
+    options = await broadcast_audiences.audience_options(
+        context.uow(), acting(context), now=context.now
+    )
     if options.scope_region_name:
         everyone = t("Everyone in {region}", region=options.scope_region_name)
     else:
@@ -128,7 +137,9 @@ async def audience_menu(update: Update, context: Context) -> str:
     if choice == "back":
         return await ask_audience(update, context, edit=True)
     if choice == "regions":
-        options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
+        options = await broadcast_audiences.audience_options(
+            context.uow(), acting(context), now=context.now
+        )
         buttons = [keyboards.button(name, f"bc:region:{rid}") for rid, name in options.regions]
         markup = InlineKeyboardMarkup(
             [*(buttons[i : i + 2] for i in range(0, len(buttons), 2)), [back]]
@@ -139,7 +150,9 @@ async def audience_menu(update: Update, context: Context) -> str:
         markup = InlineKeyboardMarkup([*sectors.inline_keyboard, [back]])
         await redraw(update, t("Which sector?"), markup)
     elif choice == "events":
-        options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
+        options = await broadcast_audiences.audience_options(
+            context.uow(), acting(context), now=context.now
+        )
         buttons = [
             keyboards.button(f"{_when(context, e.starts_at)} {e.title}"[:60], f"bc:event:{e.id}")
             for e in options.events
@@ -220,7 +233,9 @@ async def show_preview(update: Update, context: Context) -> str:
     draft = _draft(context)
     kind, value = draft["audience"]
     try:
-        preview = await broadcasts.preview(context.uow(), acting(context), Audience(kind, value))
+        preview = await broadcast_audiences.preview(
+            context.uow(), acting(context), Audience(kind, value)
+        )
     except DomainError as error:
         await send(update, error_text(t, error))
         return await ask_audience(update, context)
@@ -256,11 +271,11 @@ async def confirmed(update: Update, context: Context) -> str | int:
         return await ask_message(update, context)
     kind, value = draft["audience"]
     try:
-        result = await broadcasts.create(
+        result = await broadcast_creating.create(
             context.uow(),
             acting(context),
             draft_key=f"{acting(context).telegram_user_id}:{draft.get('token', '')}",
-            content=broadcasts.BroadcastContent(
+            content=broadcast_content.BroadcastContent(
                 draft["text"], draft.get("media_kind"), draft.get("file_id")
             ),
             audience=Audience(kind, value),
@@ -275,7 +290,7 @@ async def confirmed(update: Update, context: Context) -> str | int:
         return await ask_audience(update, context)
     await query.answer(t("Sending."))
     drafts.drop(context, DRAFT)
-    await redraw(update, broadcasts.progress_text(t, Progress(total=result.total)), None)
+    await redraw(update, broadcast_progress.progress_text(t, Progress(total=result.total)), None)
     return ConversationHandler.END
 
 

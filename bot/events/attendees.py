@@ -28,9 +28,9 @@ from storage.events import attendance as event_attendance
 from storage.events import rules as event_rules
 from storage.events import views as events
 from storage.events.attendance import AttendeeReport
-from storage.events.dates import format_short, format_when
 from storage.models import RsvpStatus
 from storage.permissions import require_organiser
+from templates.formatting import format_short, format_when
 from templates.i18n import Translator
 
 CHECKIN_PAGE = 8
@@ -220,42 +220,31 @@ def _checkin_markup(
     return text, InlineKeyboardMarkup(rows)
 
 
-async def _show_checkin(update: Update, context: Context, event_id: int, page: int) -> None:
-    report = await event_attendance.attendees(context.uow(), acting(context), event_id)
-    text, markup = _checkin_markup(context.t, report, page)
-    query = update.callback_query
-    data = query.data if query is not None else ""
-    if query is not None and query.message is not None and (data or "").startswith("oe:tog"):
-        await redraw(update, text, markup)
-    else:
-        await send(update, text, markup)
-
-
 async def checkin_list_pressed(update: Update, context: Context) -> None:
     _, _, event_id, page = (await _answer_press(update)).split(":")
-    await _show_checkin(update, context, int(event_id), int(page))
+    report = await event_attendance.attendees(context.uow(), acting(context), int(event_id))
+    text, markup = _checkin_markup(context.t, report, int(page))
+    await send(update, text, markup)
 
 
 async def toggle_pressed(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
     _, _, event_id, member_id, page = (query.data or "").split(":")
-    report = await event_attendance.attendees(context.uow(), acting(context), int(event_id))
-    present = not any(a.checked_in for a in report.attendees if a.member_id == int(member_id))
     try:
-        await event_attendance.set_checked_in(
-            context.uow(),
-            acting(context),
-            int(event_id),
-            int(member_id),
-            present,
-            now=context.now,
+        toggled = await event_attendance.toggle_checked_in(
+            context.uow(), acting(context), int(event_id), int(member_id), now=context.now
         )
     except DomainError as error:
         await query.answer(error_text(context.t, error), show_alert=True)
         return
-    await query.answer(context.t("Checked in.") if present else context.t("Check-in undone."))
-    await _show_checkin(update, context, int(event_id), int(page))
+    t = context.t
+    await query.answer(t("Checked in.") if toggled.present else t("Check-in undone."))
+    text, markup = _checkin_markup(t, toggled.report, int(page))
+    if query.message is not None:
+        await redraw(update, text, markup)
+    else:
+        await send(update, text, markup)
 
 
 def qr_png(data: str) -> bytes:

@@ -24,11 +24,11 @@ from storage.events import attendance as event_attendance
 from storage.events import rsvps as event_rsvps
 from storage.events import rules as event_rules
 from storage.events import views as events
-from storage.events.dates import format_moment, format_short, format_when
 from storage.events.rsvps import RsvpOutcome
 from storage.events.views import Answer, EventCard, EventView
 from storage.models import RsvpStatus
 from templates import calendar as invites
+from templates.formatting import format_moment, format_short, format_when
 from templates.i18n import N_, Translator
 
 AFTER_SIGNUP = "start_payload"  # user_data: a deep link followed before signing up

@@ -32,8 +32,8 @@ from storage.errors import DomainError, InvalidInput
 from storage.events import publishing as event_publishing
 from storage.events import rules as event_rules
 from storage.events import views as events
-from storage.events.dates import format_moment, format_when
 from storage.events.publishing import EventDraft
+from templates.formatting import format_moment, format_when
 from templates.i18n import Translator
 
 DRAFT = "newevent"

@@ -24,15 +24,9 @@ from bot.ui.texts import CHOOSE_A_BUTTON, error_text
 from storage import regions
 from storage.errors import DomainError, InvalidInput
 from storage.events import rules as event_rules
-from storage.events.dates import (
-    Rejected,
-    format_when,
-    format_zone,
-    parse_end,
-    parse_moment,
-    parse_when,
-)
+from storage.events.dates import Rejected, parse_end, parse_moment, parse_when
 from storage.permissions import Actor
+from templates.formatting import format_when, format_zone
 from templates.i18n import N_, Translator
 
 Step = Callable[[Update, Context], Coroutine[Any, Any, str | int]]

@@ -27,8 +27,9 @@ from storage import regions
 from storage.errors import InvalidInput
 from storage.events import rules as event_rules
 from storage.events import stats as event_stats
-from storage.events.dates import Rejected, format_short, parse_moment
+from storage.events.dates import Rejected, parse_moment
 from storage.events.stats import StatsReport
+from templates.formatting import format_short
 from templates.i18n import N_, Translator
 
 PERIOD_LABELS = {

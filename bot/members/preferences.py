@@ -61,12 +61,9 @@ async def changed(update: Update, context: Context) -> None:
     if member is None:
         return
     _, kind, value = (query.data or "::").split(":", 2)
-    uow, now = context.uow(), context.now
-    if kind == "lang":
-        await members.set_language(uow, member.id, value, now=now)
-    else:
-        await members.set_digest_frequency(uow, member.id, value, now=now)
-    context.use_member(await members.get(context.uow(), member.id), None)
+    change = members.set_language if kind == "lang" else members.set_digest_frequency
+    member = await change(context.uow(), member.id, value, now=context.now)
+    context.use_member(member, None)
     await query.answer(context.t("Saved."))
     text, markup = _screen(context)
     await redraw(update, text, markup)

@@ -4,13 +4,13 @@ numbers, adjustments and reversals."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 
 from bot.context import Context
 from bot.timebank.common import category_label, limit_text, policy_of
-from bot.timebank.history import show_history
+from bot.timebank.history import send_history
 from bot.ui.chat import acting, send
 from storage.errors import InvalidInput
 from storage.permissions import require_admin
@@ -18,8 +18,8 @@ from storage.timebank import accounts as timebank_accounts
 from storage.timebank import admin as timebank_admin
 from storage.timebank import listings as timebank_listings
 from storage.timebank.admin import EntryView
-from storage.timebank.common import hours_text, party_name
 from storage.timebank.ledger import LimitExceeded, parse_hours
+from templates.formatting import hours_text, party_name
 from templates.i18n import N_, Translator
 
 ADMIN_HELP = N_(
@@ -37,15 +37,6 @@ ADMIN_HELP = N_(
 )
 
 
-async def _account_ref(context: Context, ref: str) -> int:
-    """An account id from "@username" or "org:NUMBER"."""
-    if ref.lower().startswith("org:") and ref[4:].isdigit():
-        return int(ref[4:])
-    other = await timebank_accounts.find_member(context.uow(), ref)
-    assert other.member_id is not None
-    return await timebank_admin.account_of_member(context.uow(), other.member_id, now=context.now)
-
-
 async def _unless_over_limit(
     update: Update, t: Translator, correction: Awaitable[EntryView]
 ) -> EntryView | None:
@@ -57,80 +48,115 @@ async def _unless_over_limit(
         return None
 
 
-async def admin_command(update: Update, context: Context, args: list[str]) -> None:
+# Each subcommand gets the words after it; False when they do not fit (the help is shown).
+Subcommand = Callable[[Update, Context, list[str]], Awaitable[bool]]
+
+
+async def _categories(update: Update, context: Context, rest: list[str]) -> bool:
     t = context.t
-    actor = acting(context)
-    require_admin(actor)
-    command, rest = args[0].lower(), args[1:]
-    policy = policy_of(context)
-    if command == "categories":
-        listed = await timebank_listings.categories(context.uow())
-        await send(
-            update,
-            "\n".join([t("Categories:"), *(f"{c.id}. {category_label(t, c)}" for c in listed)]),
-        )
-    elif command == "category" and len(rest) >= 2 and rest[0] == "add":
+    listed = await timebank_listings.categories(context.uow())
+    await send(
+        update, "\n".join([t("Categories:"), *(f"{c.id}. {category_label(t, c)}" for c in listed)])
+    )
+    return True
+
+
+async def _category(update: Update, context: Context, rest: list[str]) -> bool:
+    t, actor = context.t, acting(context)
+    if len(rest) >= 2 and rest[0] == "add":
         category = await timebank_admin.add_category(
             context.uow(), actor, " ".join(rest[1:]), now=context.now
         )
         await send(update, t("Category added: {name}", name=category.name))
-    elif command == "category" and len(rest) == 2 and rest[0] == "remove" and rest[1].isdigit():
+        return True
+    if len(rest) == 2 and rest[0] == "remove" and rest[1].isdigit():
         await timebank_admin.remove_category(context.uow(), actor, int(rest[1]), now=context.now)
         await send(update, t("Category removed."))
-    elif command == "orgs":
-        accounts = await timebank_accounts.organisation_accounts(context.uow(), policy=policy)
-        lines = [t("Organisation accounts:")]
-        lines += [f"org:{a.id} {a.name}: {hours_text(t, a.balance)}" for a in accounts]
-        await send(update, "\n".join(lines))
-    elif command == "org" and len(rest) >= 2 and rest[0] == "add":
-        account = await timebank_admin.create_organisation_account(
-            context.uow(), actor, " ".join(rest[1:]), policy=policy, now=context.now
-        )
-        await send(
-            update,
-            t(
-                "Organisation account added: org:{number} {name}. Make a member its "
-                "coordinator with /timebank coordinator {number} @username.",
-                number=account.id,
-                name=account.name,
-            ),
-        )
-    elif command == "coordinator" and len(rest) in (2, 3) and rest[0].isdigit():
-        other = await timebank_accounts.find_member(context.uow(), rest[1])
-        assert other.member_id is not None
-        add = len(rest) == 2
-        if not add and rest[2].lower() != "remove":
-            raise InvalidInput("admin_command_unknown")
-        await timebank_admin.set_coordinator(
-            context.uow(), actor, int(rest[0]), other.member_id, coordinator=add, now=context.now
-        )
-        await send(
-            update,
-            t("{name} now coordinates the account.", name=other.name)
-            if add
-            else t("{name} no longer coordinates the account.", name=other.name),
-        )
-    elif command == "history" and len(rest) == 1:
-        await show_history(update, context, await _account_ref(context, rest[0]), 0)
-    elif command == "adjust" and len(rest) >= 4:
-        debit = await _account_ref(context, rest[0])
-        credit = await _account_ref(context, rest[1])
-        view = await _unless_over_limit(
-            update,
-            t,
-            timebank_admin.adjust(
-                context.uow(),
-                actor,
-                debit_account_id=debit,
-                credit_account_id=credit,
-                minutes=parse_hours(rest[2]),
-                reason=" ".join(rest[3:]),
-                policy=policy,
-                now=context.now,
-            ),
-        )
-        if view is None:
-            return
+        return True
+    return False
+
+
+async def _orgs(update: Update, context: Context, rest: list[str]) -> bool:
+    t = context.t
+    accounts = await timebank_accounts.organisation_accounts(
+        context.uow(), policy=policy_of(context)
+    )
+    lines = [t("Organisation accounts:")]
+    lines += [f"org:{a.id} {a.name}: {hours_text(t, a.balance)}" for a in accounts]
+    await send(update, "\n".join(lines))
+    return True
+
+
+async def _org(update: Update, context: Context, rest: list[str]) -> bool:
+    if len(rest) < 2 or rest[0] != "add":
+        return False
+    account = await timebank_admin.create_organisation_account(
+        context.uow(),
+        acting(context),
+        " ".join(rest[1:]),
+        policy=policy_of(context),
+        now=context.now,
+    )
+    await send(
+        update,
+        context.t(
+            "Organisation account added: org:{number} {name}. Make a member its "
+            "coordinator with /timebank coordinator {number} @username.",
+            number=account.id,
+            name=account.name,
+        ),
+    )
+    return True
+
+
+async def _coordinator(update: Update, context: Context, rest: list[str]) -> bool:
+    if len(rest) not in (2, 3) or not rest[0].isdigit():
+        return False
+    add = len(rest) == 2
+    if not add and rest[2].lower() != "remove":
+        raise InvalidInput("admin_command_unknown")
+    t = context.t
+    other = await timebank_admin.set_coordinator(
+        context.uow(), acting(context), int(rest[0]), rest[1], coordinator=add, now=context.now
+    )
+    await send(
+        update,
+        t("{name} now coordinates the account.", name=other.name)
+        if add
+        else t("{name} no longer coordinates the account.", name=other.name),
+    )
+    return True
+
+
+async def _history(update: Update, context: Context, rest: list[str]) -> bool:
+    if len(rest) != 1:
+        return False
+    history = await timebank_admin.member_history(
+        context.uow(), acting(context), rest[0], policy=policy_of(context), now=context.now
+    )
+    await send_history(update, context, history, history.account.id, 0)
+    return True
+
+
+async def _adjust(update: Update, context: Context, rest: list[str]) -> bool:
+    if len(rest) < 4:
+        return False
+    t = context.t
+    view = await _unless_over_limit(
+        update,
+        t,
+        timebank_admin.adjust(
+            context.uow(),
+            acting(context),
+            debit_account_id=rest[0],
+            credit_account_id=rest[1],
+            minutes=parse_hours(rest[2]),
+            reason=" ".join(rest[3:]),
+            policy=policy_of(context),
+            now=context.now,
+        ),
+    )
+    if view is not None:
         await send(
             update,
             t(
@@ -141,21 +167,26 @@ async def admin_command(update: Update, context: Context, args: list[str]) -> No
                 entry=view.id,
             ),
         )
-    elif command == "reverse" and len(rest) >= 2 and rest[0].lstrip("#").isdigit():
-        view = await _unless_over_limit(
-            update,
-            t,
-            timebank_admin.reverse(
-                context.uow(),
-                actor,
-                int(rest[0].lstrip("#")),
-                reason=" ".join(rest[1:]),
-                policy=policy,
-                now=context.now,
-            ),
-        )
-        if view is None:
-            return
+    return True
+
+
+async def _reverse(update: Update, context: Context, rest: list[str]) -> bool:
+    if len(rest) < 2 or not rest[0].lstrip("#").isdigit():
+        return False
+    t = context.t
+    view = await _unless_over_limit(
+        update,
+        t,
+        timebank_admin.reverse(
+            context.uow(),
+            acting(context),
+            int(rest[0].lstrip("#")),
+            reason=" ".join(rest[1:]),
+            policy=policy_of(context),
+            now=context.now,
+        ),
+    )
+    if view is not None:
         await send(
             update,
             t(
@@ -168,5 +199,23 @@ async def admin_command(update: Update, context: Context, args: list[str]) -> No
                 credit=party_name(t, view.credit),
             ),
         )
-    else:
-        await send(update, t(ADMIN_HELP))
+    return True
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "categories": _categories,
+    "category": _category,
+    "orgs": _orgs,
+    "org": _org,
+    "coordinator": _coordinator,
+    "history": _history,
+    "adjust": _adjust,
+    "reverse": _reverse,
+}
+
+
+async def admin_command(update: Update, context: Context, args: list[str]) -> None:
+    require_admin(acting(context))
+    subcommand = SUBCOMMANDS.get(args[0].lower())
+    if subcommand is None or not await subcommand(update, context, args[1:]):
+        await send(update, context.t(ADMIN_HELP))

@@ -15,9 +15,10 @@ from telegram import InlineKeyboardButton, InputFile, Update
 
 from bot.context import Context
 from bot.ui import keyboards
-from storage.timebank.common import ExchangeView, hours_text, party_name
+from storage.timebank.common import ExchangeView
 from storage.timebank.ledger import LimitExceeded, Policy, hours_decimal
 from storage.timebank.listings import CategoryView
+from templates.formatting import hours_text, party_name
 from templates.i18n import N_, Translator
 
 # The categories the migration seeds, in the member's language (others show their name).

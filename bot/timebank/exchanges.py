@@ -27,8 +27,9 @@ from storage.models import ListingKind
 from storage.timebank import accounts as timebank_accounts
 from storage.timebank import exchanges as timebank_exchanges
 from storage.timebank import listings as timebank_listings
-from storage.timebank.common import Party, balance_line, hours_text, party_name
+from storage.timebank.common import Party
 from storage.timebank.ledger import LimitExceeded, parse_hours, validate_minutes
+from templates.formatting import balance_line, hours_text, party_name
 from templates.i18n import Translator
 
 HOUR_BUTTONS = (30, 60, 90, 120, 180, 240)

@@ -20,7 +20,7 @@ from bot.ui.guards import member_of
 from bot.ui.spreadsheets import csv_safe
 from storage.timebank import accounts as timebank_accounts
 from storage.timebank.accounts import History, HistoryLine
-from storage.timebank.common import hours_text, party_name
+from templates.formatting import hours_text, party_name
 from templates.i18n import N_, Translator
 
 HISTORY_PAGE = 10
@@ -58,8 +58,13 @@ async def history_pressed(update: Update, context: Context) -> None:
 
 
 async def show_history(update: Update, context: Context, account_id: int, page: int) -> None:
+    await send_history(update, context, await _load_history(context, account_id), account_id, page)
+
+
+async def send_history(
+    update: Update, context: Context, history: History, account_id: int, page: int
+) -> None:
     t = context.t
-    history = await _load_history(context, account_id)
     account = history.account
     title = (
         t("History of {organisation}", organisation=account.name)

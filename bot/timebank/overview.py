@@ -58,7 +58,7 @@ from bot.ui.chat import PRIVATE, acting, send
 from bot.ui.guards import member_of
 from storage.timebank import accounts as timebank_accounts
 from storage.timebank.accounts import Overview
-from storage.timebank.common import hours_text
+from templates.formatting import hours_text
 from templates.i18n import Translator
 
 SHOWN_PENDING = 5

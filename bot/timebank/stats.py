@@ -12,8 +12,8 @@ from bot.ui.chat import acting, answer_press, send
 from bot.ui.guards import organisers_only
 from bot.ui.texts import sector_label
 from storage.timebank import stats as timebank_stats
-from storage.timebank.common import hours_text
 from storage.timebank.stats import Stats
+from templates.formatting import hours_text
 from templates.i18n import Translator
 
 

@@ -25,7 +25,6 @@ import contextlib
 import datetime as dt
 import logging
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -39,16 +38,11 @@ from scheduler.mail.transports import (
     transport_from_settings,
 )
 from storage import outbox
+from storage.clock import Clock, utcnow
 from storage.outbox import ClaimedMessage
 from storage.uow import Database
 
 log = logging.getLogger(f"samvirke.{__name__}")
-
-Clock = Callable[[], dt.datetime]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,20 +1,5 @@
-"""Telegram delivery from the outbox, at Telegram's limits, and broadcast progress reports.
-
-**Limits.** Telegram allows a bot about 30 messages per second overall and one per second per
-chat, and answers 429 with ``retry_after`` beyond that. :class:`RateLimiter` keeps both limits
-*as the server sees them*, whatever the network's latency:
-
-* a request holds one of ``rate`` slots from the moment it is sent until one second after its
-  answer came back. Every request the server received in the second before a new one arrives
-  was therefore either still unanswered or answered less than a second before the new one was
-  sent, so it holds a slot: the server never sees more than ``rate`` in any second. Starts are
-  also paced (one per 1/``rate`` s), so the messages flow evenly instead of in bursts;
-* the next message to a chat is sent only ``chat_interval`` (1 s) after the answer to the
-  previous one, so two never arrive within a second of each other.
-
-A batch does not wait in line behind a chat that is cooling down: it sends the next row whose
-chat is ready. A 429 nonetheless (another process using the same bot) pauses every send for
-``retry_after`` and the row is sent again after it, without counting as a failed attempt.
+"""Telegram delivery from the outbox, at Telegram's limits (kept by
+``scheduler.telegram.ratelimit``).
 
 **Outcomes.** 403 (the member blocked the bot, or their account is gone) and 400 "chat not
 found" mark the member unreachable: the row fails as ``unreachable``, and the member's other
@@ -34,10 +19,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import time
-import warnings
 from collections import deque
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,17 +33,16 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.request import HTTPXRequest
-from telegram.warnings import PTBDeprecationWarning
 
 from samvirke.settings import Settings
-from scheduler.mail.delivery import Clock, backoff, utcnow
-from storage import broadcasts, outbox, scheduling
+from scheduler.mail.delivery import backoff
+from scheduler.telegram.ratelimit import RateLimiter, retry_after_seconds
+from storage import outbox, scheduling
+from storage.clock import Clock, utcnow
 from storage.outbox import ClaimedMessage
 from storage.uow import Database
 
 log = logging.getLogger(f"samvirke.{__name__}")
-
-Monotonic = Callable[[], float]
 
 # 400 answers that mean the chat cannot be reached (rather than a malformed message).
 UNREACHABLE_400 = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated")
@@ -85,125 +66,6 @@ def make_bot(settings: Settings, *, connections: int = 64, timeout: float = 30.0
         request=request,
         get_updates_request=request,  # never used: one connection pool
     )
-
-
-# --- the rate limiter ------------------------------------------------------------------------
-
-
-class RateLimiter:
-    """Telegram's limits for one process (see the module's docstring)."""
-
-    def __init__(
-        self,
-        *,
-        rate: int = 30,
-        chat_interval: float = 1.0,
-        window: float = 1.0,
-        monotonic: Monotonic = time.monotonic,
-    ) -> None:
-        if rate < 1 or chat_interval < 0 or window <= 0:
-            raise ValueError("rate must be at least 1, intervals positive")
-        self.rate = rate
-        self.chat_interval = chat_interval
-        self.window = window
-        self._now = monotonic
-        self._active = 0
-        self._answered: deque[float] = deque()  # answer times within the last window
-        self._busy: set[int] = set()  # chats with a request under way
-        self._chat_free_at: dict[int, float] = {}
-        self._paused_until = 0.0
-        # Starts are also paced, one per window/rate: no bursts (kinder to the server, and
-        # fewer requests under way at any moment).
-        self._pace = window / rate
-        self._next_start = 0.0
-        self._changed = asyncio.Event()
-        self.throttled = 0  # 429s seen
-
-    def now(self) -> float:
-        return self._now()
-
-    def _forget(self, now: float) -> None:
-        while self._answered and self._answered[0] <= now - self.window:
-            self._answered.popleft()
-        if len(self._chat_free_at) > 10_000:
-            self._chat_free_at = {c: t for c, t in self._chat_free_at.items() if t > now}
-
-    def ready(self, now: float) -> bool:
-        """A request may start now (the overall limit and any 429 pause)."""
-        self._forget(now)
-        return (
-            now >= self._paused_until
-            and now >= self._next_start
-            and self._active + len(self._answered) < self.rate
-        )
-
-    def chat_ready(self, chat_id: int, now: float) -> bool:
-        return chat_id not in self._busy and self._chat_free_at.get(chat_id, 0.0) <= now
-
-    def start(self, chat_id: int) -> None:
-        # On a fixed beat: a start that woke a little late does not push the next ones back.
-        self._next_start = max(self._next_start, self._now() - self._pace / 2) + self._pace
-        self._active += 1
-        self._busy.add(chat_id)
-
-    def finish(self, chat_id: int) -> None:
-        """The answer to a request to ``chat_id`` came back (whatever it said)."""
-        now = self._now()
-        self._active -= 1
-        self._answered.append(now)
-        self._busy.discard(chat_id)
-        self._chat_free_at[chat_id] = now + self.chat_interval
-        self._changed.set()
-
-    def pause(self, seconds: float) -> None:
-        """Telegram said 429: nothing starts for ``seconds``."""
-        self.throttled += 1
-        self._paused_until = max(self._paused_until, self._now() + seconds)
-        self._changed.set()
-
-    def next_change(self, now: float, chats: list[int] | None = None) -> float:
-        """Seconds until waiting may end: a slot frees, a pause ends, or one of ``chats``
-        cools down (answers also wake waiters at once)."""
-        moments = [self._paused_until, self._next_start]
-        if self._answered:
-            moments.append(self._answered[0] + self.window)
-        for chat_id in chats or ():
-            if chat_id not in self._busy:
-                moments.append(self._chat_free_at.get(chat_id, 0.0))
-        future = [m - now for m in moments if m > now]
-        return min(future, default=self.window)
-
-    def wake(self) -> None:
-        """Something else changed (a send finished its bookkeeping): waiters look again."""
-        self._changed.set()
-
-    async def wait(self, seconds: float) -> None:
-        self._changed.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(seconds, 0.001)):
-                await self._changed.wait()
-
-    @contextlib.asynccontextmanager
-    async def slot(self, chat_id: int) -> AsyncIterator[None]:
-        """Hold a slot for one request to ``chat_id`` (waiting for it), e.g. an edit."""
-        while True:
-            now = self._now()
-            if self.ready(now) and self.chat_ready(chat_id, now):
-                break
-            await self.wait(self.next_change(now, [chat_id]))
-        self.start(chat_id)
-        try:
-            yield
-        finally:
-            self.finish(chat_id)
-
-
-def retry_after_seconds(error: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        # python-telegram-bot 22 warns that retry_after will become a timedelta.
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = error.retry_after
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
 # --- what a failure means ----------------------------------------------------------------------
@@ -583,64 +445,3 @@ class TelegramDelivery:
             row.attempts,
             outcome.reason,
         )
-
-
-# --- broadcast progress ----------------------------------------------------------------------
-
-
-class BroadcastProgress:
-    """Edits each running broadcast's progress message in the organiser's chat (at most once
-    per ``interval``), and ends it with the report once nothing is left to send."""
-
-    def __init__(
-        self,
-        database: Database,
-        bot: Bot,
-        *,
-        interval: dt.timedelta = dt.timedelta(seconds=3),
-        tick: float = 1.0,
-        limiter: RateLimiter | None = None,
-        clock: Clock = utcnow,
-    ) -> None:
-        self._database = database
-        self.bot = bot
-        self.interval = interval
-        self.tick = tick
-        self.limiter = limiter or RateLimiter()
-        self._clock = clock
-
-    async def run_once(self, now: dt.datetime | None = None) -> int:
-        """Make the edits due now; how many were made."""
-        updates = await broadcasts.due_progress(
-            self._database.unit_of_work(), now=now or self._clock(), interval=self.interval
-        )
-        edited = 0
-        for update in updates:
-            try:
-                async with self.limiter.slot(update.chat_id):
-                    await self.bot.edit_message_text(
-                        update.text, chat_id=update.chat_id, message_id=update.message_id
-                    )
-                edited += 1
-            except RetryAfter as exc:
-                self.limiter.pause(retry_after_seconds(exc))  # the next edit shows newer counts
-            except BadRequest as exc:
-                if "not modified" not in str(exc).lower():
-                    log.warning("broadcast %d: progress not shown: %s", update.broadcast_id, exc)
-            except TelegramError as exc:
-                log.warning(
-                    "broadcast %d: progress not shown: %s", update.broadcast_id, type(exc).__name__
-                )
-            if update.final:
-                log.info("broadcast %d finished", update.broadcast_id)
-        return edited
-
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once()
-            except Exception as exc:
-                log.error("broadcast progress failed: %s", type(exc).__name__)  # noqa: TRY400
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.tick):
-                    await stop.wait()

@@ -1,7 +1,7 @@
 """The digest: each verified member whose frequency is due gets one mail per period.
 
 What goes into a digest comes from *sections* (upcoming events, new timebank listings, the
-member's balance: see ``digest_sections``). A member with nothing to read
+member's balance: see ``storage.digests.sections``). A member with nothing to read
 gets no mail. Each mail is an outbox row keyed ``digest:{member}:{period}``, so building the
 same period twice (a retried job, ``samvirke send-digests`` run twice) queues nothing new.
 """

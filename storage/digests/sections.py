@@ -14,11 +14,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.digests.runs import Sections, Window
-from storage.events.dates import format_when
 from storage.models import Member, Region
 from storage.models.events import Event, EventStatus, Rsvp, RsvpStatus
 from storage.models.timebank import ListingKind, ListingStatus, TimebankAccount, TimebankListing
 from storage.timebank.ledger import hours_decimal
+from templates.formatting import format_when
 from templates.i18n import N_, translator
 
 MAX_ITEMS = 10

@@ -20,7 +20,7 @@ from storage.errors import NotAllowed, NotFound
 from storage.events import rules
 from storage.events import views as events
 from storage.events.views import EventView
-from storage.models import CheckIn, Event, EventStatus, Member, Region, RsvpStatus
+from storage.models import CheckIn, Event, EventStatus, Member, Region, Rsvp, RsvpStatus
 from storage.permissions import Actor
 from storage.uow import UnitOfWork
 
@@ -48,6 +48,12 @@ class AttendeeReport:
 
 
 @dataclass(frozen=True)
+class CheckInToggle:
+    present: bool  # checked in now (False: the check-in was undone)
+    report: AttendeeReport
+
+
+@dataclass(frozen=True)
 class CheckInOutcome:
     event: EventView
     already: bool
@@ -67,75 +73,93 @@ async def attendees(uow: UnitOfWork, actor: Actor, event_id: int) -> AttendeeRep
     """Counts by sector and region, and the list of members going and checked in (organisers
     managing the event)."""
     async with uow:
-        session = uow.session
-        event, region_name = await events.load(session, event_id, lock=False)
+        event, region_name = await events.load(uow.session, event_id, lock=False)
         rules.require_manager(actor, event.region_id)
-        counts = (await events.counts(session, [event.id]))[event.id]
-        region_names = {r.id: r.name for r in (await session.scalars(select(Region))).all()}
-        rsvps = {
-            rsvp.member_id: (rsvp, member)
-            for rsvp, member in await events.rsvps_with_members(session, event.id)
-        }
-        checkins = {
-            checkin.member_id: member
-            for checkin, member in (
-                await session.execute(
-                    select(CheckIn, Member)
-                    .join(Member, CheckIn.member_id == Member.id)
-                    .where(CheckIn.event_id == event.id)
-                )
-            ).all()
-        }
-        by_sector: list[tuple[str, str]] = []
-        by_region: list[tuple[str, str]] = []
+        return await _report(uow.session, event, region_name)
 
-        def attendee(member: Member, status: str | None) -> Attendee:
-            return Attendee(
-                member_id=member.id,
-                name=member.name or "",
-                organisation=member.organisation,
-                sector=member.sector,
-                region_name=region_names.get(member.region_id or 0),
-                status=status,
-                checked_in=member.id in checkins,
-            )
 
-        for rsvp, member in rsvps.values():
-            if rsvp.status in rules.INTERESTED:
-                by_sector.append((rsvp.status, member.sector or ""))
-                by_region.append((rsvp.status, region_names.get(member.region_id or 0, "")))
-        for member in checkins.values():
-            by_sector.append(("checked_in", member.sector or ""))
-            by_region.append(("checked_in", region_names.get(member.region_id or 0, "")))
-        going = [
-            attendee(member, rsvp.status)
-            for rsvp, member in rsvps.values()
-            if rsvp.status == RsvpStatus.GOING
-        ]
-        walk_ins = [
-            attendee(member, rsvps[member.id][0].status if member.id in rsvps else None)
-            for member in checkins.values()
-            if member.id not in rsvps or rsvps[member.id][0].status != RsvpStatus.GOING
-        ]
-        waiting = sorted(
-            (
-                (rsvp.waitlist_since, rsvp.id, member)
-                for rsvp, member in rsvps.values()
-                if rsvp.status == RsvpStatus.WAITLIST
-            ),
-            key=lambda row: (row[0] or dt.datetime.min.replace(tzinfo=dt.UTC), row[1]),
+async def _report(session: AsyncSession, event: Event, region_name: str | None) -> AttendeeReport:
+    counts = (await events.counts(session, [event.id]))[event.id]
+    region_names = {r.id: r.name for r in (await session.scalars(select(Region))).all()}
+    rsvps = {
+        rsvp.member_id: (rsvp, member)
+        for rsvp, member in await events.rsvps_with_members(session, event.id)
+    }
+    checkins = await _checked_in_members(session, event.id)
+
+    def attendee(member: Member, status: str | None) -> Attendee:
+        return Attendee(
+            member_id=member.id,
+            name=member.name or "",
+            organisation=member.organisation,
+            sector=member.sector,
+            region_name=region_names.get(member.region_id or 0),
+            status=status,
+            checked_in=member.id in checkins,
         )
-        named = [a for a in going + walk_ins if a.name]
-        named.sort(key=lambda a: (a.status != RsvpStatus.GOING, a.name.casefold()))
-        return AttendeeReport(
-            event=events.view_of(event, region_name, counts),
-            checked_in=len(checkins),
-            by_sector=_group_counts(by_sector),
-            by_region=_group_counts(by_region),
-            attendees=named,
-            waitlist=[attendee(member, RsvpStatus.WAITLIST) for *_, member in waiting],
-            anonymous=len(going) + len(walk_ins) - len(named),
-        )
+
+    going = [
+        attendee(member, rsvp.status)
+        for rsvp, member in rsvps.values()
+        if rsvp.status == RsvpStatus.GOING
+    ]
+    walk_ins = [
+        attendee(member, rsvps[member.id][0].status if member.id in rsvps else None)
+        for member in checkins.values()
+        if member.id not in rsvps or rsvps[member.id][0].status != RsvpStatus.GOING
+    ]
+    named = [a for a in going + walk_ins if a.name]
+    named.sort(key=lambda a: (a.status != RsvpStatus.GOING, a.name.casefold()))
+    by_sector, by_region = _groups(rsvps.values(), checkins.values(), region_names)
+    return AttendeeReport(
+        event=events.view_of(event, region_name, counts),
+        checked_in=len(checkins),
+        by_sector=by_sector,
+        by_region=by_region,
+        attendees=named,
+        waitlist=[attendee(member, RsvpStatus.WAITLIST) for member in _waiting(rsvps.values())],
+        anonymous=len(going) + len(walk_ins) - len(named),
+    )
+
+
+async def _checked_in_members(session: AsyncSession, event_id: int) -> dict[int, Member]:
+    rows = await session.execute(
+        select(CheckIn, Member)
+        .join(Member, CheckIn.member_id == Member.id)
+        .where(CheckIn.event_id == event_id)
+    )
+    return {member.id: member for _, member in rows.all()}
+
+
+def _groups(
+    rsvps: Iterable[tuple[Rsvp, Member]],
+    checkins: Iterable[Member],
+    region_names: dict[int, str],
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Counts by sector and by region of those interested and of those checked in."""
+    by_sector: list[tuple[str, str]] = []
+    by_region: list[tuple[str, str]] = []
+    for rsvp, member in rsvps:
+        if rsvp.status in rules.INTERESTED:
+            by_sector.append((rsvp.status, member.sector or ""))
+            by_region.append((rsvp.status, region_names.get(member.region_id or 0, "")))
+    for member in checkins:
+        by_sector.append(("checked_in", member.sector or ""))
+        by_region.append(("checked_in", region_names.get(member.region_id or 0, "")))
+    return _group_counts(by_sector), _group_counts(by_region)
+
+
+def _waiting(rsvps: Iterable[tuple[Rsvp, Member]]) -> list[Member]:
+    """The members on the waiting list, first in line first."""
+    waiting = sorted(
+        (
+            (rsvp.waitlist_since, rsvp.id, member)
+            for rsvp, member in rsvps
+            if rsvp.status == RsvpStatus.WAITLIST
+        ),
+        key=lambda row: (row[0] or dt.datetime.min.replace(tzinfo=dt.UTC), row[1]),
+    )
+    return [member for *_, member in waiting]
 
 
 # --- check-in --------------------------------------------------------------------------------
@@ -191,33 +215,67 @@ async def set_checked_in(
 ) -> bool:
     """An organiser marks a member present (or not). True if something changed."""
     async with uow:
-        session = uow.session
-        event, _ = await events.load(session, event_id, lock=False)
-        rules.require_manager(actor, event.region_id)
-        if event.status == EventStatus.CANCELLED:
-            raise NotAllowed("event_cancelled")
-        if not rules.manual_checkin_open(starts_at=event.starts_at, now=now):
-            raise NotAllowed("checkin_too_early")
-        member = await session.get(Member, member_id)
-        if member is None or member.deleted_at is not None:
-            raise NotFound("member_not_found")
-        if present:
-            changed = await _insert_checkin(
-                session, event.id, member.id, now=now, by=actor.member_id
-            )
-        else:
-            result = await session.execute(
-                delete(CheckIn).where(CheckIn.event_id == event.id, CheckIn.member_id == member.id)
-            )
-            changed = bool(result.rowcount)  # type: ignore[attr-defined]
-        if changed:
-            audit.record(
-                session,
-                "event.checked_in" if present else "event.check_in_undone",
-                now=now,
-                member_id=member.id,
-                actor_member_id=actor.member_id,
-                event_id=event.id,
-            )
+        event, _ = await _manual_checkin_event(uow.session, actor, event_id, now=now)
+        changed = await _set(uow.session, actor, event, member_id, present, now=now)
         await uow.commit()
         return changed
+
+
+async def toggle_checked_in(
+    uow: UnitOfWork, actor: Actor, event_id: int, member_id: int, *, now: dt.datetime
+) -> CheckInToggle:
+    """An organiser taps a member's name: checked in if they were not, undone if they were;
+    with the list as it is afterwards. The event's row stays locked until the end, so two
+    organisers tapping the same name at once take turns (the second sees the first's change)."""
+    async with uow:
+        session = uow.session
+        event, region_name = await _manual_checkin_event(session, actor, event_id, now=now)
+        present = not await events.checked_in(session, event.id, member_id)
+        await _set(session, actor, event, member_id, present, now=now)
+        report = await _report(session, event, region_name)
+        await uow.commit()
+        return CheckInToggle(present=present, report=report)
+
+
+async def _manual_checkin_event(
+    session: AsyncSession, actor: Actor, event_id: int, *, now: dt.datetime
+) -> tuple[Event, str | None]:
+    """The event, locked, if the actor manages it and check-in by hand is open."""
+    event, region_name = await events.load(session, event_id, lock=True)
+    rules.require_manager(actor, event.region_id)
+    if event.status == EventStatus.CANCELLED:
+        raise NotAllowed("event_cancelled")
+    if not rules.manual_checkin_open(starts_at=event.starts_at, now=now):
+        raise NotAllowed("checkin_too_early")
+    return event, region_name
+
+
+async def _set(
+    session: AsyncSession,
+    actor: Actor,
+    event: Event,
+    member_id: int,
+    present: bool,
+    *,
+    now: dt.datetime,
+) -> bool:
+    member = await session.get(Member, member_id)
+    if member is None or member.deleted_at is not None:
+        raise NotFound("member_not_found")
+    if present:
+        changed = await _insert_checkin(session, event.id, member.id, now=now, by=actor.member_id)
+    else:
+        result = await session.execute(
+            delete(CheckIn).where(CheckIn.event_id == event.id, CheckIn.member_id == member.id)
+        )
+        changed = bool(result.rowcount)  # type: ignore[attr-defined]
+    if changed:
+        audit.record(
+            session,
+            "event.checked_in" if present else "event.check_in_undone",
+            now=now,
+            member_id=member.id,
+            actor_member_id=actor.member_id,
+            event_id=event.id,
+        )
+    return changed

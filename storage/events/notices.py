@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
 from storage.events import rules
-from storage.events.dates import format_when
 from storage.models import Event, EventStatus, Member, OutboxMessage, OutboxStatus, Rsvp, RsvpStatus
+from templates.formatting import format_when
 from templates.i18n import Translator, translator
 
 # Kinds of e-mail this module queues (templates/mail/<kind>.txt|.html).
@@ -65,7 +65,7 @@ def calendar_payload(
     now: dt.datetime,
     url: str | None,
 ) -> dict[str, Any]:
-    """The ``calendar`` part of an invite's outbox payload (scheduler.invites reads it)."""
+    """The ``calendar`` part of an invite's outbox payload (templates.calendar makes the file)."""
     return {
         "method": method,
         "uid": event.uid,

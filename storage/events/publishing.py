@@ -3,8 +3,8 @@
 A change members should know about (title, description, time, place) raises the event's
 SEQUENCE, tells those going, maybe or waiting in Telegram and updates the invitations in their
 calendars; a cancellation withdraws the invitations and the reminders. Edits and cancellations
-run under the event's row lock, like every change of seats (see storage.event_rsvps), and queue
-what they owe people in the same transaction (storage.event_notices).
+run under the event's row lock, like every change of seats (see storage.events.rsvps), and queue
+what they owe people in the same transaction (storage.events.notices).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from storage import audit
 from storage.errors import InvalidInput, NotAllowed
 from storage.events import notices, rules
 from storage.events import views as events
-from storage.events.rsvps import fill_free_seats
 from storage.events.views import EventView
+from storage.events.waitlist import fill_free_seats
 from storage.models import Event, EventStatus, RsvpStatus
 from storage.permissions import Actor
 from storage.uow import UnitOfWork

@@ -1,12 +1,12 @@
 """Members' answers to events (RSVPs): Going takes a free seat or a place on the waiting list,
-giving up a seat passes it to the first one waiting, and an erased member's answers are
-withdrawn.
+giving up a seat passes it to the first one waiting (storage.events.waitlist), and an erased
+member's answers are withdrawn.
 
 Every use case is one transaction. Whatever changes who holds a seat runs under a lock on the
 event's row (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite every transaction holds the
 write lock from its first statement, see storage.db), so there are never more members going
 than seats, however many press Going at the same moment. The invites and notices an answer
-owes people are queued in the same transaction (storage.event_notices).
+owes people are queued in the same transaction (storage.events.notices).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from storage.errors import InvalidInput, NotAllowed, NotFound
 from storage.events import notices, rules
 from storage.events import views as events
 from storage.events.views import EventCard
+from storage.events.waitlist import fill_free_seats, record_answer
 from storage.models import Event, EventStatus, Member, Rsvp, RsvpStatus
 from storage.uow import UnitOfWork
-from templates.i18n import translator
 
 
 @dataclass(frozen=True)
@@ -35,81 +35,44 @@ class RsvpOutcome:
     promoted: int  # members moved from the waiting list to a seat
 
 
-def _record(rsvp: Rsvp, status: str, now: dt.datetime) -> None:
-    """Set the member's answer; the time they took a seat or joined the waiting list goes with
-    it."""
-    rsvp.status = status
-    rsvp.responded_at = now
-    rsvp.going_since = now if status == RsvpStatus.GOING else None
-    rsvp.waitlist_since = now if status == RsvpStatus.WAITLIST else None
-
-
-async def _promote(
-    session: AsyncSession,
-    event: Event,
-    *,
-    going: int,
-    waiting: int,
-    now: dt.datetime,
-    bot_username: str | None,
-) -> int:
-    """Give free seats to the head of the waiting list (the caller holds the event's lock)."""
-    count = rules.promotions(event.capacity, going, waiting)
-    if count == 0:
-        return 0
-    rows = (
+async def _member_and_answer(
+    session: AsyncSession, event_id: int, member_id: int
+) -> tuple[Member, Rsvp | None]:
+    """The member (not erased) and their answer to the event, None if they have not answered."""
+    row = (
         await session.execute(
-            select(Rsvp, Member)
-            .join(Member, Rsvp.member_id == Member.id)
-            .where(Rsvp.event_id == event.id, Rsvp.status == RsvpStatus.WAITLIST)
-            .order_by(Rsvp.waitlist_since, Rsvp.id)
-            .limit(count)
+            select(Member, Rsvp)
+            .outerjoin(Rsvp, and_(Rsvp.member_id == Member.id, Rsvp.event_id == event_id))
+            .where(Member.id == member_id, Member.deleted_at.is_(None))
         )
-    ).all()
-    for rsvp, member in rows:
-        _record(rsvp, RsvpStatus.GOING, now)
-        rsvp.version += 1
-        invited = await notices.mail_invite(
-            session, event, member, rsvp, kind="promoted", now=now, bot_username=bot_username
-        )
-        t = translator(member.language)
-        text = t(
-            "Good news: a seat has become free at “{title}” ({when}), and it is yours. "
-            "You are going.",
-            title=event.title,
-            when=notices.when_text(event, member.language),
-        )
-        if invited:
-            text += "\n\n" + t(
-                "A calendar invitation is on its way to {email}.", email=member.email
-            )
-        await notices.tell(
-            session, member, event, key=f"promoted:{rsvp.id}:{rsvp.version}", text=text, now=now
-        )
-    return len(rows)
+    ).first()
+    if row is None:
+        raise NotFound("member_not_found")
+    return row[0], row[1]
 
 
-async def fill_free_seats(
+async def _mail_the_change(
     session: AsyncSession,
     event: Event,
-    counts: Counter[str],
+    member: Member,
+    rsvp: Rsvp,
+    before: str | None,
     *,
     now: dt.datetime,
     bot_username: str | None,
-) -> int:
-    """Promote from the waiting list into the seats free now (the caller holds the event's
-    lock); ``counts`` follow. Returns how many were promoted."""
-    promoted = await _promote(
-        session,
-        event,
-        going=counts[RsvpStatus.GOING],
-        waiting=counts[RsvpStatus.WAITLIST],
-        now=now,
-        bot_username=bot_username,
-    )
-    counts[RsvpStatus.GOING] += promoted
-    counts[RsvpStatus.WAITLIST] -= promoted
-    return promoted
+) -> bool:
+    """Queue the calendar mail the new answer owes: an invitation for Going, a CANCEL (and no
+    more reminders) for giving up a seat. True if an invitation was queued."""
+    if rsvp.status == RsvpStatus.GOING:
+        return await notices.mail_invite(
+            session, event, member, rsvp, kind="new", now=now, bot_username=bot_username
+        )
+    if before == RsvpStatus.GOING:
+        await notices.mail_invite(
+            session, event, member, rsvp, kind="stopped", now=now, bot_username=bot_username
+        )
+        await notices.withdraw_reminders(session, event.id, member.id)
+    return False
 
 
 async def respond(
@@ -137,17 +100,7 @@ async def respond(
         )
         if reason is not None:
             raise NotAllowed(reason)
-        row = (
-            await session.execute(
-                select(Member, Rsvp)
-                .outerjoin(Rsvp, and_(Rsvp.member_id == Member.id, Rsvp.event_id == event.id))
-                .where(Member.id == member_id, Member.deleted_at.is_(None))
-            )
-        ).first()
-        if row is None:
-            raise NotFound("member_not_found")
-        member = row[0]
-        rsvp: Rsvp | None = row[1]  # None when the member has not answered (outer join)
+        member, rsvp = await _member_and_answer(session, event.id, member_id)
         # Counted after the lock is held: every earlier change to this event is committed.
         counts = Counter((await events.counts(session, [event.id]))[event.id])
         before = rsvp.status if rsvp is not None else None
@@ -171,18 +124,11 @@ async def respond(
         else:
             rsvp.version += 1
             counts[before or ""] -= 1
-        _record(rsvp, step.status, now)
+        record_answer(rsvp, step.status, now)
         counts[step.status] += 1
-        invited = False
-        if step.status == RsvpStatus.GOING:
-            invited = await notices.mail_invite(
-                session, event, member, rsvp, kind="new", now=now, bot_username=bot_username
-            )
-        elif before == RsvpStatus.GOING:
-            await notices.mail_invite(
-                session, event, member, rsvp, kind="stopped", now=now, bot_username=bot_username
-            )
-            await notices.withdraw_reminders(session, event.id, member.id)
+        invited = await _mail_the_change(
+            session, event, member, rsvp, before, now=now, bot_username=bot_username
+        )
         promoted = 0
         if step.frees_seat:
             promoted = await fill_free_seats(
@@ -220,7 +166,7 @@ async def withdraw_member(
         rsvp = await events.rsvp_of(session, event_id, member_id)
         assert rsvp is not None
         was_going = rsvp.status == RsvpStatus.GOING
-        _record(rsvp, RsvpStatus.NOT_GOING, now)
+        record_answer(rsvp, RsvpStatus.NOT_GOING, now)
         rsvp.version += 1
         rsvp.invite_active = False
         await notices.withdraw_reminders(session, event_id, member_id)

@@ -1,7 +1,7 @@
 """Pure rules of events: what an event may hold, when RSVPs are open, who gets a seat, who is
 promoted from the waiting list, when a reminder is due, check-in codes, who may manage an event.
 
-No database here: storage.event_rsvps and storage.event_publishing apply these rules under the
+No database here: storage.events.rsvps and storage.events.publishing apply these rules under the
 event's row lock.
 """
 
@@ -300,8 +300,6 @@ def map_link(location: str) -> str:
 
 
 # --- reporting periods -------------------------------------------------------------------------
-
-PERIODS = ("this_month", "last_month", "this_year", "last_year", "last_12_months")
 
 
 def period_bounds(name: str, *, today: dt.date) -> tuple[dt.date, dt.date]:

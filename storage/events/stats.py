@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import Row, and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotAllowed
 from storage.events import views as events
@@ -42,6 +44,28 @@ class StatsReport:
     attended_by_sector: dict[str, int]
 
 
+async def _events_held(
+    session: AsyncSession,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    region_id: int | None,
+    now: dt.datetime,
+) -> Sequence[Row[Event, str | None]]:
+    """The events held (started by ``now``, not cancelled) from ``start`` to before ``end``, in
+    the region (or all), with their region's name, oldest first."""
+    condition = and_(
+        Event.status == EventStatus.PUBLISHED,
+        Event.starts_at >= start,
+        Event.starts_at < end,
+        Event.starts_at <= now,
+    )
+    if region_id is not None:
+        condition = and_(condition, Event.region_id == region_id)
+    result = await session.execute(events.with_region().where(condition).order_by(Event.starts_at))
+    return result.all()
+
+
 async def stats(
     uow: UnitOfWork,
     actor: Actor,
@@ -63,17 +87,7 @@ async def stats(
     async with uow:
         session = uow.session
         region_name = await events.active_region_name(session, region_id)
-        condition = and_(
-            Event.status == EventStatus.PUBLISHED,
-            Event.starts_at >= start,
-            Event.starts_at < end,
-            Event.starts_at <= now,
-        )
-        if region_id is not None:
-            condition = and_(condition, Event.region_id == region_id)
-        rows = (
-            await session.execute(events.with_region().where(condition).order_by(Event.starts_at))
-        ).all()
+        rows = await _events_held(session, start=start, end=end, region_id=region_id, now=now)
         ids = [row[0].id for row in rows]
         registered = (
             await session.execute(

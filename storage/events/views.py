@@ -2,9 +2,9 @@
 ``Answer``), one event, the upcoming ones page by page, a member's own, an organiser's, the
 public calendar feeds; and the Telegram reminders owed to members going.
 
-The other use cases have their own modules: storage.event_publishing (publish, edit, cancel),
-storage.event_rsvps (answers, seats, the waiting list), storage.event_attendance (attendee
-lists and check-in), storage.event_stats (figures for funders) and storage.event_notices (what
+The other use cases have their own modules: storage.events.publishing (publish, edit, cancel),
+storage.events.rsvps (answers, seats, the waiting list), storage.events.attendance (attendee
+lists and check-in), storage.events.stats (figures for funders) and storage.events.notices (what
 a change owes people: calendar invites by e-mail and Telegram notices, written to the outbox in
 the same transaction under a unique key, so a retry or a double tap sends nothing twice).
 

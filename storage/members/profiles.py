@@ -217,9 +217,6 @@ async def register(
         return result
 
 
-PROFILE_FIELDS = ("name", "email", "organisation", "sector", "region")
-
-
 async def update_profile(
     uow: UnitOfWork, member_id: int, field: str, value: str | int | None, *, now: dt.datetime
 ) -> MemberView:
@@ -254,7 +251,10 @@ async def update_profile(
         return result
 
 
-async def set_language(uow: UnitOfWork, member_id: int, language: str, *, now: dt.datetime) -> None:
+async def set_language(
+    uow: UnitOfWork, member_id: int, language: str, *, now: dt.datetime
+) -> MemberView:
+    """The member's language changed; the member as they are now."""
     if language not in LANGUAGES:
         raise InvalidInput("language_unknown")
     async with uow:
@@ -264,12 +264,15 @@ async def set_language(uow: UnitOfWork, member_id: int, language: str, *, now: d
         audit.record(
             uow.session, "member.language_changed", now=now, member_id=member.id, language=language
         )
+        view = await _view(uow.session, member)
         await uow.commit()
+        return view
 
 
 async def set_digest_frequency(
     uow: UnitOfWork, member_id: int, frequency: str, *, now: dt.datetime
-) -> None:
+) -> MemberView:
+    """How often the member gets the digest changed; the member as they are now."""
     if frequency not in set(DigestFrequency):
         raise InvalidInput("frequency_unknown")
     async with uow:
@@ -279,7 +282,9 @@ async def set_digest_frequency(
         audit.record(
             uow.session, "member.digest_changed", now=now, member_id=member.id, frequency=frequency
         )
+        view = await _view(uow.session, member)
         await uow.commit()
+        return view
 
 
 async def set_role(

@@ -4,7 +4,7 @@ One module per area; every model is importable from here, and importing this pac
 all tables on ``Base.metadata`` (which the migrations compare against).
 """
 
-from storage.models.base import Base, UTCDateTime, utcnow
+from storage.models.base import Base, UTCDateTime
 from storage.models.bot_state import BotConversation, BotUserData
 from storage.models.broadcasts import AudienceKind, Broadcast, MediaKind
 from storage.models.events import CheckIn, Event, EventStatus, Rsvp, RsvpStatus
@@ -71,5 +71,4 @@ __all__ = [
     "TimebankExchange",
     "TimebankListing",
     "UTCDateTime",
-    "utcnow",
 ]

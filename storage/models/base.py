@@ -18,10 +18,6 @@ NAMING_CONVENTION = {
 }
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Aware UTC datetimes on every backend (SQLite stores them naive, in UTC)."""
 

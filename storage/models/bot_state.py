@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import BigInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, utcnow
+from storage.clock import utcnow
+from storage.models.base import Base
 
 
 class BotConversation(Base):

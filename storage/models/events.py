@@ -8,7 +8,8 @@ import enum
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, utcnow
+from storage.clock import utcnow
+from storage.models.base import Base
 
 
 class EventStatus(enum.StrEnum):

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models.base import Base, utcnow
+from storage.clock import utcnow
+from storage.models.base import Base
 
 
 class Sector(enum.StrEnum):

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, utcnow
+from storage.clock import utcnow
+from storage.models.base import Base
 
 
 class OutboxStatus(enum.StrEnum):

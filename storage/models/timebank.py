@@ -22,7 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, utcnow
+from storage.clock import utcnow
+from storage.models.base import Base
 
 
 class AccountKind(enum.StrEnum):

@@ -234,19 +234,25 @@ async def choosable(
 
 async def find_member(uow: UnitOfWork, username: str) -> Party:
     """The member with this Telegram @username (for choosing the other side of an exchange)."""
+    async with uow:
+        return await member_party(uow.session, await member_by_username(uow.session, username))
+
+
+async def member_by_username(session: AsyncSession, username: str) -> Member:
+    """The member with this Telegram @username (the most recently updated, should two
+    members have had it)."""
     name = username.strip().removeprefix("@").lower()
     if not name or len(name) > 64:
         raise NotFound("username_unknown", username=username.strip())
-    async with uow:
-        member = await uow.session.scalar(
-            select(Member)
-            .where(func.lower(Member.telegram_username) == name, Member.deleted_at.is_(None))
-            .order_by(Member.updated_at.desc())
-            .limit(1)
-        )
-        if member is None:
-            raise NotFound("username_unknown", username="@" + name)
-        return await _member_party(uow.session, member)
+    member = await session.scalar(
+        select(Member)
+        .where(func.lower(Member.telegram_username) == name, Member.deleted_at.is_(None))
+        .order_by(Member.updated_at.desc())
+        .limit(1)
+    )
+    if member is None:
+        raise NotFound("username_unknown", username="@" + name)
+    return member
 
 
 async def organisation_accounts(uow: UnitOfWork, *, policy: Policy) -> list[AccountView]:
@@ -262,7 +268,7 @@ async def organisation_accounts(uow: UnitOfWork, *, policy: Policy) -> list[Acco
         return [await account_view(uow.session, a, policy) for a in rows.all()]
 
 
-async def _member_party(session: AsyncSession, member: Member) -> Party:
+async def member_party(session: AsyncSession, member: Member) -> Party:
     """A member as a party (account 0 while they have no account yet)."""
     account_id = await existing_member_account(session, member.id)
     return Party(account_id or 0, AccountKind.MEMBER, member.name or "", member.id)
@@ -277,7 +283,7 @@ async def party_by_ref(session: AsyncSession, ref: str) -> Party:
         member = await session.get(Member, int(number))
         if member is None or member.deleted_at is not None:
             raise NotFound("counterpart_not_found")
-        return await _member_party(session, member)
+        return await member_party(session, member)
     account = await session.get(TimebankAccount, int(number))
     if account is None or not account.active:
         raise NotFound("counterpart_not_found")
@@ -319,62 +325,70 @@ async def history(
         account = await _viewable_account(session, actor, account_id)
         if account is None:
             return History(_no_account_yet(member, policy), [])
-        view = await account_view(session, account, policy)
-        entries = (
-            await session.scalars(
-                select(TimebankEntry)
-                .where(
-                    or_(
-                        TimebankEntry.debit_account_id == account.id,
-                        TimebankEntry.credit_account_id == account.id,
-                    )
+        return await history_of(session, account, policy)
+
+
+async def history_of(session: AsyncSession, account: TimebankAccount, policy: Policy) -> History:
+    """The account's entries, newest first, with the balance after each."""
+    view = await account_view(session, account, policy)
+    entries = (
+        await session.scalars(
+            select(TimebankEntry)
+            .where(
+                or_(
+                    TimebankEntry.debit_account_id == account.id,
+                    TimebankEntry.credit_account_id == account.id,
                 )
-                .order_by(TimebankEntry.id)
             )
-        ).all()
-        exchange_ids = {e.exchange_id for e in entries if e.exchange_id is not None}
-        descriptions: dict[int, str] = {}
-        if exchange_ids:
-            descriptions = dict(
-                (
-                    await session.execute(
-                        select(TimebankExchange.id, TimebankExchange.description).where(
-                            TimebankExchange.id.in_(exchange_ids)
-                        )
-                    )
-                ).all()
-            )
-        reversed_ids = {e.reverses_entry_id for e in entries if e.reverses_entry_id is not None}
-        by_id = {e.id: e for e in entries}
-        parties = await load_parties(
-            session, {a for e in entries for a in (e.debit_account_id, e.credit_account_id)}
+            .order_by(TimebankEntry.id)
         )
-        lines: list[HistoryLine] = []
-        balance = 0
-        for entry in entries:
-            credited = entry.credit_account_id == account.id
-            signed = entry.minutes if credited else -entry.minutes
-            balance += signed
-            other = parties[entry.debit_account_id if credited else entry.credit_account_id]
-            text = entry.reason or ""
-            exchange_id = entry.exchange_id
-            if entry.exchange_id is not None:
-                text = descriptions.get(entry.exchange_id, "")
-            elif entry.reverses_entry_id is not None:
-                original = by_id.get(entry.reverses_entry_id)
-                exchange_id = original.exchange_id if original else None
-            lines.append(
-                HistoryLine(
-                    entry_id=entry.id,
-                    at=entry.created_at,
-                    kind=entry.kind,
-                    minutes=signed,
-                    counterpart=other,
-                    text=text,
-                    balance_after=balance,
-                    exchange_id=exchange_id,
-                    reversed=entry.id in reversed_ids,
-                )
+    ).all()
+    descriptions = await _exchange_descriptions(
+        session, {e.exchange_id for e in entries if e.exchange_id is not None}
+    )
+    reversed_ids = {e.reverses_entry_id for e in entries if e.reverses_entry_id is not None}
+    by_id = {e.id: e for e in entries}
+    parties = await load_parties(
+        session, {a for e in entries for a in (e.debit_account_id, e.credit_account_id)}
+    )
+    lines: list[HistoryLine] = []
+    balance = 0
+    for entry in entries:
+        credited = entry.credit_account_id == account.id
+        signed = entry.minutes if credited else -entry.minutes
+        balance += signed
+        text = entry.reason or ""
+        exchange_id = entry.exchange_id
+        if entry.exchange_id is not None:
+            text = descriptions.get(entry.exchange_id, "")
+        elif entry.reverses_entry_id is not None:
+            original = by_id.get(entry.reverses_entry_id)
+            exchange_id = original.exchange_id if original else None
+        lines.append(
+            HistoryLine(
+                entry_id=entry.id,
+                at=entry.created_at,
+                kind=entry.kind,
+                minutes=signed,
+                counterpart=parties[
+                    entry.debit_account_id if credited else entry.credit_account_id
+                ],
+                text=text,
+                balance_after=balance,
+                exchange_id=exchange_id,
+                reversed=entry.id in reversed_ids,
             )
-        lines.reverse()
-        return History(view, lines)
+        )
+    lines.reverse()
+    return History(view, lines)
+
+
+async def _exchange_descriptions(session: AsyncSession, exchange_ids: set[int]) -> dict[int, str]:
+    if not exchange_ids:
+        return {}
+    rows = await session.execute(
+        select(TimebankExchange.id, TimebankExchange.description).where(
+            TimebankExchange.id.in_(exchange_ids)
+        )
+    )
+    return {exchange_id: description for exchange_id, description in rows.all()}

@@ -28,27 +28,28 @@ from storage.models import (
 )
 from storage.permissions import Actor, require_admin
 from storage.rules import clean_text, region_code
+from storage.timebank.accounts import History, history_of, member_by_username, member_party
 from storage.timebank.common import (
     AccountView,
     Party,
     account_limits,
     account_view,
-    balance_line,
     ensure_member_account,
-    hours_text,
     live_member,
     load_parties,
     notify,
-    party_name,
     people_acting_for,
-    post_entry,
 )
 from storage.timebank.ledger import MAX_ADJUSTMENT_MINUTES, Policy, validate_minutes
 from storage.timebank.listings import CategoryView
+from storage.timebank.posting import post_entry
 from storage.uow import UnitOfWork
+from templates.formatting import balance_line, hours_text, party_name
 from templates.i18n import Translator
 
 REASON_MAX = 500
+
+AccountReference = int | str  # an account id, or "org:NUMBER" / "@username"
 CATEGORY_NAME_MAX = 100
 ORGANISATION_NAME_MAX = 200
 
@@ -148,19 +149,23 @@ async def adjust(
     uow: UnitOfWork,
     actor: Actor,
     *,
-    debit_account_id: int,
-    credit_account_id: int,
+    debit_account_id: AccountReference,
+    credit_account_id: AccountReference,
     minutes: int,
     reason: str,
     policy: Policy,
     now: dt.datetime,
 ) -> EntryView:
-    """An administrator moves hours between two accounts, with a reason (audited)."""
+    """An administrator moves hours between two accounts, with a reason (audited). An account
+    is its id or a reference as administrators write it ("org:NUMBER", "@username": the
+    member's account is made if needed, in the same transaction)."""
     require_admin(actor)
     minutes = validate_minutes(minutes, maximum=MAX_ADJUSTMENT_MINUTES)
     reason = validate_reason(reason)
     async with uow:
         session = uow.session
+        debit_account_id = await account_by_reference(session, debit_account_id, now=now)
+        credit_account_id = await account_by_reference(session, credit_account_id, now=now)
         entry, balances = await post_entry(
             session,
             kind=EntryKind.ADJUSTMENT,
@@ -299,19 +304,25 @@ async def set_coordinator(
     uow: UnitOfWork,
     actor: Actor,
     account_id: int,
-    member_id: int,
+    member: int | str,
     *,
     coordinator: bool,
     now: dt.datetime,
-) -> None:
-    """Make a member a coordinator of an organisation account, or no longer one."""
+) -> Party:
+    """Make a member (their id or "@username") a coordinator of an organisation account, or no
+    longer one; that member."""
     require_admin(actor)
     async with uow:
         session = uow.session
         account = await session.get(TimebankAccount, account_id)
         if account is None or account.kind != AccountKind.ORGANISATION:
             raise NotFound("account_not_found")
-        await live_member(session, member_id)
+        if isinstance(member, str):
+            found = await member_by_username(session, member)
+        else:
+            found = await live_member(session, member)
+        member_id = found.id
+        party = await member_party(session, found)
         row = await session.get(TimebankCoordinator, (account_id, member_id))
         if coordinator and row is None:
             session.add(
@@ -328,6 +339,7 @@ async def set_coordinator(
             account_id=account_id,
         )
         await uow.commit()
+        return party
 
 
 async def account_of_member(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int:
@@ -337,6 +349,35 @@ async def account_of_member(uow: UnitOfWork, member_id: int, *, now: dt.datetime
         account_id = await ensure_member_account(uow.session, member_id, now)
         await uow.commit()
         return account_id
+
+
+async def account_by_reference(
+    session: AsyncSession, reference: AccountReference, *, now: dt.datetime
+) -> int:
+    """The id of the account an administrator means: an id as it is, "org:NUMBER", or
+    "@username" (that member's account, made if needed)."""
+    if isinstance(reference, int):
+        return reference
+    if reference.lower().startswith("org:") and reference[4:].isdigit():
+        return int(reference[4:])
+    member = await member_by_username(session, reference)
+    return await ensure_member_account(session, member.id, now)
+
+
+async def member_history(
+    uow: UnitOfWork, actor: Actor, reference: str, *, policy: Policy, now: dt.datetime
+) -> History:
+    """The history of the account an administrator names ("org:NUMBER", "@username")."""
+    require_admin(actor)
+    async with uow:
+        session = uow.session
+        account_id = await account_by_reference(session, reference, now=now)
+        account = await session.get(TimebankAccount, account_id)
+        if account is None:
+            raise NotFound("account_not_found")
+        found = await history_of(session, account, policy)
+        await uow.commit()
+        return found
 
 
 async def add_category(

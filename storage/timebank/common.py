@@ -1,13 +1,12 @@
 """What the timebank's services share: the views of accounts and exchanges, hours in the
-reader's language, loading accounts and the people who act for them, posting a ledger entry,
-and queueing notices.
+reader's language, loading accounts and the people who act for them, and queueing notices.
 
-The services sit beside this module, one use case each: ``timebank_accounts`` (the overview,
-choosing the other side of an exchange, history), ``timebank_exchanges`` (log hours, confirm,
-decline, withdraw, expire), ``timebank_listings`` (offers and requests, browsing, categories),
-``timebank_contacts`` (contact requests), ``timebank_admin`` (corrections, organisation accounts,
-categories, the ledger check), ``timebank_stats`` (hours statistics) and ``timebank_privacy``
-(export and erasure). ``storage.ledger`` holds the pure rules (amounts, limits, the zero sum).
+The services sit beside this module, one use case each: ``accounts`` (the overview, choosing
+the other side of an exchange, history), ``exchanges`` (log hours, confirm, decline, withdraw,
+expire), ``listings`` (offers and requests, browsing, categories), ``contacts`` (contact
+requests), ``admin`` (corrections, organisation accounts, categories, the ledger check),
+``stats`` (hours statistics) and ``privacy`` (export and erasure). ``posting`` writes ledger
+entries; ``ledger`` holds the pure rules (amounts, limits, the zero sum).
 
 Each service owns its transaction (``async with uow`` ... ``await uow.commit()``). Messages owed
 to members go into the outbox in the same transaction, rendered in the recipient's language,
@@ -15,7 +14,7 @@ with a unique key per cause (``tb:confirm:{exchange}:{member}`` ...), so a doubl
 retried job never sends twice.
 
 Moving hours (confirming an exchange, a reversal, an administrator's adjustment) always goes
-through ``post_entry``: it locks both accounts (in id order, so two movements never wait for
+through ``posting.post_entry``: it locks both accounts (in id order, so two movements never wait for
 each other crosswise), reads their balances, checks the limits, writes one immutable entry
 and updates both cached balances, all in one transaction. Confirming first locks the exchange
 row and checks that it is still pending, so a double-tapped Confirm moves the hours once (and
@@ -29,27 +28,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from babel.numbers import format_decimal
 from sqlalchemy import ColumnElement, Select, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
-from storage.errors import InvalidInput, NotAllowed, NotFound
+from storage.errors import NotAllowed, NotFound
 from storage.models import (
     AccountKind,
-    EntryKind,
     Member,
     TimebankAccount,
     TimebankCoordinator,
-    TimebankEntry,
     TimebankExchange,
 )
-from storage.timebank.ledger import LimitExceeded, Limits, Policy, check_entry, hours_decimal
+from storage.sql import insert_ignore
+from storage.timebank.ledger import Limits, Policy
 from templates.i18n import Translator, translator
 
 Buttons = list[list[dict[str, str]]]
@@ -119,29 +114,6 @@ class ExchangeView:
         return self.receiver if self.giver.account_id == self.initiator_account_id else self.giver
 
 
-# --- formatting (the bot and the notices use the same) ----------------------------------------
-
-
-def hours_text(t: Translator, minutes: int) -> str:
-    """Hours in the reader's language: "1.5 h", "1,5 t", "−2,25 tim"."""
-    number = format_decimal(hours_decimal(minutes), format="#,##0.##", locale=t.language)
-    return t("{hours} h", hours=number)
-
-
-def party_name(t: Translator, party: Party) -> str:
-    return party.name or t("a former member")
-
-
-def balance_line(t: Translator, party: Party, balance: int) -> str:
-    if party.is_organisation:
-        return t(
-            "The balance of {organisation} is now {balance}.",
-            organisation=party.name,
-            balance=hours_text(t, balance),
-        )
-    return t("Your balance is now {balance}.", balance=hours_text(t, balance))
-
-
 # --- loading helpers --------------------------------------------------------------------------
 
 
@@ -165,10 +137,6 @@ async def insert_once(
     return None
 
 
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 async def live_member(session: AsyncSession, member_id: int) -> Member:
     member = await session.get(Member, member_id)
     if member is None or member.deleted_at is not None:
@@ -178,16 +146,12 @@ async def live_member(session: AsyncSession, member_id: int) -> Member:
 
 async def ensure_member_account(session: AsyncSession, member_id: int, now: dt.datetime) -> int:
     """The id of the member's account, made on first use (safe against a concurrent insert)."""
-    statement = (
-        _insert(session)(TimebankAccount)
-        .values(
-            kind=AccountKind.MEMBER,
-            member_id=member_id,
-            balance_minutes=0,
-            active=True,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["member_id"])
+    statement = insert_ignore(session, TimebankAccount, unique=["member_id"]).values(
+        kind=AccountKind.MEMBER,
+        member_id=member_id,
+        balance_minutes=0,
+        active=True,
+        created_at=now,
     )
     await session.execute(statement)
     account_id = await existing_member_account(session, member_id)
@@ -319,94 +283,6 @@ async def exchange_view(session: AsyncSession, exchange: TimebankExchange) -> Ex
 
 
 # --- the ledger -----------------------------------------------------------------------------
-
-
-async def post_entry(
-    session: AsyncSession,
-    *,
-    kind: EntryKind,
-    debit_account_id: int,
-    credit_account_id: int,
-    minutes: int,
-    policy: Policy,
-    now: dt.datetime,
-    exchange_id: int | None = None,
-    reverses_entry_id: int | None = None,
-    reason: str | None = None,
-    created_by_member_id: int | None = None,
-) -> tuple[TimebankEntry, dict[int, int]]:
-    """Write one entry under row locks on both accounts; the new balances by account id.
-
-    Raises ``LimitExceeded`` (with both accounts' names and balances) and changes nothing
-    if the entry would take either account past its limit.
-    """
-    if debit_account_id == credit_account_id:
-        raise InvalidInput("self_exchange")
-    accounts = {
-        a.id: a
-        for a in (
-            await session.scalars(
-                select(TimebankAccount)
-                .where(TimebankAccount.id.in_([debit_account_id, credit_account_id]))
-                .order_by(TimebankAccount.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).all()
-    }
-    if len(accounts) != 2:
-        raise NotFound("account_not_found")
-    debit, credit = accounts[debit_account_id], accounts[credit_account_id]
-    try:
-        check_entry(
-            debit_account_id=debit.id,
-            credit_account_id=credit.id,
-            minutes=minutes,
-            debit_balance=debit.balance_minutes,
-            credit_balance=credit.balance_minutes,
-            debit_limits=account_limits(debit, policy),
-            credit_limits=account_limits(credit, policy),
-        )
-    except LimitExceeded as error:
-        await explain_limit(session, error, debit, credit)
-        raise
-    entry = TimebankEntry(
-        kind=kind,
-        debit_account_id=debit.id,
-        credit_account_id=credit.id,
-        minutes=minutes,
-        exchange_id=exchange_id,
-        reverses_entry_id=reverses_entry_id,
-        reason=reason,
-        created_by_member_id=created_by_member_id,
-        created_at=now,
-    )
-    session.add(entry)
-    debit.balance_minutes -= minutes
-    credit.balance_minutes += minutes
-    await session.flush()
-    return entry, {debit.id: debit.balance_minutes, credit.id: credit.balance_minutes}
-
-
-async def explain_limit(
-    session: AsyncSession,
-    error: LimitExceeded,
-    debit: TimebankAccount,
-    credit: TimebankAccount,
-) -> None:
-    """Add what the refusal message shows: whose balance, and both balances now."""
-    parties = await load_parties(session, [debit.id, credit.id])
-    limited = parties[error.account_id]
-    error.params.update(
-        account_name=limited.name,
-        account_member_id=limited.member_id,
-        debit_name=parties[debit.id].name,
-        debit_member_id=debit.member_id,
-        debit_balance=debit.balance_minutes,
-        credit_name=parties[credit.id].name,
-        credit_member_id=credit.member_id,
-        credit_balance=credit.balance_minutes,
-    )
 
 
 # --- notices (rendered in the recipient's language, queued in the caller's transaction) --------

@@ -28,22 +28,18 @@ from storage.timebank.common import (
     Buttons,
     ExchangeView,
     RenderButtons,
-    account_limits,
-    balance_line,
     ensure_member_account,
     exchange_view,
-    explain_limit,
-    hours_text,
     insert_once,
     live_member,
     notify,
-    party_name,
     people_acting_for,
-    post_entry,
     require_coordinator,
 )
-from storage.timebank.ledger import LimitExceeded, Policy, check_entry, validate_minutes
+from storage.timebank.ledger import Policy, validate_minutes
+from storage.timebank.posting import check_limits, post_entry
 from storage.uow import UnitOfWork
+from templates.formatting import balance_line, hours_text, party_name
 from templates.i18n import Translator
 
 DESCRIPTION_MAX = 200
@@ -130,6 +126,50 @@ def _confirm_request_text(t: Translator, view: ExchangeView) -> str:
 # --- logging --------------------------------------------------------------------------------
 
 
+async def _sides(
+    session: AsyncSession,
+    member_id: int,
+    *,
+    other: str,
+    as_account_id: int | None,
+    now: dt.datetime,
+) -> tuple[int, int, list[Member]]:
+    """The account the member logs for, the other side's account, and who confirms for it
+    (accounts of members are made if needed)."""
+    if as_account_id:
+        await require_coordinator(session, member_id, as_account_id)
+        mine = as_account_id
+    else:
+        mine = await ensure_member_account(session, member_id, now)
+    counterpart = await party_by_ref(session, other)
+    if counterpart.member_id is not None:
+        theirs = await ensure_member_account(session, counterpart.member_id, now)
+    else:
+        theirs = counterpart.account_id
+    confirmers = await people_acting_for(session, theirs)
+    if theirs == mine or member_id in {p.id for p in confirmers}:
+        raise InvalidInput("self_exchange")
+    if not confirmers:
+        raise InvalidInput("nobody_to_confirm")
+    return mine, theirs, confirmers
+
+
+async def _check_current_balances(
+    session: AsyncSession, giver: int, receiver: int, minutes: int, policy: Policy
+) -> None:
+    """Refuse up front an exchange the balances already rule out (confirming checks again,
+    under the accounts' locks)."""
+    accounts = {
+        a.id: a
+        for a in (
+            await session.scalars(
+                select(TimebankAccount).where(TimebankAccount.id.in_([giver, receiver]))
+            )
+        ).all()
+    }
+    await check_limits(session, accounts[receiver], accounts[giver], minutes, policy)
+
+
 async def start_exchange(
     uow: UnitOfWork,
     member_id: int,
@@ -166,45 +206,13 @@ async def start_exchange(
             if existing is not None:
                 return await exchange_view(session, existing)
         member = await live_member(session, member_id)
-        if as_account_id:
-            await require_coordinator(session, member_id, as_account_id)
-            mine = as_account_id
-        else:
-            mine = await ensure_member_account(session, member_id, now)
-        counterpart = await party_by_ref(session, other)
-        if counterpart.member_id is not None:
-            theirs = await ensure_member_account(session, counterpart.member_id, now)
-        else:
-            theirs = counterpart.account_id
-        confirmers = await people_acting_for(session, theirs)
-        if theirs == mine or member_id in {p.id for p in confirmers}:
-            raise InvalidInput("self_exchange")
-        if not confirmers:
-            raise InvalidInput("nobody_to_confirm")
+        mine, theirs, confirmers = await _sides(
+            session, member_id, other=other, as_account_id=as_account_id, now=now
+        )
         if listing_id is not None and await session.get(TimebankListing, listing_id) is None:
             listing_id = None
         giver, receiver = (mine, theirs) if direction == "gave" else (theirs, mine)
-        accounts = {
-            a.id: a
-            for a in (
-                await session.scalars(
-                    select(TimebankAccount).where(TimebankAccount.id.in_([giver, receiver]))
-                )
-            ).all()
-        }
-        try:
-            check_entry(
-                debit_account_id=receiver,
-                credit_account_id=giver,
-                minutes=minutes,
-                debit_balance=accounts[receiver].balance_minutes,
-                credit_balance=accounts[giver].balance_minutes,
-                debit_limits=account_limits(accounts[receiver], policy),
-                credit_limits=account_limits(accounts[giver], policy),
-            )
-        except LimitExceeded as error:
-            await explain_limit(session, error, accounts[receiver], accounts[giver])
-            raise
+        await _check_current_balances(session, giver, receiver, minutes, policy)
         exchange = TimebankExchange(
             giver_account_id=giver,
             receiver_account_id=receiver,

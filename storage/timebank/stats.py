@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import EntryKind, Member, Region, TimebankAccount, TimebankEntry
 from storage.permissions import Actor, require_organiser, visible_region_ids
@@ -48,6 +50,58 @@ def _month_start(day: dt.date, back: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+AccountInfo = tuple[int | None, int | None, str | None]  # member id, region id, sector
+
+
+async def _exchange_entries(
+    session: AsyncSession, since: dt.datetime
+) -> Sequence[Row[int, dt.datetime, int, int, int]]:
+    """The entries of confirmed exchanges since ``since``, without those reversed since."""
+    reversed_ids = select(TimebankEntry.reverses_entry_id).where(
+        TimebankEntry.reverses_entry_id.is_not(None)
+    )
+    result = await session.execute(
+        select(
+            TimebankEntry.id,
+            TimebankEntry.created_at,
+            TimebankEntry.minutes,
+            TimebankEntry.credit_account_id,
+            TimebankEntry.debit_account_id,
+        ).where(
+            TimebankEntry.kind == EntryKind.EXCHANGE,
+            TimebankEntry.created_at >= since,
+            TimebankEntry.id.not_in(reversed_ids),
+        )
+    )
+    return result.all()
+
+
+async def _account_info(session: AsyncSession, account_ids: set[int]) -> dict[int, AccountInfo]:
+    """By account: its member (None for an organisation), region and sector (a member's
+    account counts in the member's region and sector)."""
+    info: dict[int, AccountInfo] = {}
+    if not account_ids:
+        return info
+    rows = await session.execute(
+        select(
+            TimebankAccount.id,
+            TimebankAccount.member_id,
+            TimebankAccount.region_id,
+            TimebankAccount.sector,
+            Member.region_id,
+            Member.sector,
+        )
+        .outerjoin(Member, Member.id == TimebankAccount.member_id)
+        .where(TimebankAccount.id.in_(account_ids))
+    )
+    for account_id, member_id, a_region, a_sector, m_region, m_sector in rows.all():
+        if member_id is not None:
+            info[account_id] = (member_id, m_region, m_sector)
+        else:
+            info[account_id] = (None, a_region, a_sector)
+    return info
+
+
 async def stats(
     uow: UnitOfWork, actor: Actor, *, tz: ZoneInfo, now: dt.datetime, months: int = 12
 ) -> Stats:
@@ -61,45 +115,9 @@ async def stats(
     since = dt.datetime(first.year, first.month, 1, tzinfo=tz).astimezone(dt.UTC)
     async with uow:
         session = uow.session
-        reversed_ids = select(TimebankEntry.reverses_entry_id).where(
-            TimebankEntry.reverses_entry_id.is_not(None)
-        )
-        rows = (
-            await session.execute(
-                select(
-                    TimebankEntry.id,
-                    TimebankEntry.created_at,
-                    TimebankEntry.minutes,
-                    TimebankEntry.credit_account_id,
-                    TimebankEntry.debit_account_id,
-                ).where(
-                    TimebankEntry.kind == EntryKind.EXCHANGE,
-                    TimebankEntry.created_at >= since,
-                    TimebankEntry.id.not_in(reversed_ids),
-                )
-            )
-        ).all()
+        rows = await _exchange_entries(session, since)
         account_ids = {r.credit_account_id for r in rows} | {r.debit_account_id for r in rows}
-        info: dict[int, tuple[int | None, int | None, str | None]] = {}
-        if account_ids:
-            for account_id, member_id, a_region, a_sector, m_region, m_sector in (
-                await session.execute(
-                    select(
-                        TimebankAccount.id,
-                        TimebankAccount.member_id,
-                        TimebankAccount.region_id,
-                        TimebankAccount.sector,
-                        Member.region_id,
-                        Member.sector,
-                    )
-                    .outerjoin(Member, Member.id == TimebankAccount.member_id)
-                    .where(TimebankAccount.id.in_(account_ids))
-                )
-            ).all():
-                if member_id is not None:
-                    info[account_id] = (member_id, m_region, m_sector)
-                else:
-                    info[account_id] = (None, a_region, a_sector)
+        info = await _account_info(session, account_ids)
         region_names = dict((await session.execute(select(Region.id, Region.name))).all())
     groups: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, 0, set()])
     months_seen: dict[str, list[Any]] = defaultdict(lambda: [0, 0, set()])

@@ -29,9 +29,13 @@ from typing import Any
 from sqlalchemy import insert
 
 from samvirke.settings import Settings
-from scheduler.telegram.delivery import BroadcastProgress, RateLimiter, TelegramDelivery, make_bot
-from storage import broadcasts
-from storage.broadcasts import Audience, BroadcastContent
+from scheduler.telegram.delivery import TelegramDelivery, make_bot
+from scheduler.telegram.progress import BroadcastProgress
+from scheduler.telegram.ratelimit import RateLimiter
+from storage.broadcasts import creating as broadcast_creating
+from storage.broadcasts import progress as broadcast_progress
+from storage.broadcasts.audiences import Audience
+from storage.broadcasts.content import BroadcastContent
 from storage.migrate import upgrade_engine
 from storage.models import Member
 from storage.permissions import Actor
@@ -114,7 +118,7 @@ async def run(members: int, database_url: str | None, latency: float) -> dict[st
             database_url=url,
         )
         started = time.perf_counter()
-        view = await broadcasts.create(
+        view = await broadcast_creating.create(
             db.unit_of_work(),
             Actor(telegram_user_id=1, member_id=None, is_admin=True),
             draft_key="bench",
@@ -138,14 +142,14 @@ async def run(members: int, database_url: str | None, latency: float) -> dict[st
             asyncio.create_task(progress.run_forever(stop)),
         ]
         while True:  # the outbox is the truth; poll it as the organiser's progress does
-            if not (await broadcasts.progress(db.unit_of_work(), view.id)).pending:
+            if not (await broadcast_progress.progress(db.unit_of_work(), view.id)).pending:
                 break
             await asyncio.sleep(0.5)
         elapsed = time.perf_counter() - started
         stop.set()
         await asyncio.gather(*tasks)
         await bot.request.shutdown()
-        final = await broadcasts.progress(db.unit_of_work(), view.id)
+        final = await broadcast_progress.progress(db.unit_of_work(), view.id)
         stats = server_stats(port)
     finally:
         server.terminate()

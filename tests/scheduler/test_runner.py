@@ -14,8 +14,10 @@ from aiohttp import ClientSession
 
 from samvirke.settings import Settings
 from scheduler.runner import Scheduler
-from storage import broadcasts, outbox
-from storage.broadcasts import Audience, BroadcastContent
+from storage import outbox
+from storage.broadcasts import creating as broadcast_creating
+from storage.broadcasts.audiences import Audience
+from storage.broadcasts.content import BroadcastContent
 from storage.models import OutboxStatus
 from storage.permissions import Actor
 from storage.uow import Database
@@ -55,7 +57,7 @@ async def test_one_scheduler_delivers_mail_messages_and_broadcast_progress(
         )
         await uow.commit()
     await add_members(db, 5, first_telegram_id=4000, now=now)
-    view = await broadcasts.create(
+    view = await broadcast_creating.create(
         db.unit_of_work(),
         Actor(telegram_user_id=1, member_id=None, is_admin=True),
         draft_key="runner",

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 from telegram import Bot, Update
 
-from scheduler.telegram.delivery import BroadcastProgress, TelegramDelivery, TelegramOptions
+from scheduler.telegram.delivery import TelegramDelivery, TelegramOptions
+from scheduler.telegram.progress import BroadcastProgress
 from storage.members import profiles as members
 from storage.models import Broadcast, Event, Role, Rsvp
 from storage.permissions import Actor

@@ -12,16 +12,9 @@ from hypothesis import strategies as st
 
 from storage.errors import InvalidInput
 from storage.events import rules
-from storage.events.dates import (
-    Rejected,
-    When,
-    format_when,
-    format_zone,
-    parse_end,
-    parse_moment,
-    parse_when,
-)
+from storage.events.dates import Rejected, When, parse_end, parse_moment, parse_when
 from storage.permissions import Actor
+from templates.formatting import format_when, format_zone
 from tests.support.events_kit import CPH
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)

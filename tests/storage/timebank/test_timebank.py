@@ -457,6 +457,60 @@ async def test_a_reversal_that_would_cross_a_limit_is_refused(
     await assert_ledger_sound(db)
 
 
+async def test_administrators_name_accounts_as_they_write_them_in_one_transaction(
+    db: Database, now: dt.datetime, karen: Person, lars: Person
+) -> None:
+    """ "@username" and "org:NUMBER" are resolved inside the service's own transaction: a member
+    without an account gets one there, and an unknown name changes nothing at all."""
+    food_coop = await timebank_admin.create_organisation_account(
+        db.unit_of_work(), ADMIN, "Fødevarefællesskabet", policy=POLICY, now=now
+    )
+    with pytest.raises(NotFound) as caught:
+        await timebank_admin.adjust(
+            db.unit_of_work(),
+            ADMIN,
+            debit_account_id="@karenj",
+            credit_account_id="@nobody_here",
+            minutes=60,
+            reason="Workshop hours",
+            policy=POLICY,
+            now=now,
+        )
+    assert caught.value.code == "username_unknown"
+    async with db.unit_of_work() as uow:
+        assert await timebank.existing_member_account(uow.session, karen.id) is None
+    view = await timebank_admin.adjust(
+        db.unit_of_work(),
+        ADMIN,
+        debit_account_id=f"ORG:{food_coop.id}",
+        credit_account_id="@KarenJ",
+        minutes=90,
+        reason="Workshop hours",
+        policy=POLICY,
+        now=now,
+    )
+    async with db.unit_of_work() as uow:
+        karen_account = await timebank.existing_member_account(uow.session, karen.id)
+    assert view.balances == {food_coop.id: -90, karen_account: 90}
+    history = await timebank_admin.member_history(
+        db.unit_of_work(), ADMIN, "@karenj", policy=POLICY, now=now
+    )
+    assert (history.account.id, [line.minutes for line in history.lines]) == (karen_account, [90])
+    lars_history = await timebank_admin.member_history(
+        db.unit_of_work(), ADMIN, "LarsH", policy=POLICY, now=now
+    )
+    assert (lars_history.account.member_id, lars_history.lines) == (lars.id, [])
+    coordinator = await timebank_admin.set_coordinator(
+        db.unit_of_work(), ADMIN, food_coop.id, "@larsh", coordinator=True, now=now
+    )
+    assert (coordinator.member_id, coordinator.name) == (lars.id, "Lars Holm")
+    with pytest.raises(NotAllowed):
+        await timebank_admin.member_history(
+            db.unit_of_work(), Actor(101, karen.id), "@larsh", policy=POLICY, now=now
+        )
+    await assert_ledger_sound(db)
+
+
 async def test_adjustments_need_an_administrator_and_a_reason_and_are_audited(
     db: Database, now: dt.datetime, karen: Person, lars: Person
 ) -> None:

@@ -12,8 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from storage import broadcasts
-from storage.broadcasts import Audience, BroadcastContent, Progress
+from storage.broadcasts import audiences as broadcast_audiences
+from storage.broadcasts import content as broadcast_content
+from storage.broadcasts import creating as broadcast_creating
+from storage.broadcasts import progress as broadcast_progress
+from storage.broadcasts.audiences import Audience
+from storage.broadcasts.content import BroadcastContent
+from storage.broadcasts.progress import Progress
 from storage.errors import InvalidInput, NotAllowed
 from storage.members import privacy
 from storage.models import AuditEntry, Broadcast, Event, Member, OutboxMessage, OutboxStatus, Rsvp
@@ -42,7 +47,7 @@ MEMBER = Actor(telegram_user_id=2, member_id=None)
     ],
 )
 def test_telegram_html_is_accepted(text: str) -> None:
-    assert broadcasts.validate_html(text) == text
+    assert broadcast_content.validate_html(text) == text
 
 
 @pytest.mark.parametrize(
@@ -65,23 +70,23 @@ def test_telegram_html_is_accepted(text: str) -> None:
 )
 def test_what_telegram_cannot_show_is_refused(text: str, code: str) -> None:
     with pytest.raises(InvalidInput) as raised:
-        broadcasts.validate_html(text)
+        broadcast_content.validate_html(text)
     assert raised.value.code == code
 
 
 def test_length_is_counted_as_telegram_counts_it() -> None:
-    assert broadcasts.validate_html("<b>" + "ø" * 4096 + "</b>")  # tags do not count
+    assert broadcast_content.validate_html("<b>" + "ø" * 4096 + "</b>")  # tags do not count
     with pytest.raises(InvalidInput) as raised:
-        broadcasts.validate_html("ø" * 4097)
+        broadcast_content.validate_html("ø" * 4097)
     assert raised.value.params == {"max": 4096}
     with pytest.raises(InvalidInput):
-        broadcasts.validate_html("🎉" * 2049)  # two UTF-16 units each
+        broadcast_content.validate_html("🎉" * 2049)  # two UTF-16 units each
     with pytest.raises(InvalidInput):
-        broadcasts.validate_content("x" * 1025, media_kind="photo", media_file_id="F")
-    content = broadcasts.validate_content("", media_kind="photo", media_file_id="F")
+        broadcast_content.validate_content("x" * 1025, media_kind="photo", media_file_id="F")
+    content = broadcast_content.validate_content("", media_kind="photo", media_file_id="F")
     assert content == BroadcastContent("", "photo", "F")  # a photo needs no caption
     with pytest.raises(InvalidInput):
-        broadcasts.validate_content("x", media_kind="video", media_file_id="F")
+        broadcast_content.validate_content("x", media_kind="video", media_file_id="F")
 
 
 @given(st.text(min_size=1, max_size=300))
@@ -90,7 +95,7 @@ def test_any_escaped_text_is_accepted_and_shows_as_typed(text: str) -> None:
     escaped = html.escape(text.strip(), quote=False)
     if not text.strip():
         return
-    assert broadcasts.validate_html(escaped) == escaped
+    assert broadcast_content.validate_html(escaped) == escaped
 
 
 # --- the audience ------------------------------------------------------------------------------
@@ -111,7 +116,7 @@ async def network(db: Database, now: dt.datetime) -> dict[str, list[Seeded]]:
 
 
 async def count(db: Database, actor: Actor, audience: Audience) -> int:
-    return (await broadcasts.preview(db.unit_of_work(), actor, audience)).recipients
+    return (await broadcast_audiences.preview(db.unit_of_work(), actor, audience)).recipients
 
 
 async def add_event(db: Database, now: dt.datetime, going: list[int], maybe: list[int]) -> int:
@@ -154,7 +159,7 @@ async def test_the_audience_is_everyone_a_region_a_sector_or_an_event(
         going=[people["midt_civil"][0].id, people["hoved_business"][0].id],
         maybe=[people["midt_civil"][1].id],
     )
-    preview = await broadcasts.preview(db.unit_of_work(), ADMIN, Audience.event(event_id))
+    preview = await broadcast_audiences.preview(db.unit_of_work(), ADMIN, Audience.event(event_id))
     assert preview.recipients == 2
     assert preview.label.name == "Innovation på det sociale område"
 
@@ -192,7 +197,7 @@ async def test_an_organiser_for_one_region_reaches_only_it(db: Database, now: dt
     with pytest.raises(NotAllowed) as raised:
         await count(db, midt, Audience.region(regions["hovedstaden"]))
     assert raised.value.code == "broadcast_other_region"
-    options = await broadcasts.audience_options(db.unit_of_work(), midt, now=now)
+    options = await broadcast_audiences.audience_options(db.unit_of_work(), midt, now=now)
     assert options.regions == [(regions["midtjylland"], "Region Midtjylland")]
     assert options.scope_region_name == "Region Midtjylland"
 
@@ -220,8 +225,8 @@ async def test_members_cannot_broadcast_and_nonsense_audiences_are_refused(
 
 async def confirm(
     db: Database, now: dt.datetime, audience: Audience, *, key: str = "1:draft", text: str = "Hej"
-) -> broadcasts.BroadcastView:
-    return await broadcasts.create(
+) -> broadcast_creating.BroadcastView:
+    return await broadcast_creating.create(
         db.unit_of_work(),
         ADMIN,
         draft_key=key,
@@ -267,7 +272,7 @@ async def test_confirming_queues_one_row_per_recipient(db: Database, now: dt.dat
 
 async def test_a_photo_broadcast_carries_the_file(db: Database, now: dt.datetime) -> None:
     await add_members(db, 2, first_telegram_id=100, now=now)
-    view = await broadcasts.create(
+    view = await broadcast_creating.create(
         db.unit_of_work(),
         ADMIN,
         draft_key="1:photo",
@@ -332,7 +337,7 @@ async def test_progress_is_counted_from_the_outbox(db: Database, now: dt.datetim
     await settle(db, f"broadcast:{view.id}:{ids[2]}", OutboxStatus.FAILED, f"{UNREACHABLE}: 403")
     await settle(db, f"broadcast:{view.id}:{ids[3]}", OutboxStatus.FAILED, "400 bad")
 
-    counted = await broadcasts.progress(db.unit_of_work(), view.id)
+    counted = await broadcast_progress.progress(db.unit_of_work(), view.id)
 
     assert counted == Progress(total=5, delivered=2, unreachable=1, failed=1, pending=1)
     assert not counted.done
@@ -346,8 +351,8 @@ async def test_progress_edits_are_spaced_and_the_report_is_queued_once(
     ids = [m.id for m in people["midt_public"]]
     interval = dt.timedelta(seconds=3)
 
-    async def due(at: dt.datetime) -> list[broadcasts.ProgressUpdate]:
-        return await broadcasts.due_progress(db.unit_of_work(), now=at, interval=interval)
+    async def due(at: dt.datetime) -> list[broadcast_progress.ProgressUpdate]:
+        return await broadcast_progress.due_progress(db.unit_of_work(), now=at, interval=interval)
 
     [first] = await due(now)
     assert (first.chat_id, first.message_id, first.final) == (1, 77, False)
@@ -374,11 +379,11 @@ async def test_progress_edits_are_spaced_and_the_report_is_queued_once(
 
 async def test_numbers_are_written_the_way_each_language_writes_them() -> None:
     counted = Progress(total=3400, delivered=1200)
-    assert broadcasts.progress_text(translator("en"), counted).startswith(
+    assert broadcast_progress.progress_text(translator("en"), counted).startswith(
         "Sending your broadcast: sent 1,200 of 3,400."
     )
-    assert "1.200" in broadcasts.progress_text(translator("da"), counted)
-    assert "3\xa0400" in broadcasts.progress_text(translator("sv"), counted)
+    assert "1.200" in broadcast_progress.progress_text(translator("da"), counted)
+    assert "3\xa0400" in broadcast_progress.progress_text(translator("sv"), counted)
 
 
 async def test_a_recipient_who_erases_their_data_does_not_hold_the_broadcast_up(
@@ -390,7 +395,7 @@ async def test_a_recipient_who_erases_their_data_does_not_hold_the_broadcast_up(
     await settle(db, f"broadcast:{view.id}:{first.id}", OutboxStatus.SENT)
     await privacy.erase(db.unit_of_work(), second.id, now=now)  # their queued row is withdrawn
 
-    [last] = await broadcasts.due_progress(
+    [last] = await broadcast_progress.due_progress(
         db.unit_of_work(), now=now, interval=dt.timedelta(seconds=3)
     )
 
@@ -402,7 +407,7 @@ async def test_a_broadcast_without_a_progress_message_still_finishes(
     db: Database, now: dt.datetime
 ) -> None:
     await add_members(db, 1, first_telegram_id=100, now=now)
-    view = await broadcasts.create(
+    view = await broadcast_creating.create(
         db.unit_of_work(),
         ADMIN,
         draft_key="k",
@@ -416,7 +421,10 @@ async def test_a_broadcast_without_a_progress_message_still_finishes(
     async with db.unit_of_work() as uow:
         await uow.session.execute(update(OutboxMessage).values(status=OutboxStatus.SENT))
         await uow.commit()
-    assert await broadcasts.due_progress(db.unit_of_work(), now=now, interval=dt.timedelta(0)) == []
+    assert (
+        await broadcast_progress.due_progress(db.unit_of_work(), now=now, interval=dt.timedelta(0))
+        == []
+    )
     async with db.unit_of_work() as uow:
         finished = await uow.session.get(Broadcast, view.id)
         assert finished is not None
