@@ -20,6 +20,9 @@ from bot.events import create as new_event
 from bot.events import manage as manage_event
 from bot.events import stats as event_stats
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
+from bot.people import directory as people
+from bot.people import introductions
+from bot.people import topics as people_topics
 from bot.persistence import DatabasePersistence
 from bot.timebank import overview as timebank
 from samvirke.logs import quiet_noisy_libraries
@@ -36,6 +39,7 @@ def _handlers() -> list[Any]:
         conversations = [signup.handler(), *profile.handlers(), broadcast.handler()]
         conversations += [new_event.handler(), manage_event.handler()]
         conversations += timebank.conversations()
+        conversations.append(introductions.conversation())
     return [
         *conversations,
         *menu.handlers(),
@@ -48,6 +52,9 @@ def _handlers() -> list[Any]:
         *event_stats.handlers(),
         *broadcast.handlers(),
         *timebank.handlers(),
+        *people.handlers(),
+        *introductions.handlers(),
+        *people_topics.handlers(),
         *menu.last_resort_handlers(),
     ]
 

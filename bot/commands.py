@@ -16,6 +16,7 @@ MEMBER_COMMANDS: list[tuple[str, str]] = [
     ("start", N_("Sign up, or open the menu")),
     ("events", N_("Upcoming network meetings")),
     ("myevents", N_("Your events and waiting lists")),
+    ("people", N_("Find members and ask for an introduction")),
     ("timebank", N_("Timebank: offer and ask for help, log hours")),
     ("profile", N_("See and change your details")),
     ("settings", N_("Language and newsletter")),
@@ -31,6 +32,7 @@ ORGANISER_COMMANDS: list[tuple[str, str]] = [
 ]
 ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("regions", N_("See and add regions")),
+    ("topics", N_("Topics for the member directory")),
 ]
 
 

@@ -18,6 +18,14 @@ from storage.models.members import (
     Sector,
 )
 from storage.models.outbox import OutboxMessage, OutboxStatus
+from storage.models.people import (
+    DirectoryEntry,
+    Introduction,
+    IntroductionStatus,
+    MemberBlock,
+    MemberTopic,
+    Topic,
+)
 from storage.models.scheduling import SchedulerRun
 from storage.models.timebank import (
     AccountKind,
@@ -46,15 +54,20 @@ __all__ = [
     "CheckIn",
     "ContactStatus",
     "DigestFrequency",
+    "DirectoryEntry",
     "EmailVerification",
     "EntryKind",
     "Event",
     "EventStatus",
     "ExchangeStatus",
+    "Introduction",
+    "IntroductionStatus",
     "ListingKind",
     "ListingStatus",
     "MediaKind",
     "Member",
+    "MemberBlock",
+    "MemberTopic",
     "OutboxMessage",
     "OutboxStatus",
     "Region",
@@ -70,6 +83,7 @@ __all__ = [
     "TimebankEntry",
     "TimebankExchange",
     "TimebankListing",
+    "Topic",
     "UTCDateTime",
     "utcnow",
 ]
