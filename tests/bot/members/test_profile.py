@@ -46,6 +46,7 @@ CHANGE_BUTTONS = [
     "Change organisation",
     "Change sector",
     "Change region",
+    "Member directory",
 ]
 IN_PROFILE_CHANGE = "You are changing your profile. Please answer the question, or send /cancel."
 MEMBER_COMMANDS = [
