@@ -21,13 +21,14 @@ from bot.events import manage as manage_event
 from bot.events import stats as event_stats
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
 from bot.people import directory as people
-from bot.people import introductions
+from bot.people import introductions, membership
 from bot.people import topics as people_topics
 from bot.persistence import DatabasePersistence
 from bot.timebank import overview as timebank
 from samvirke.logs import quiet_noisy_libraries
 
-VIEWER_GROUP = -1
+VIEWER_GROUP = -2
+MEMBERSHIP_GROUP = -1  # after the viewer: waiting members (approval mode) are held here
 
 
 def _handlers() -> list[Any]:
@@ -53,6 +54,7 @@ def _handlers() -> list[Any]:
         *broadcast.handlers(),
         *timebank.handlers(),
         *people.handlers(),
+        *membership.handlers(),
         *introductions.handlers(),
         *people_topics.handlers(),
         *menu.last_resort_handlers(),
@@ -96,6 +98,7 @@ def build_application(
     application: AppType = builder.build()
     application.bot_data["services"] = services
     application.add_handler(TypeHandler(Update, load_viewer), group=VIEWER_GROUP)
+    application.add_handler(membership.guard_handler(), group=MEMBERSHIP_GROUP)
     application.add_handlers(_handlers())
     application.add_error_handler(on_error)
     return application

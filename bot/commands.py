@@ -29,6 +29,7 @@ ORGANISER_COMMANDS: list[tuple[str, str]] = [
     ("stats", N_("Participation figures for funders")),
     ("members", N_("Member overview and list (CSV)")),
     ("broadcast", N_("Send a message to many members")),
+    ("invite", N_("Invitation links for new members")),
 ]
 ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("regions", N_("See and add regions")),

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     schedule_digest_monthly: str = "0 7 1 * *"
     schedule_reminders: str = "*/5 * * * *"
     schedule_timebank_expiry: str = "15 3 * * *"
+    # Who may join: anyone (open), only with an invitation link (invite), or anyone, once an
+    # organiser has approved them (approval); and whether members may make invitations.
+    membership: Literal["open", "invite", "approval"] = "open"
+    members_can_invite: bool = False
     # Introductions (/people): pending requests a member may have open, requests per 7 days,
     # days before the same person may be asked again, days a request waits for an answer.
     introductions_max_pending: int = Field(default=5, ge=1, le=1000)

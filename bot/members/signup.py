@@ -23,6 +23,7 @@ from telegram.ext import (
 from bot.context import Context
 from bot.events import browse as events
 from bot.members import menu
+from bot.people import membership
 from bot.ui import keyboards
 from bot.ui.chat import PRIVATE, TEXT, answer_press, send
 from bot.ui.texts import error_text, sector_label
@@ -161,6 +162,8 @@ async def start(update: Update, context: Context) -> str | int:
         if not await events.handle_start_payload(update, context, payload):
             await menu.welcome_back(update, context)
         return ConversationHandler.END
+    if not await membership.gate_start(update, context, payload):  # invite-only networks
+        return ConversationHandler.END
     context.user_data[DRAFT] = {}  # type: ignore[index]
     # Kept beside the draft (which is gone when sign-up ends) until sign-up is done.
     events.remember_for_after_signup(context, payload)
@@ -239,6 +242,9 @@ async def consent_given(update: Update, context: Context) -> str | int:
     user = update.effective_user
     assert user is not None
     draft = _draft(context)
+    if not await membership.before_registration(update, context):  # the invitation is gone
+        context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
+        return ConversationHandler.END
     try:
         registration = await members.register(
             context.uow(),
@@ -262,6 +268,7 @@ async def consent_given(update: Update, context: Context) -> str | int:
         )
     context.user_data.pop(DRAFT, None)  # type: ignore[union-attr]
     context.use_member(registration.member, None)
+    await membership.after_registration(update, context, registration.member)
     await menu.after_signup(update, context, registration.member)
     return ConversationHandler.END
 

@@ -12,6 +12,10 @@ from storage.members.profiles import MemberView
 from templates.i18n import N_, Translator
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+# The one typed answer of the people conversation (bot.people.introductions.conversation), and
+# what it is for: "line:<name>", "ask:<member>", "intro:<first>:<second>", "decline:<member>".
+TYPING = "people_typing"
+TASK = "people_task"
 
 PEOPLE_ERRORS: dict[str, str] = {
     "directory_unverified": N_(
@@ -54,6 +58,25 @@ PEOPLE_ERRORS: dict[str, str] = {
     ),
     "introduction_counterpart_gone": N_("The other member has left the network."),
     "introduction_action_unknown": N_("Please choose one of the buttons."),
+    "invitation_unknown": N_(
+        "That invitation link is not valid. Please ask the person who invited you for a new one."
+    ),
+    "invitation_used_up": N_(
+        "That invitation link has been used up. Please ask the person who invited you for a "
+        "new one."
+    ),
+    "invitation_expired": N_(
+        "That invitation link has expired. Please ask the person who invited you for a new one."
+    ),
+    "invitation_revoked": N_(
+        "That invitation link was withdrawn. Please ask the person who invited you for a new one."
+    ),
+    "invitation_invalid": N_(
+        "An invitation is for 1 to {uses} people and valid for 1 to {days} days."
+    ),
+    "not_your_invitation": N_("That invitation was made by someone else."),
+    "admission_unknown": N_("I cannot find that sign-up."),
+    "admission_other_region": N_("Sorry, that member is in another region than yours."),
 }
 
 

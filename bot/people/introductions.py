@@ -19,7 +19,8 @@ from telegram.ext import (
 )
 
 from bot.context import Context
-from bot.people.common import parse_id, tell_error
+from bot.people import membership
+from bot.people.common import TASK, TYPING, parse_id, tell_error
 from bot.people.directory import show_my_card
 from bot.ui import keyboards
 from bot.ui.chat import TEXT, acting, answer_press, send, typed_text
@@ -27,8 +28,6 @@ from storage.errors import DomainError
 from storage.people import directory, introductions
 from storage.people.introductions import Limits, Outcome
 
-TYPING = "people_typing"
-TASK = "people_task"  # "line:<name>", "ask:<member id>" or "intro:<first>:<second>"
 FIRST = "people_introduce_first"
 
 
@@ -163,6 +162,9 @@ async def typed(update: Update, context: Context) -> str | int:
                     [keyboards.button(t("Withdraw the request"), f"pp:wd:{outcome.id}")]
                 ),
             )
+        elif kind == "decline":
+            store.pop(TASK, None)
+            await membership.decide(update, context, parse_id(rest), approve=False, reason=text)
         elif kind == "intro":
             first, _, second = rest.partition(":")
             await introductions.introduce(
@@ -279,8 +281,17 @@ def conversation() -> ConversationHandler[Context]:
             CallbackQueryHandler(start_line, pattern=r"^pp:line:(can_help|looking_for)$"),
             CallbackQueryHandler(start_ask, pattern=r"^pp:ask:\d{1,10}$"),
             CallbackQueryHandler(start_introduce, pattern=r"^pp:intro:\d{1,10}$"),
+            CallbackQueryHandler(membership.start_decline, pattern=r"^pp:dc:\d{1,10}$"),
         ],
-        states={TYPING: [MessageHandler(TEXT, typed), *guards]},
+        states={
+            TYPING: [
+                MessageHandler(TEXT, typed),
+                CallbackQueryHandler(
+                    membership.decline_without_reason, pattern=r"^pp:dn:\d{1,10}$"
+                ),
+                *guards,
+            ]
+        },
         fallbacks=[CommandHandler("cancel", cancel)],
         name="people",
         persistent=True,

@@ -19,9 +19,13 @@ from storage.models.members import (
 )
 from storage.models.outbox import OutboxMessage, OutboxStatus
 from storage.models.people import (
+    Admission,
+    AdmissionStatus,
     DirectoryEntry,
     Introduction,
     IntroductionStatus,
+    Invitation,
+    InvitationUse,
     MemberBlock,
     MemberTopic,
     Topic,
@@ -45,6 +49,8 @@ from storage.models.timebank import (
 
 __all__ = [
     "AccountKind",
+    "Admission",
+    "AdmissionStatus",
     "AudienceKind",
     "AuditEntry",
     "Base",
@@ -62,6 +68,8 @@ __all__ = [
     "ExchangeStatus",
     "Introduction",
     "IntroductionStatus",
+    "Invitation",
+    "InvitationUse",
     "ListingKind",
     "ListingStatus",
     "MediaKind",

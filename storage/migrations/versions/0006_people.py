@@ -1,4 +1,4 @@
-"""the member directory, topics, introductions and blocks
+"""the member directory, topics, introductions, blocks, invitations and admissions
 
 Revision ID: 0006_people
 Revises: 0005
@@ -158,6 +158,91 @@ def upgrade() -> None:
             "blocker_member_id", "blocked_member_id", name=op.f("pk_member_blocks")
         ),
     )
+    op.create_table(
+        "invitations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("created_by_member_id", sa.Integer(), nullable=True),
+        sa.Column("max_uses", sa.Integer(), nullable=False),
+        sa.Column("uses", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["created_by_member_id"],
+            ["members.id"],
+            name=op.f("fk_invitations_created_by_member_id_members"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invitations")),
+        sa.UniqueConstraint("code", name=op.f("uq_invitations_code")),
+    )
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_invitations_created_by_member_id"),
+            ["created_by_member_id"],
+            unique=False,
+        )
+    op.create_table(
+        "admissions",
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("invitation_id", sa.Integer(), nullable=True),
+        sa.Column("invited_by_member_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("decided_by_member_id", sa.Integer(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["decided_by_member_id"],
+            ["members.id"],
+            name=op.f("fk_admissions_decided_by_member_id_members"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["invitation_id"],
+            ["invitations.id"],
+            name=op.f("fk_admissions_invitation_id_invitations"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["invited_by_member_id"],
+            ["members.id"],
+            name=op.f("fk_admissions_invited_by_member_id_members"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_admissions_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("member_id", name=op.f("pk_admissions")),
+    )
+    op.create_table(
+        "invitation_uses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("invitation_id", sa.Integer(), nullable=False),
+        sa.Column("telegram_user_id", sa.BigInteger(), nullable=True),
+        sa.Column("member_id", sa.Integer(), nullable=True),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["invitation_id"],
+            ["invitations.id"],
+            name=op.f("fk_invitation_uses_invitation_id_invitations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_invitation_uses_member_id_members"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invitation_uses")),
+        sa.UniqueConstraint(
+            "invitation_id", "telegram_user_id", name=op.f("uq_invitation_uses_invitation_id")
+        ),
+    )
     now = datetime.now(UTC)
     op.bulk_insert(
         topics,
@@ -176,6 +261,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("invitation_uses")
+    op.drop_table("admissions")
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_invitations_created_by_member_id"))
+    op.drop_table("invitations")
     op.drop_table("member_blocks")
     with op.batch_alter_table("introductions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_introductions_to_member_id"))

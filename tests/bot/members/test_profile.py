@@ -60,7 +60,7 @@ MEMBER_COMMANDS = [
     "privacy",
     "help",
 ]
-ORGANISER_COMMANDS = ["newevent", "attendees", "stats", "members", "broadcast"]
+ORGANISER_COMMANDS = ["newevent", "attendees", "stats", "members", "broadcast", "invite"]
 
 
 @pytest.fixture
