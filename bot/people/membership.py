@@ -371,3 +371,34 @@ def handlers() -> list[BaseHandler[Update, Context, Any]]:
         CallbackQueryHandler(approve, pattern=r"^pp:ap:\d{1,10}$"),
         CallbackQueryHandler(decline_without_reason, pattern=r"^pp:dn:\d{1,10}$"),
     ]
+
+
+# --- for administrators: who invited and who approved whom (bot.members.admin) ---------------
+
+
+async def origin_columns(context: Context, member_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """The member CSV's "invited_by" and "approved_by" columns, for administrators."""
+    found = await membership.origins_of(context.uow(), acting(context), member_ids)
+    return {m: (o.invited_by or "", o.approved_by or "") for m, o in found.items()}
+
+
+async def origin_line(context: Context, member_id: int) -> str:
+    """A line for an administrator's member card ("" when nothing is recorded)."""
+    t = context.t
+    if not acting(context).is_admin:
+        return ""
+    origin = (await membership.origins_of(context.uow(), acting(context), [member_id])).get(
+        member_id
+    )
+    if origin is None:
+        return ""
+    parts = []
+    if origin.invited_by is not None:
+        parts.append(t("invited by {name}", name=origin.invited_by or t("a former member")))
+    if origin.status == AdmissionStatus.APPROVED and origin.approved_by is not None:
+        parts.append(t("approved by {name}", name=origin.approved_by or t("a former member")))
+    elif origin.status == AdmissionStatus.PENDING:
+        parts.append(t("waiting for approval"))
+    elif origin.status == AdmissionStatus.DECLINED:
+        parts.append(t("declined by {name}", name=origin.approved_by or t("a former member")))
+    return "\n" + ", ".join(parts) if parts else ""

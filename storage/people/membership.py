@@ -475,3 +475,11 @@ async def origins(session: AsyncSession, member_ids: list[int]) -> dict[int, Ori
         )
         for a in admissions
     }
+
+
+async def origins_of(uow: UnitOfWork, actor: Actor, member_ids: list[int]) -> dict[int, Origin]:
+    """Who invited and who approved these members: for administrators only."""
+    if not actor.is_admin:
+        raise NotAllowed("admins_only")
+    async with uow:
+        return await origins(uow.session, member_ids)

@@ -16,9 +16,12 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    Admission,
     DirectoryEntry,
     Introduction,
     IntroductionStatus,
+    Invitation,
+    InvitationUse,
     Member,
     MemberBlock,
     MemberTopic,
@@ -84,7 +87,34 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
             "decided_at": _iso(i.decided_at),
         }
 
+    invitations = (
+        await session.scalars(
+            select(Invitation)
+            .where(Invitation.created_by_member_id == member_id)
+            .order_by(Invitation.id)
+        )
+    ).all()
+    admission = await session.get(Admission, member_id)
+    inviter = (
+        (await _names(session, {admission.invited_by_member_id})).get(
+            admission.invited_by_member_id or 0, ""
+        )
+        if admission is not None and admission.invited_by_member_id is not None
+        else None
+    )
     return {
+        "invited_by": inviter,
+        "admission": admission.status if admission is not None else None,
+        "invitations_made": [
+            {
+                "uses": i.uses,
+                "max_uses": i.max_uses,
+                "created_at": _iso(i.created_at),
+                "expires_at": _iso(i.expires_at),
+                "revoked_at": _iso(i.revoked_at),
+            }
+            for i in invitations
+        ],
         "listed": bool(entry and entry.listed),
         "answered_at": _iso(entry.decided_at) if entry else None,
         "can_help": entry.can_help if entry else None,
@@ -124,6 +154,29 @@ async def forget_member(session: AsyncSession, member_id: int, *, now: dt.dateti
         .values(status=IntroductionStatus.WITHDRAWN, decided_at=now)
     )
     await session.execute(update(Introduction).where(mine).values(note=None))
+    # Invitations they made keep only their counts; their own admission keeps no reason.
+    await session.execute(
+        update(Invitation)
+        .where(Invitation.created_by_member_id == member_id, Invitation.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.execute(
+        update(Invitation)
+        .where(Invitation.created_by_member_id == member_id)
+        .values(created_by_member_id=None)
+    )
+    await session.execute(
+        update(InvitationUse)
+        .where(InvitationUse.member_id == member_id)
+        .values(member_id=None, telegram_user_id=None)
+    )
+    for column in ("invited_by_member_id", "decided_by_member_id"):
+        await session.execute(
+            update(Admission).where(getattr(Admission, column) == member_id).values({column: None})
+        )
+    await session.execute(
+        update(Admission).where(Admission.member_id == member_id).values(reason=None)
+    )
     for column in ("from_member_id", "to_member_id", "organiser_member_id"):
         await session.execute(
             update(Introduction)

@@ -210,3 +210,52 @@ async def test_approval_decline_with_a_reason(approval: BotHarness, db: Database
     )
     [held] = await bot.chat.send(STRANGER, "/events")
     assert held.text.startswith("Your membership was not approved.")
+
+
+async def test_administrators_see_who_invited_and_approved_whom(
+    invite_only: BotHarness, db: Database
+) -> None:
+    import csv
+    import io
+
+    bot = invite_only
+    await sign_up_member(bot, ADMIN_ID, first_name="Ada", last_name="Admin")
+    payload = await make_invitation(bot, ADMIN_ID, "For 5 people", "7 days")
+    await join(bot, STRANGER, f"/start {payload}")
+    replies = await bot.chat.send(ADMIN_ID, "/members")
+    document = replies[-1].document
+    assert document is not None
+    table = list(csv.reader(io.StringIO(document.decode("utf-8-sig"))))
+    assert table[0][-2:] == ["invited_by", "approved_by"]
+    by_name = {row[0]: row for row in table[1:]}
+    assert by_name["Sven Nilsson"][-2:] == ["Ada Admin", ""]
+    [found] = await bot.chat.send(ADMIN_ID, "/members Sven")
+    await bot.chat.press(ADMIN_ID, found, found.buttons[0]["callback_data"])
+    card = bot.request.messages[found.message_id]  # the card replaces the choice
+    assert "invited by Ada Admin" in card.text
+    # The stranger's export names the inviter; the inviter's lists the invitation (counts only).
+    privacy = (await bot.chat.send(STRANGER, "/privacy"))[-1]
+    [file] = await bot.chat.press(STRANGER, privacy, "Export my data")
+    assert file.document is not None
+    import json
+
+    assert json.loads(file.document.decode("utf-8"))["directory"]["invited_by"] == "Ada Admin"
+    privacy = (await bot.chat.send(ADMIN_ID, "/privacy"))[-1]
+    [file] = await bot.chat.press(ADMIN_ID, privacy, "Export my data")
+    assert file.document is not None
+    [made] = json.loads(file.document.decode("utf-8"))["directory"]["invitations_made"]
+    assert made["uses"] == 1
+    assert made["max_uses"] == 5
+    # The inviter erases their data: the invitation keeps only its counts and stops working.
+    confirm = (await bot.chat.press(ADMIN_ID, privacy, "Delete my data"))[-1]
+    await bot.chat.press(ADMIN_ID, confirm, "Yes, delete everything")
+    async with db.unit_of_work() as uow:
+        [invitation] = (await uow.session.scalars(select(Invitation))).all()
+        assert invitation.created_by_member_id is None
+        assert invitation.uses == 1
+        assert invitation.revoked_at is not None
+        admission = await uow.session.scalar(
+            select(Admission).where(Admission.invitation_id == invitation.id)
+        )
+        assert admission is not None
+        assert admission.invited_by_member_id is None
