@@ -22,6 +22,7 @@ from bot.events import stats as event_stats
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
 from bot.people import directory as people
 from bot.people import introductions, membership
+from bot.people import stats as people_stats
 from bot.people import topics as people_topics
 from bot.persistence import DatabasePersistence
 from bot.timebank import overview as timebank
@@ -55,6 +56,7 @@ def _handlers() -> list[Any]:
         *timebank.handlers(),
         *people.handlers(),
         *membership.handlers(),
+        *people_stats.handlers(),
         *introductions.handlers(),
         *people_topics.handlers(),
         *menu.last_resort_handlers(),
