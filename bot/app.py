@@ -22,6 +22,7 @@ from bot.events import stats as event_stats
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
 from bot.people import directory as people
 from bot.people import introductions, membership
+from bot.people import participants as people_participants
 from bot.people import stats as people_stats
 from bot.people import topics as people_topics
 from bot.persistence import DatabasePersistence
@@ -57,6 +58,7 @@ def _handlers() -> list[Any]:
         *people.handlers(),
         *membership.handlers(),
         *people_stats.handlers(),
+        *people_participants.handlers(),
         *introductions.handlers(),
         *people_topics.handlers(),
         *menu.last_resort_handlers(),

@@ -76,6 +76,8 @@ PEOPLE_ERRORS: dict[str, str] = {
     ),
     "not_your_invitation": N_("That invitation was made by someone else."),
     "admission_unknown": N_("I cannot find that sign-up."),
+    "event_not_started": N_("The participant list opens when the event starts."),
+    "not_a_participant": N_("The participant list is for those who took part in the event."),
     "admission_other_region": N_("Sorry, that member is in another region than yours."),
 }
 

@@ -25,7 +25,7 @@ from bot.people.directory import show_my_card
 from bot.ui import keyboards
 from bot.ui.chat import TEXT, acting, answer_press, send, typed_text
 from storage.errors import DomainError
-from storage.people import directory, introductions
+from storage.people import directory, introductions, participants
 from storage.people.introductions import Limits, Outcome
 
 FIRST = "people_introduce_first"
@@ -72,7 +72,7 @@ async def start_ask(update: Update, context: Context) -> str | int:
         if target == member.id:
             await send(update, t("That is your own card."))
             return ConversationHandler.END
-        card = await directory.card(context.uow(), target)
+        card = await participants.card_for(context.uow(), member.id, target)
     except DomainError as error:
         await tell_error(update, context, error)
         return ConversationHandler.END

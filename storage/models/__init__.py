@@ -28,6 +28,7 @@ from storage.models.people import (
     InvitationUse,
     MemberBlock,
     MemberTopic,
+    ParticipantVisibility,
     Topic,
 )
 from storage.models.scheduling import SchedulerRun
@@ -78,6 +79,7 @@ __all__ = [
     "MemberTopic",
     "OutboxMessage",
     "OutboxStatus",
+    "ParticipantVisibility",
     "Region",
     "Role",
     "Rsvp",

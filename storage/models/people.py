@@ -169,3 +169,19 @@ class Admission(Base):
     decided_at: Mapped[dt.datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ParticipantVisibility(Base):
+    """A member's choice to be shown (or not) on an event's "Who was there" list; without a
+    row, their directory choice applies."""
+
+    __tablename__ = "participant_visibility"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    visible: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -24,7 +24,8 @@ from storage import audit, outbox
 from storage.errors import InvalidInput, NotAllowed, NotFound
 from storage.models import DirectoryEntry, Introduction, IntroductionStatus, Member, MemberBlock
 from storage.people.cards import card_text, contact_text, sector_name, telegram_link
-from storage.people.directory import card_of, listed_cards, topics_of
+from storage.people.directory import card_of, topics_of
+from storage.people.participants import reachable_card
 from storage.permissions import Actor, require_organiser
 from storage.rules import clean_multiline
 from storage.uow import UnitOfWork
@@ -178,8 +179,7 @@ async def ask(
             raise InvalidInput("directory_unverified")
         if asker_id == target_id:
             raise InvalidInput("introduction_self")
-        if not await listed_cards(session, [target_id]):
-            raise NotFound("person_not_listed")
+        await reachable_card(session, asker_id, target_id)  # listed, or met at an event
         target = await _live(session, target_id)
         mine = Introduction.from_member_id == asker_id, Introduction.organiser_member_id.is_(None)
         pending = await session.scalar(

@@ -25,6 +25,7 @@ from storage.models import (
     Member,
     MemberBlock,
     MemberTopic,
+    ParticipantVisibility,
     Topic,
 )
 from storage.people import directory
@@ -135,6 +136,9 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
 
 async def forget_member(session: AsyncSession, member_id: int, *, now: dt.datetime) -> None:
     await directory.remove(session, member_id)
+    await session.execute(
+        delete(ParticipantVisibility).where(ParticipantVisibility.member_id == member_id)
+    )
     await session.execute(
         delete(MemberBlock).where(
             or_(

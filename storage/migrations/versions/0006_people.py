@@ -243,6 +243,28 @@ def upgrade() -> None:
             "invitation_id", "telegram_user_id", name=op.f("uq_invitation_uses_invitation_id")
         ),
     )
+    op.create_table(
+        "participant_visibility",
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("visible", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["events.id"],
+            name=op.f("fk_participant_visibility_event_id_events"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_participant_visibility_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "event_id", "member_id", name=op.f("pk_participant_visibility")
+        ),
+    )
     now = datetime.now(UTC)
     op.bulk_insert(
         topics,
@@ -261,6 +283,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("participant_visibility")
     op.drop_table("invitation_uses")
     op.drop_table("admissions")
     with op.batch_alter_table("invitations", schema=None) as batch_op:
