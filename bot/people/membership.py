@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from typing import Any
 
 import segno
@@ -37,6 +38,8 @@ INVITATION_ID = "people_invitation_id"  # the invitation whose use they took at 
 USES = (1, 5, 20, 100)
 DAYS = (1, 7, 30, 90)
 WAITING_ALLOWED = ("/help", "/privacy", "/cancel")
+WAITING_BUTTONS = ("pv:", "verify:")
+VERIFICATION_CODE = re.compile(r"^\s*\d{3}\s?\d{3}\s*$")  # as bot.members.verify reads it
 
 
 def _mode(context: Context) -> str:
@@ -138,11 +141,11 @@ async def guard(update: Update, context: Context) -> None:
     message = update.effective_message
     text = (message.text or "") if message is not None and update.callback_query is None else ""
     command = text.split()[0].split("@")[0] if text.startswith("/") else ""
-    if command in WAITING_ALLOWED:
-        return
+    if command in WAITING_ALLOWED or VERIFICATION_CODE.match(text):
+        return  # confirming the e-mail address goes on while waiting
     query = update.callback_query
-    if query is not None and (query.data or "").startswith("pv:"):
-        return  # the buttons of /privacy (export, delete)
+    if query is not None and (query.data or "").startswith(WAITING_BUTTONS):
+        return  # the buttons of /privacy (export, delete) and "send the code again"
     if query is not None:
         await query.answer()
     if update.effective_chat is not None:

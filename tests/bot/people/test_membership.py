@@ -22,6 +22,7 @@ from tests.support.botkit import (
     sign_up_member,
     start_bot,
     stop_bot,
+    verify_member,
 )
 from tests.support.people_kit import delivered, forged, rows
 
@@ -173,6 +174,8 @@ async def test_approval_first_answer_wins_and_the_waiting_member_is_held(
     [held] = await bot.chat.send(STRANGER, "/people")
     assert held.text.startswith("Your sign-up is waiting for approval")
     assert (await bot.chat.send(STRANGER, "/help"))[0].text
+    [confirmed] = await verify_member(bot, db, STRANGER)  # the e-mail code still works
+    assert "confirmed" in confirmed.text
     assert not (await bot.chat.send(STRANGER, "/privacy"))[0].text.startswith(
         "Your sign-up is waiting"
     )
