@@ -13,7 +13,7 @@ from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.context import Context
-from bot.people.common import tell_error
+from bot.people.common import parse_id, tell_error
 from bot.ui import keyboards
 from bot.ui.chat import acting, answer_press, send
 from storage import regions
@@ -86,7 +86,11 @@ async def period_chosen(update: Update, context: Context) -> None:
 async def region_chosen(update: Update, context: Context) -> None:
     data = await answer_press(update, keep_buttons=False)
     _, _, period, region = data.split(":")
-    await _report(update, context, period, None if region == "all" else int(region))
+    region_id = None if region == "all" else parse_id(region)
+    if region != "all" and region_id is None:
+        await send(update, context.t("Please choose one of the regions."))
+        return
+    await _report(update, context, period, region_id)
 
 
 def _bounds(context: Context, period: str) -> tuple[dt.datetime, dt.datetime]:
@@ -188,7 +192,11 @@ def report_csv(report: ConnectionsReport) -> bytes:
 
 async def _report(update: Update, context: Context, period: str, region_id: int | None) -> None:
     t = context.t
-    start, end = _bounds(context, period)
+    try:
+        start, end = _bounds(context, period)
+    except ValueError:  # a forged period such as 20261399
+        await send(update, t("Please choose one of the buttons."))
+        return
     try:
         report = await people_stats.connections(
             context.uow(), acting(context), start=start, end=end, region_id=region_id

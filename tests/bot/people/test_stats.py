@@ -92,3 +92,14 @@ async def test_connection_figures_with_csv(bot: BotHarness, db: Database) -> Non
     [regions] = await bot.chat.press(ADMIN_ID, periods_shown, "This month")
     text, _document = await bot.chat.press(ADMIN_ID, regions, "Region Skåne")
     assert "Introductions asked: 2" in text.text.splitlines()
+
+
+async def test_forged_figures_buttons_change_nothing(bot: BotHarness, db: Database) -> None:
+    await sign_up_member(bot, ADMIN_ID, first_name="Ada", last_name="Admin")
+    for data, answer in [
+        ("pp:str:20261399-20270101:all", "Please choose one of the buttons."),
+        ("pp:str:20260101-20270101:9999999999", "Please choose one of the regions."),
+        ("pp:str:20260101-20270101:424242", "Please choose one of the regions."),
+    ]:
+        [reply] = await bot.chat.press(ADMIN_ID, forged(ADMIN_ID, data), "x")
+        assert reply.text == answer, data
