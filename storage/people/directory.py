@@ -243,34 +243,58 @@ async def is_listed(session: AsyncSession, member_id: int) -> bool:
     return bool(await listed_cards(session, [member_id]))
 
 
-def _keep(card: Card, filters: Filters) -> bool:
-    if filters.sector is not None and card.sector != filters.sector:
-        return False
-    if filters.region_id is not None and card.region_id != filters.region_id:
-        return False
-    if filters.topic_id is not None and all(t.id != filters.topic_id for t in card.topics):
-        return False
-    return not filters.text or matches(
-        filters.text, card.name, card.organisation, card.can_help, card.looking_for
-    )
-
-
 async def search(uow: UnitOfWork, member_id: int, filters: Filters, *, page: int = 0) -> Page:
-    """Listed members matching every filter, the searcher's own region first, then by name."""
+    """Listed members matching every filter, the searcher's own region first, then by name.
+
+    Sector, region and topic are filtered in SQL over a few plain columns; the words in
+    Python (folded); only the shown page's cards are loaded whole."""
     async with uow:
         session = uow.session
         searcher = await _member(session, member_id)
         if searcher.email_verified_at is None:
             raise InvalidInput("directory_unverified")
-        own_region = searcher.region_id
-        cards = [
-            c for c in await listed_cards(session) if c.member_id != member_id and _keep(c, filters)
+        statement = (
+            select(
+                Member.id,
+                Member.name,
+                Member.organisation,
+                Member.region_id,
+                DirectoryEntry.can_help,
+                DirectoryEntry.looking_for,
+            )
+            .join(DirectoryEntry, DirectoryEntry.member_id == Member.id)
+            .where(
+                DirectoryEntry.listed.is_(True),
+                Member.deleted_at.is_(None),
+                Member.email_verified_at.is_not(None),
+                Member.id != member_id,
+            )
+        )
+        if filters.sector is not None:
+            statement = statement.where(Member.sector == filters.sector)
+        if filters.region_id is not None:
+            statement = statement.where(Member.region_id == filters.region_id)
+        if filters.topic_id is not None:
+            statement = statement.where(
+                Member.id.in_(
+                    select(MemberTopic.member_id)
+                    .join(Topic, Topic.id == MemberTopic.topic_id)
+                    .where(MemberTopic.topic_id == filters.topic_id, Topic.active.is_(True))
+                )
+            )
+        rows = [
+            row
+            for row in (await session.execute(statement)).all()
+            if not filters.text
+            or matches(filters.text, row.name, row.organisation, row.can_help, row.looking_for)
         ]
-        cards.sort(key=lambda c: (c.region_id != own_region, c.name.casefold(), c.member_id))
-        pages = max(1, -(-len(cards) // PAGE_SIZE))
+        own_region = searcher.region_id
+        rows.sort(key=lambda r: (r.region_id != own_region, (r.name or "").casefold(), r.id))
+        pages = max(1, -(-len(rows) // PAGE_SIZE))
         page = min(max(page, 0), pages - 1)
-        shown = cards[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-        return Page(shown, page, pages, len(cards), filters)
+        shown = [r.id for r in rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]]
+        cards = {c.member_id: c for c in await listed_cards(session, shown)}
+        return Page([cards[i] for i in shown if i in cards], page, pages, len(rows), filters)
 
 
 async def card(uow: UnitOfWork, member_id: int) -> Card:
