@@ -20,13 +20,19 @@ from bot.events import create as new_event
 from bot.events import manage as manage_event
 from bot.events import stats as event_stats
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
+from bot.people import directory as people
+from bot.people import introductions, membership
+from bot.people import participants as people_participants
+from bot.people import stats as people_stats
+from bot.people import topics as people_topics
 from bot.persistence import DatabasePersistence
 from bot.timebank import overview as timebank
 from bot.ui.guards import private_only
 from samvirke.logs import quiet_noisy_libraries
 
-VIEWER_GROUP = -2
-GATE_GROUP = -1  # after the viewer is known, before any feature
+VIEWER_GROUP = -3
+GATE_GROUP = -2  # after the viewer is known, before any feature
+MEMBERSHIP_GROUP = -1  # after the gate: waiting members (approval mode) are held here
 
 
 def _handlers() -> list[Any]:
@@ -38,6 +44,7 @@ def _handlers() -> list[Any]:
         conversations = [signup.handler(), *profile.handlers(), broadcast.handler()]
         conversations += [new_event.handler(), manage_event.handler()]
         conversations += timebank.conversations()
+        conversations.append(introductions.conversation())
     return [
         *conversations,
         *menu.handlers(),
@@ -50,6 +57,12 @@ def _handlers() -> list[Any]:
         *event_stats.handlers(),
         *broadcast.handlers(),
         *timebank.handlers(),
+        *people.handlers(),
+        *membership.handlers(),
+        *people_stats.handlers(),
+        *people_participants.handlers(),
+        *introductions.handlers(),
+        *people_topics.handlers(),
         *menu.last_resort_handlers(),
     ]
 
@@ -92,6 +105,7 @@ def build_application(
     application.bot_data["services"] = services
     application.add_handler(TypeHandler(Update, load_viewer), group=VIEWER_GROUP)
     application.add_handler(CallbackQueryHandler(private_only), group=GATE_GROUP)
+    application.add_handler(membership.guard_handler(), group=MEMBERSHIP_GROUP)
     application.add_handlers(_handlers())
     application.add_error_handler(on_error)
     return application

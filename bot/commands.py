@@ -16,6 +16,7 @@ MEMBER_COMMANDS: list[tuple[str, str]] = [
     ("start", N_("Sign up, or open the menu")),
     ("events", N_("Upcoming network meetings")),
     ("myevents", N_("Your events and waiting lists")),
+    ("people", N_("Find members and ask for an introduction")),
     ("timebank", N_("Timebank: offer and ask for help, log hours")),
     ("profile", N_("See and change your details")),
     ("settings", N_("Language and newsletter")),
@@ -28,9 +29,11 @@ ORGANISER_COMMANDS: list[tuple[str, str]] = [
     ("stats", N_("Participation figures for funders")),
     ("members", N_("Member overview and list (CSV)")),
     ("broadcast", N_("Send a message to many members")),
+    ("invite", N_("Invitation links for new members")),
 ]
 ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("regions", N_("See and add regions")),
+    ("topics", N_("Topics for the member directory")),
 ]
 
 

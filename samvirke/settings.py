@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     schedule_digest_monthly: str = "0 7 1 * *"
     schedule_reminders: str = "*/5 * * * *"
     schedule_timebank_expiry: str = "15 3 * * *"
+    # Who may join: anyone (open), only with an invitation link (invite), or anyone, once an
+    # organiser has approved them (approval); and whether members may make invitations.
+    membership: Literal["open", "invite", "approval"] = "open"
+    members_can_invite: bool = False
+    # Introductions (/people): pending requests a member may have open, requests per 7 days,
+    # days before the same person may be asked again, days a request waits for an answer.
+    introductions_max_pending: int = Field(default=5, ge=1, le=1000)
+    introductions_max_per_week: int = Field(default=10, ge=1, le=1000)
+    introductions_repeat_days: int = Field(default=30, ge=0, le=365)
+    introductions_expiry_days: int = Field(default=14, ge=1, le=365)
+    schedule_introduction_expiry: str = "45 3 * * *"
 
     @field_validator("database_url")
     @classmethod
@@ -134,6 +145,7 @@ class Settings(BaseSettings):
         "schedule_digest_monthly",
         "schedule_reminders",
         "schedule_timebank_expiry",
+        "schedule_introduction_expiry",
     )
     @classmethod
     def _check_schedule(cls, value: str) -> str:

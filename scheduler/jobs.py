@@ -8,6 +8,9 @@ start, not once per missed period, and several workers run each fire time once.
 
 Plugging a job in (the digest, reminders, timebank expiry)::
 
+    registry.register(
+        "introduction_expiry", settings.schedule_introduction_expiry, expire_introductions
+    )
     registry.register("digest_weekly", settings.schedule_digest_weekly, weekly_digest)
 
 where ``weekly_digest(db, settings, now)`` is a coroutine that may run more than once for one
@@ -27,6 +30,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 
 from samvirke.settings import Settings, check_crontab
 from scheduler.digests import bot_username, build_digests
+from scheduler.introduction_expiry import expire_introductions
 from scheduler.reminders import queue_due_reminders
 from scheduler.timebank_expiry import expire_pending_exchanges
 from storage import scheduling
@@ -149,6 +153,9 @@ def standard_jobs(settings: Settings) -> JobRegistry:
     registry.register("reminders", settings.schedule_reminders, queue_due_reminders)
     registry.register(
         "timebank_expiry", settings.schedule_timebank_expiry, expire_pending_exchanges
+    )
+    registry.register(
+        "introduction_expiry", settings.schedule_introduction_expiry, expire_introductions
     )
     registry.register("digest_weekly", settings.schedule_digest_weekly, weekly_digest)
     registry.register("digest_monthly", settings.schedule_digest_monthly, monthly_digest)

@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import Context
+from bot.people.participants import card_buttons as participant_buttons
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, redraw
 from bot.ui.guards import members_only
@@ -178,12 +179,15 @@ def card_markup(context: Context, card: EventCard) -> InlineKeyboardMarkup:
         )
         is None
     )
-    return event_keyboard(
+    markup = event_keyboard(
         context.t,
         card,
         can_manage=event_rules.may_manage(context.actor, view.region_id),
         answers_open=open_,
     )
+    # "Participant list: show me?" / "Who was there" (bot.people.participants).
+    extra = participant_buttons(context.t, card, context.now)
+    return InlineKeyboardMarkup([*markup.inline_keyboard, *extra]) if extra else markup
 
 
 async def send_card(update: Update, context: Context, card: EventCard) -> None:

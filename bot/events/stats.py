@@ -86,6 +86,8 @@ async def stats_command(update: Update, context: Context) -> None:
     ]
     # The timebank's figures (hours exchanged per month, region and sector) live beside these.
     buttons.append(keyboards.button(t("Timebank: hours exchanged"), "tb:st"))
+    # Introductions, invitations and approvals (bot.people.stats).
+    buttons.append(keyboards.button(t("Connections: introductions and invitations"), "pp:st"))
     await send(
         update,
         t("Participation figures for which period? (Or type /stats 1.1.2026 30.6.2026.)"),

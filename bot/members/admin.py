@@ -10,6 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import commands
 from bot.context import Context
+from bot.people import membership as people_membership
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, redraw
 from bot.ui.spreadsheets import csv_safe
@@ -39,11 +40,15 @@ def _actor(context: Context) -> Actor:
     return actor
 
 
-def members_csv(overview: MembersOverview) -> bytes:
+def members_csv(
+    overview: MembersOverview, origins: dict[int, tuple[str, str]] | None = None
+) -> bytes:
+    """The member list; with ``origins`` (administrators) also who invited and approved whom."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + (("invited_by", "approved_by") if origins is not None else ()))
     for m in overview.members:
+        extra = [csv_safe(v) for v in origins.get(m.id, ("", ""))] if origins is not None else []
         writer.writerow(
             [
                 csv_safe(m.name),
@@ -54,6 +59,7 @@ def members_csv(overview: MembersOverview) -> bytes:
                 m.language,
                 "yes" if m.email_verified else "no",
                 m.created_at.date().isoformat(),
+                *extra,
             ]
         )
     # UTF-8 with BOM so that spreadsheet programs show æ, ø, å correctly.
@@ -96,8 +102,13 @@ async def members_command(update: Update, context: Context) -> None:
         )
     await chat.send_message(text)
     if overview.members:
+        origins = (
+            await people_membership.origin_columns(context, [m.id for m in overview.members])
+            if actor.is_admin
+            else None
+        )
         await chat.send_document(
-            InputFile(io.BytesIO(members_csv(overview)), filename="members.csv"),
+            InputFile(io.BytesIO(members_csv(overview, origins)), filename="members.csv"),
             caption=t("All members, as a spreadsheet (CSV)."),
         )
 
@@ -127,6 +138,7 @@ def _role_text(t: Translator, member: MemberView) -> str:
 async def _card(update: Update, context: Context, member: MemberView, *, edit: bool) -> None:
     t = context.t
     text = t("{name}: {role}", name=member.name, role=_role_text(t, member))
+    text += await people_membership.origin_line(context, member.id)
     markup = keyboards.column(
         [
             keyboards.button(t("Organiser for all regions"), f"ad:role:{member.id}:all"),

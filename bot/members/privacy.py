@@ -48,6 +48,7 @@ async def show(update: Update, context: Context) -> None:
         [
             keyboards.button(t("Export my data"), "pv:export"),
             keyboards.button(t("Delete my data"), "pv:delete"),
+            keyboards.button(t("Member directory"), "pp:me"),  # bot.people.directory
         ]
     )
     await chat.send_message(text, reply_markup=markup)

@@ -71,6 +71,7 @@ async def show(update: Update, context: Context) -> None:
     if member.pending_email:
         lines.append(t("Waiting for confirmation: {email}", email=member.pending_email))
     buttons = [keyboards.button(t(label), f"pf:edit:{f}") for f, label in CHANGE_LABELS.items()]
+    buttons.append(keyboards.button(t("Member directory"), "pp:me"))  # bot.people.directory
     await chat.send_message("\n".join(lines), reply_markup=keyboards.column(buttons))
 
 

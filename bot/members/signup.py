@@ -22,6 +22,7 @@ from telegram.ext import (
 from bot.context import Context
 from bot.events import browse as events
 from bot.members import menu
+from bot.people import membership
 from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, answer_press, send, typed_text
 from bot.ui.conversation import guards
@@ -160,6 +161,8 @@ async def start(update: Update, context: Context) -> str | int:
         if not await events.handle_start_payload(update, context, payload):
             await menu.welcome_back(update, context)
         return ConversationHandler.END
+    if not await membership.gate_start(update, context, payload):  # invite-only networks
+        return ConversationHandler.END
     drafts.start(context, DRAFT)
     # Kept beside the draft (which is gone when sign-up ends) until sign-up is done.
     events.remember_for_after_signup(context, payload)
@@ -238,6 +241,9 @@ async def consent_given(update: Update, context: Context) -> str | int:
     user = update.effective_user
     assert user is not None
     draft = _draft(context)
+    if not await membership.before_registration(update, context):  # the invitation is gone
+        drafts.drop(context, DRAFT)
+        return ConversationHandler.END
     try:
         registration = await members.register(
             context.uow(),
@@ -261,6 +267,7 @@ async def consent_given(update: Update, context: Context) -> str | int:
         )
     drafts.drop(context, DRAFT)
     context.use_member(registration.member, None)
+    await membership.after_registration(update, context, registration.member)
     await menu.after_signup(update, context, registration.member)
     return ConversationHandler.END
 

@@ -26,6 +26,7 @@ from storage.models import (
     OutboxStatus,
     Rsvp,
 )
+from storage.people import privacy as people_privacy
 from storage.timebank import privacy as timebank_privacy
 from storage.uow import UnitOfWork
 
@@ -101,6 +102,7 @@ async def export(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> dict[s
         }
         data["events"] = await _event_answers(uow.session, member_id)
         data["timebank"] = await timebank_privacy.export_member(uow.session, member_id)
+        data["directory"] = await people_privacy.export_member(uow.session, member_id)
         audit.record(uow.session, "privacy.exported", now=now, member_id=member_id)
         await uow.commit()
         return data
@@ -155,6 +157,7 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
         # Seats held for meetings still to come go to those waiting; past ones stay counted.
         await event_rsvps.withdraw_member(session, member_id, now=now)
         await timebank_privacy.forget_member(session, member_id, now=now)
+        await people_privacy.forget_member(session, member_id, now=now)
         await session.execute(
             delete(EmailVerification).where(EmailVerification.member_id == member_id)
         )

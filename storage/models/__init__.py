@@ -18,6 +18,19 @@ from storage.models.members import (
     Sector,
 )
 from storage.models.outbox import OutboxMessage, OutboxStatus
+from storage.models.people import (
+    Admission,
+    AdmissionStatus,
+    DirectoryEntry,
+    Introduction,
+    IntroductionStatus,
+    Invitation,
+    InvitationUse,
+    MemberBlock,
+    MemberTopic,
+    ParticipantVisibility,
+    Topic,
+)
 from storage.models.scheduling import SchedulerRun
 from storage.models.timebank import (
     AccountKind,
@@ -37,6 +50,8 @@ from storage.models.timebank import (
 
 __all__ = [
     "AccountKind",
+    "Admission",
+    "AdmissionStatus",
     "AudienceKind",
     "AuditEntry",
     "Base",
@@ -46,17 +61,25 @@ __all__ = [
     "CheckIn",
     "ContactStatus",
     "DigestFrequency",
+    "DirectoryEntry",
     "EmailVerification",
     "EntryKind",
     "Event",
     "EventStatus",
     "ExchangeStatus",
+    "Introduction",
+    "IntroductionStatus",
+    "Invitation",
+    "InvitationUse",
     "ListingKind",
     "ListingStatus",
     "MediaKind",
     "Member",
+    "MemberBlock",
+    "MemberTopic",
     "OutboxMessage",
     "OutboxStatus",
+    "ParticipantVisibility",
     "Region",
     "Role",
     "Rsvp",
@@ -70,5 +93,6 @@ __all__ = [
     "TimebankEntry",
     "TimebankExchange",
     "TimebankListing",
+    "Topic",
     "UTCDateTime",
 ]

@@ -36,6 +36,7 @@ async def test_commands_are_registered_in_each_language(db: Database, now: dt.da
             "start",
             "events",
             "myevents",
+            "people",
             "timebank",
             "profile",
             "settings",

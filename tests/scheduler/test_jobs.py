@@ -80,6 +80,7 @@ def test_a_job_is_registered_once() -> None:
         "outbox_sweeper",
         "reminders",
         "timebank_expiry",
+        "introduction_expiry",
         "digest_weekly",
         "digest_monthly",
     ]

@@ -481,7 +481,7 @@ async def test_stats_for_funders_with_csv(bot: BotHarness, db: Database, anne: N
     [periods] = await bot.chat.send(ANNE, "/stats")
     assert periods.button_texts == [
         "This month", "Last month", "This year", "Last year", "The last 12 months",
-        "Timebank: hours exchanged",
+        "Timebank: hours exchanged", "Connections: introductions and invitations",
     ]  # fmt: skip
     [hours] = await bot.chat.press(ANNE, periods, "Timebank: hours exchanged")
     assert hours.button_texts == ["As a spreadsheet (CSV)"]

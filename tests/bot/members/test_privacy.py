@@ -104,7 +104,7 @@ async def test_privacy_shows_what_is_stored_and_why(bot: BotHarness, karen: int)
         "choice and Telegram id, when you agreed, and a log of changes to your account."
     )
     assert paragraphs[2].startswith("Why: to invite you to the network's meetings")
-    assert screen.button_texts == ["Export my data", "Delete my data"]
+    assert screen.button_texts == ["Export my data", "Delete my data", "Member directory"]
 
 
 async def test_privacy_in_swedish(bot: BotHarness, db: Database) -> None:
@@ -112,7 +112,11 @@ async def test_privacy_in_swedish(bot: BotHarness, db: Database) -> None:
     await sign_up_member(bot, KAREN, first_name="Åsa", language_code="sv", email="asa@example.se")
     screen = await open_privacy(bot)
     assert screen.text.split("\n\n")[0] == t("Your data")
-    assert screen.button_texts == [t("Export my data"), t("Delete my data")]
+    assert screen.button_texts == [
+        t("Export my data"),
+        t("Delete my data"),
+        t("Member directory"),
+    ]
 
 
 async def test_privacy_from_someone_not_signed_up_says_nothing_is_stored(

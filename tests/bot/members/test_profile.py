@@ -40,19 +40,21 @@ CHANGE_BUTTONS = [
     "Change organisation",
     "Change sector",
     "Change region",
+    "Member directory",
 ]
 IN_PROFILE_CHANGE = "You are changing your profile. Please answer the question, or send /cancel."
 MEMBER_COMMANDS = [
     "start",
     "events",
     "myevents",
+    "people",
     "timebank",
     "profile",
     "settings",
     "privacy",
     "help",
 ]
-ORGANISER_COMMANDS = ["newevent", "attendees", "stats", "members", "broadcast"]
+ORGANISER_COMMANDS = ["newevent", "attendees", "stats", "members", "broadcast", "invite"]
 
 
 @pytest.fixture
@@ -185,7 +187,12 @@ async def test_help_for_an_organiser_also_lists_members(
 async def test_help_for_the_administrator_also_lists_regions(bot: BotHarness, db: Database) -> None:
     await sign_up_member(bot, ADMIN_ID, first_name="Admin", email="admin@example.dk")
     [reply] = await bot.chat.send(ADMIN_ID, "/help")
-    assert commands_listed(reply.text) == [*MEMBER_COMMANDS, *ORGANISER_COMMANDS, "regions"]
+    assert commands_listed(reply.text) == [
+        *MEMBER_COMMANDS,
+        *ORGANISER_COMMANDS,
+        "regions",
+        "topics",
+    ]
 
 
 async def test_help_for_someone_not_signed_up_points_to_start(bot: BotHarness) -> None:

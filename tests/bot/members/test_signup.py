@@ -567,6 +567,7 @@ async def test_sign_up_gives_the_member_their_command_menu(bot: BotHarness) -> N
         "start",
         "events",
         "myevents",
+        "people",
         "timebank",
         "profile",
         "settings",

@@ -1,0 +1,1 @@
+"""/people (the member directory, introductions) and /topics."""

@@ -1,0 +1,1 @@
+"""Connecting members: the consented directory, its topics and introductions (double opt-in)."""
