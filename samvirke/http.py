@@ -1,5 +1,10 @@
-"""The small HTTP server of ``samvirke run``: health check, the Telegram webhook, the
-unsubscribe pages and the public calendar feeds (``/calendar/<region>.ics``, ``/calendar/all.ics``).
+"""The small HTTP server of ``samvirke run``: health check, the Telegram webhook (in webhook
+mode only), the unsubscribe pages and the public calendar feeds (``/calendar/<region>.ics``,
+``/calendar/all.ics``).
+
+``build_http_app`` adds the routes; bad input is answered 4xx by the shared middleware in
+``samvirke.httpguard``; ``start_http`` listens on loopback unless told otherwise, with the
+timeouts and the connection limit of ``ServerLimits``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from telegram import Update
 
 from bot.context import AppType, utc_now
 from samvirke import unsubscribe_pages
+from samvirke.httpguard import BadInput, GuardedSite, ServerLimits, make_middleware, runner_options
 from samvirke.settings import Settings
 from storage.events import rules as event_rules
 from storage.events import views as events
@@ -40,8 +46,12 @@ def build_http_app(
     secret: str | None,
     settings: Settings | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    limits: ServerLimits | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    """The routes. The webhook route exists only when ``bot_app`` and ``secret`` are given (webhook
+    mode): in long-polling mode nothing may inject updates over HTTP."""
+    limits = limits or ServerLimits()
+    app = web.Application(client_max_size=limits.max_body, middlewares=[make_middleware(limits)])
     if settings is not None:
         unsubscribe_pages.add_routes(
             app,
@@ -55,20 +65,18 @@ def build_http_app(
         try:
             async with db.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception:
-            log.exception("health check: database not reachable")
+        except Exception as error:
+            log.warning("health check: database not reachable (%s)", type(error).__name__)
             return web.json_response({"status": "database unavailable"}, status=503)
         return web.json_response({"status": "ok"})
 
     async def webhook(request: web.Request) -> web.Response:
+        assert bot_app is not None
+        assert secret is not None
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if bot_app is None or secret is None or not hmac.compare_digest(given, secret):
+        if not hmac.compare_digest(given.encode(errors="replace"), secret.encode()):
             return web.Response(status=403)
-        try:
-            data = json.loads(await request.read())
-        except ValueError:
-            return web.Response(status=400)
-        await bot_app.update_queue.put(Update.de_json(data, bot_app.bot))
+        await bot_app.update_queue.put(parse_update(await request.read(), bot_app))
         return web.Response(status=200)
 
     async def calendar_feed(request: web.Request) -> web.Response:
@@ -86,7 +94,9 @@ def build_http_app(
             feed.name,
             feed.events,
             url_for=lambda event_id: event_rules.event_link(username, event_id),
-            organizer_email=settings.mail_from if settings is not None else "samvirke@localhost",
+            organizer_email=(
+                settings.mail_from_address if settings is not None else "samvirke@localhost"
+            ),
             now=now,
         )
         return web.Response(
@@ -101,13 +111,37 @@ def build_http_app(
 
     app.router.add_get("/healthz", health)
     app.router.add_get("/calendar/{region}.ics", calendar_feed)
-    app.router.add_post(WEBHOOK_PATH, webhook)
+    if bot_app is not None and secret is not None:
+        app.router.add_post(WEBHOOK_PATH, webhook)
     return app
 
 
-async def start_http(app: web.Application, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
+def parse_update(body: bytes, bot_app: AppType) -> Update:
+    """A webhook body as a Telegram update, or ``BadInput`` (400, one log line)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadInput("webhook body is not JSON") from None
+    if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+        raise BadInput("webhook body is not a Telegram update")
+    try:
+        update = Update.de_json(data, bot_app.bot)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        raise BadInput("webhook body is not a Telegram update") from None
+    return update
+
+
+async def start_http(
+    app: web.Application, port: int, *, host: str = "127.0.0.1", limits: ServerLimits | None = None
+) -> tuple[web.AppRunner, GuardedSite]:
+    """Listen on ``host:port`` (loopback by default: a reverse proxy sits in front)."""
+    limits = limits or ServerLimits()
+    runner = web.AppRunner(app, **runner_options(limits))
     await runner.setup()
-    site = web.TCPSite(runner, host="0.0.0.0", port=port)  # noqa: S104 - served behind a proxy
-    await site.start()
-    return runner
+    site = GuardedSite(runner, host, port, max_connections=limits.max_connections)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, site

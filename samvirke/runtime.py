@@ -38,9 +38,12 @@ async def run(settings: Settings) -> None:
     db = Database(settings.database_url)
     services = Services(settings=settings, db=db)
     bot_app = build_application(services)
-    secret = webhook_secret(token)
-    http = await start_http(
-        build_http_app(db, bot_app, secret=secret, settings=settings), settings.http_port
+    webhook = settings.webhook_mode
+    secret = webhook_secret(token) if webhook else None
+    http, _site = await start_http(
+        build_http_app(db, bot_app, secret=secret, settings=settings),
+        settings.http_port,
+        host=settings.http_host,
     )
     scheduler = Scheduler.from_settings(db, settings)
     scheduler_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
@@ -51,7 +54,9 @@ async def run(settings: Settings) -> None:
                 await bot_app.post_init(bot_app)
             updater = bot_app.updater
             assert updater is not None
-            if settings.public_url is not None:
+            if webhook:
+                assert settings.public_url is not None
+                assert secret is not None
                 url = str(settings.public_url).rstrip("/") + WEBHOOK_PATH
                 await bot_app.bot.set_webhook(
                     url,
@@ -59,11 +64,19 @@ async def run(settings: Settings) -> None:
                     drop_pending_updates=False,
                     allowed_updates=ALLOWED_UPDATES,
                 )
-                log.info("bot running with a webhook; HTTP on port %s", settings.http_port)
+                log.info(
+                    "bot running with a webhook; HTTP on %s:%s",
+                    settings.http_host,
+                    settings.http_port,
+                )
             else:
                 await bot_app.bot.delete_webhook(drop_pending_updates=False)
                 await updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-                log.info("bot running (long polling); HTTP on port %s", settings.http_port)
+                log.info(
+                    "bot running (long polling); HTTP on %s:%s",
+                    settings.http_host,
+                    settings.http_port,
+                )
             await stop.wait()
             log.info("stopping")
             if updater.running:
