@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from samvirke import logs
 
     secrets = [s.get_secret_value() for s in (settings.telegram_token, settings.smtp_password) if s]
-    logs.configure(secrets=secrets)
+    logs.configure(secrets=secrets, format=settings.log_format)
     if args.command == "migrate":
         _migrate(settings)
         return 0

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from telegram import Update
 
 from bot.context import AppType, utc_now
+from samvirke import metrics as metrics_routes
 from samvirke import unsubscribe_pages
 from samvirke.httpguard import BadInput, GuardedSite, ServerLimits, make_middleware, runner_options
 from samvirke.settings import Settings
@@ -47,6 +48,7 @@ def build_http_app(
     settings: Settings | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     limits: ServerLimits | None = None,
+    metrics: metrics_routes.Metrics | None = None,
 ) -> web.Application:
     """The routes. The webhook route exists only when ``bot_app`` and ``secret`` are given (webhook
     mode): in long-polling mode nothing may inject updates over HTTP."""
@@ -60,6 +62,17 @@ def build_http_app(
             default_language=settings.default_language,
             clock=clock,
         )
+    token = settings.metrics_token if settings is not None else None
+    metrics_routes.add_routes(
+        app,
+        db,
+        metrics or metrics_routes.Metrics(),
+        token=token.get_secret_value() if token is not None else None,
+        ready_outbox=dt.timedelta(
+            minutes=settings.ready_outbox_minutes if settings is not None else 30
+        ),
+        clock=clock,
+    )
 
     async def health(_request: web.Request) -> web.Response:
         try:

@@ -11,6 +11,7 @@ import signal
 from bot.app import build_application
 from bot.context import Services
 from samvirke.http import WEBHOOK_PATH, build_http_app, start_http, webhook_secret
+from samvirke.metrics import Metrics
 from samvirke.settings import Settings
 from scheduler.runner import Scheduler
 from storage.uow import Database
@@ -38,14 +39,17 @@ async def run(settings: Settings) -> None:
     db = Database(settings.database_url)
     services = Services(settings=settings, db=db)
     bot_app = build_application(services)
+    metrics = Metrics()
+    metrics.install(bot_app)
     webhook = settings.webhook_mode
     secret = webhook_secret(token) if webhook else None
     http, _site = await start_http(
-        build_http_app(db, bot_app, secret=secret, settings=settings),
+        build_http_app(db, bot_app, secret=secret, settings=settings, metrics=metrics),
         settings.http_port,
         host=settings.http_host,
     )
     scheduler = Scheduler.from_settings(db, settings)
+    metrics.attach_scheduler(scheduler)
     scheduler_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
     try:
         async with bot_app:

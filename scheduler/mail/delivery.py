@@ -239,6 +239,7 @@ class MailDelivery:
             settings, timeout=self.options.smtp_timeout
         )
         self._clock = clock
+        self.totals = DeliveryReport()  # since start, for /metrics
 
     async def run_once(self, now: dt.datetime | None = None) -> DeliveryReport:
         """Claim up to ``batch_size`` due rows and deliver them over one connection."""
@@ -254,6 +255,8 @@ class MailDelivery:
         if not claimed:
             return report
         await self._send_all(deque(claimed), report, now=now)
+        for name in ("claimed", "sent", "retried", "failed"):
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
         log.info(
             "mail batch: claimed=%d sent=%d retry=%d failed=%d",
             report.claimed,
