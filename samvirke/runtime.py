@@ -22,6 +22,23 @@ log = logging.getLogger("samvirke")
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
 
+# After SIGTERM/SIGINT: what is in flight gets this long to finish (rows not yet sent are handed
+# back at once), so that the process exits well within systemd's and Docker's 10 seconds.
+STOP_GRACE = 7.0
+
+
+async def _finish(task: asyncio.Task[None], what: str) -> None:
+    """Wait for ``task`` to stop by itself for ``STOP_GRACE`` seconds, then cancel it."""
+    try:
+        async with asyncio.timeout(STOP_GRACE):
+            await asyncio.shield(task)
+    except TimeoutError:
+        log.warning("stopping: %s did not finish in %.0f s; cancelled", what, STOP_GRACE)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -88,9 +105,10 @@ async def run(settings: Settings) -> None:
             await bot_app.stop()
     finally:
         stop.set()
-        await scheduler_task
+        await _finish(scheduler_task, "the scheduler")
         await http.cleanup()
         await db.dispose()
+        log.info("stopped")
 
 
 async def worker(settings: Settings) -> None:
@@ -99,8 +117,15 @@ async def worker(settings: Settings) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     db = Database(settings.database_url)
+    scheduler = asyncio.create_task(Scheduler.from_settings(db, settings).run(stop))
+    stopped = asyncio.create_task(stop.wait())
     try:
         log.info("worker running")
-        await Scheduler.from_settings(db, settings).run(stop)
+        await asyncio.wait({scheduler, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        log.info("stopping")
     finally:
+        stop.set()
+        stopped.cancel()
+        await _finish(scheduler, "the scheduler")
         await db.dispose()
+        log.info("stopped")
