@@ -41,6 +41,7 @@ if command -v podman >/dev/null && command -v mmdebstrap >/dev/null; then
     log "building $image"
     podman build --quiet --isolation chroot --pull=never \
         --ulimit nofile=4096:4096 --ulimit nproc=1000:1000 \
+        --secret "id=ca_bundle,src=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" \
         --build-arg "BASE=$base" -f deploy/Dockerfile -t "$image" . >/dev/null
     if out="$(podman run --rm --ulimit nofile=4096:4096 --ulimit nproc=1000:1000 \
         "$image" --help 2>&1)"; then
