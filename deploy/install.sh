@@ -9,5 +9,5 @@ python3 -m venv "$prefix/venv"
 "$prefix/venv/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet \
     --require-hashes -r "$source_dir/requirements.txt"
 "$prefix/venv/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet \
-    --no-deps --no-build-isolation "$source_dir"
+    --no-deps "$source_dir"
 "$prefix/venv/bin/samvirke" --help >/dev/null

@@ -60,7 +60,7 @@ async def run(settings: Settings) -> None:
     metrics.install(bot_app)
     webhook = settings.webhook_mode
     secret = webhook_secret(token) if webhook else None
-    http, _site = await start_http(
+    http, site = await start_http(
         build_http_app(db, bot_app, secret=secret, settings=settings, metrics=metrics),
         settings.http_port,
         host=settings.http_host,
@@ -100,6 +100,9 @@ async def run(settings: Settings) -> None:
                 )
             await stop.wait()
             log.info("stopping")
+            # No more updates: the webhook stops listening (Telegram keeps what it could not
+            # deliver and sends it to the next process), long polling stops asking.
+            await site.stop()
             if updater.running:
                 await updater.stop()
             await bot_app.stop()
