@@ -23,6 +23,22 @@ try_commands() {  # $1: a command prefix that runs a program inside the image or
     "${run[@]}" samvirke --help >/dev/null
     "${run[@]}" env SAMVIRKE_DATABASE_URL="sqlite+aiosqlite:////tmp/ci.db" samvirke migrate
     log "samvirke --help and samvirke migrate work"
+    if [[ -x .venv/bin/python ]]; then  # the stand-in Bot API (tests/support) on loopback
+        local token="123:CI-TOKEN" port
+        port="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+        .venv/bin/python tests/support/botapi_server.py "$port" "$token" >/dev/null 2>&1 &
+        local standin=$!
+        sleep 2
+        local out
+        out="$("${run[@]}" env SAMVIRKE_DATABASE_URL="sqlite+aiosqlite:////tmp/ci.db" \
+            SAMVIRKE_TELEGRAM_TOKEN="$token" SAMVIRKE_TELEGRAM_API_URL="http://127.0.0.1:$port" \
+            SAMVIRKE_MAIL_DIR=/tmp/mail samvirke doctor || true)"
+        kill "$standin" 2>/dev/null || true
+        printf '%s\n' "$out" | sed 's/^/[ci:container]   /' >&2
+        grep -q '^ok   bot api: token valid: @sv_bot' <<<"$out"
+        grep -q '^ok   migrations: current' <<<"$out"
+        log "samvirke doctor inside reaches the stand-in Bot API"
+    fi
 }
 
 if [[ "$(id -u)" == 0 ]] && ! command -v podman >/dev/null; then
@@ -49,8 +65,10 @@ if command -v podman >/dev/null && command -v mmdebstrap >/dev/null; then
     else
         log "podman cannot run containers here: ${out##*$'\n'}"
         log "trying the image's file system with chroot instead"
-        root="$(podman image mount "$image")"
-        trap 'podman image unmount "$image" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+        root="$(podman image mount "$image")"  # read-only: a writable /tmp is bound over it
+        mkdir -m 1777 "$work/tmp"
+        mount --bind "$work/tmp" "$root/tmp"
+        trap 'umount "$root/tmp" 2>/dev/null; podman image unmount "$image" >/dev/null 2>&1; rm -rf "$work"' EXIT
         try_commands chroot --userspec=10001:10001 "$root" \
             env PATH=/opt/samvirke/venv/bin:/usr/bin:/bin HOME=/tmp
     fi
