@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from samvirke.settings import ConfigurationError, Settings, load_settings
 
@@ -28,11 +29,52 @@ def _parser() -> argparse.ArgumentParser:
         "SAMVIRKE_PUBLIC_URL is set), the mail delivery and the HTTP server in one process. "
         "Needs SAMVIRKE_TELEGRAM_TOKEN.",
     )
-    sub.add_parser(
+    migrate = sub.add_parser(
         "migrate",
         help="apply database migrations and exit",
         description="Apply the database migrations (Alembic) to SAMVIRKE_DATABASE_URL and exit.",
     )
+    migrate.add_argument(
+        "--dry-run", action="store_true", help="only list the migrations that would run"
+    )
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the configuration, database, mail, Bot API and public URL",
+        description="Check everything that is configured, one line per check with what to do "
+        "when it fails: settings, database and migrations, disk space and permissions, SMTP "
+        "(connect, EHLO, TLS, login; sends nothing), the Bot API (token, webhook), "
+        "SAMVIRKE_PUBLIC_URL, the time zone and SAMVIRKE_MAIL_FROM. Exit status 1 when a check "
+        "fails. Secrets are never printed.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    backup = sub.add_parser(
+        "backup",
+        help="make a consistent copy of the database while Samvirke runs",
+        description="Copy the database while the bot runs: SQLite with its online backup API, "
+        "PostgreSQL with pg_dump (from postgresql-client). The file is named with the date "
+        "and time (samvirke-YYYYMMDD-HHMMSS.db or .dump) and readable only by its owner.",
+    )
+    backup.add_argument(
+        "--output",
+        metavar="FILE",
+        help="the file, or a folder to put the dated file in (default: var/backups/ beside "
+        "a SQLite database, ./var/backups/ for PostgreSQL)",
+    )
+    backup.add_argument(
+        "--keep",
+        type=int,
+        metavar="N",
+        help="afterwards delete all but the newest N dated backups in that folder",
+    )
+    restore = sub.add_parser(
+        "restore",
+        help="replace the database with a backup and migrate it",
+        description="Replace the contents of SAMVIRKE_DATABASE_URL with a backup made by "
+        "`samvirke backup`, then apply the migrations the backup is missing. Stop Samvirke "
+        "first. Refuses a database that holds members or events unless --force is given.",
+    )
+    restore.add_argument("file", type=Path, metavar="FILE", help="the backup file")
+    restore.add_argument("--force", action="store_true", help="replace a database that holds data")
     sub.add_parser(
         "worker",
         help="run only the scheduler and outbox delivery",
@@ -81,16 +123,81 @@ def _migrate(settings: Settings) -> None:
     log.info("database is up to date")
 
 
+def _doctor(as_json: bool) -> int:
+    from samvirke import doctor
+
+    try:
+        settings = load_settings()
+    except ConfigurationError as error:
+        checks = [doctor.settings_failure(str(error))]
+    else:
+        checks = asyncio.run(doctor.run_checks(settings))
+    print(doctor.report(checks, as_json=as_json))
+    return 1 if doctor.failed(checks) else 0
+
+
+def _dry_run(settings: Settings) -> int:
+    from storage.migrate import pending_for
+
+    try:
+        todo = pending_for(settings.database_url)
+    except Exception as error:
+        raise SystemExit(
+            f"samvirke: cannot read the database at SAMVIRKE_DATABASE_URL: {type(error).__name__}"
+        ) from None
+    if not todo:
+        print("The database is up to date: no migration would run.")
+    for revision in todo:
+        print(f"would apply {revision.revision}: {revision.doc}")
+    return 0
+
+
+def _backup(settings: Settings, output: str | None, keep: int | None) -> int:
+    from samvirke.backup import BackupError, backup, prune
+
+    if keep is not None and keep < 1:
+        raise SystemExit("samvirke: --keep needs a number of backups, 1 or more")
+    try:
+        made = backup(settings.database_url, output, now=dt.datetime.now(dt.UTC))
+    except BackupError as error:
+        raise SystemExit(f"samvirke: backup failed: {error}") from None
+    print(f"backup written to {made} ({made.stat().st_size} bytes)")
+    if keep is not None:
+        for old in prune(made.parent, keep, made.suffix):
+            print(f"deleted old backup {old}")
+    return 0
+
+
+def _restore(settings: Settings, file: Path, force: bool) -> int:
+    from samvirke.backup import BackupError, restore
+
+    try:
+        migrated = restore(settings.database_url, file, force=force)
+    except BackupError as error:
+        raise SystemExit(f"samvirke: restore refused: {error}") from None
+    extra = f", then applied {migrated} migration(s)" if migrated else ""
+    print(f"restored {file}{extra}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        return _doctor(args.json)
     settings = _settings()
     from samvirke import logs
 
     secrets = [s.get_secret_value() for s in (settings.telegram_token, settings.smtp_password) if s]
-    logs.configure(secrets=secrets)
+    logs.configure(secrets=secrets, format=settings.log_format)
     if args.command == "migrate":
+        if args.dry_run:
+            return _dry_run(settings)
         _migrate(settings)
         return 0
+    if args.command == "backup":
+        return _backup(settings, args.output, args.keep)
+    if args.command == "restore":
+        return _restore(settings, args.file, args.force)
     if args.command == "run":
         if settings.telegram_token is None:
             raise SystemExit(

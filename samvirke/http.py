@@ -1,10 +1,16 @@
-"""The small HTTP server of ``samvirke run``: health check, the Telegram webhook, the
-unsubscribe pages and the public calendar feeds (``/calendar/<region>.ics``, ``/calendar/all.ics``).
+"""The small HTTP server of ``samvirke run``: health check, the Telegram webhook (in webhook
+mode only), the unsubscribe pages and the public calendar feeds (``/calendar/<region>.ics``,
+``/calendar/all.ics``).
+
+``build_http_app`` adds the routes; bad input is answered 4xx by the shared middleware in
+``samvirke.httpguard``; ``start_http`` listens on loopback unless told otherwise, with the
+timeouts and the connection limit of ``ServerLimits``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -15,7 +21,9 @@ from sqlalchemy import text
 from telegram import Update
 
 from bot.context import AppType
+from samvirke import metrics as metrics_routes
 from samvirke import unsubscribe_pages
+from samvirke.httpguard import BadInput, GuardedSite, ServerLimits, make_middleware, runner_options
 from samvirke.settings import Settings
 from storage.clock import Clock, utcnow
 from storage.events import rules as event_rules
@@ -39,8 +47,13 @@ def build_http_app(
     secret: str | None,
     settings: Settings | None = None,
     clock: Clock = utcnow,
+    limits: ServerLimits | None = None,
+    metrics: metrics_routes.Metrics | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    """The routes. The webhook route exists only when ``bot_app`` and ``secret`` are given (webhook
+    mode): in long-polling mode nothing may inject updates over HTTP."""
+    limits = limits or ServerLimits()
+    app = web.Application(client_max_size=limits.max_body, middlewares=[make_middleware(limits)])
     if settings is not None:
         unsubscribe_pages.add_routes(
             app,
@@ -49,25 +62,34 @@ def build_http_app(
             default_language=settings.default_language,
             clock=clock,
         )
+    token = settings.metrics_token if settings is not None else None
+    metrics_routes.add_routes(
+        app,
+        db,
+        metrics or metrics_routes.Metrics(),
+        token=token.get_secret_value() if token is not None else None,
+        ready_outbox=dt.timedelta(
+            minutes=settings.ready_outbox_minutes if settings is not None else 30
+        ),
+        clock=clock,
+    )
 
     async def health(_request: web.Request) -> web.Response:
         try:
             async with db.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception:
-            log.exception("health check: database not reachable")
+        except Exception as error:
+            log.warning("health check: database not reachable (%s)", type(error).__name__)
             return web.json_response({"status": "database unavailable"}, status=503)
         return web.json_response({"status": "ok"})
 
     async def webhook(request: web.Request) -> web.Response:
+        assert bot_app is not None
+        assert secret is not None
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if bot_app is None or secret is None or not hmac.compare_digest(given, secret):
+        if not hmac.compare_digest(given.encode(errors="replace"), secret.encode()):
             return web.Response(status=403)
-        try:
-            data = json.loads(await request.read())
-        except ValueError:
-            return web.Response(status=400)
-        await bot_app.update_queue.put(Update.de_json(data, bot_app.bot))
+        await bot_app.update_queue.put(parse_update(await request.read(), bot_app))
         return web.Response(status=200)
 
     async def calendar_feed(request: web.Request) -> web.Response:
@@ -85,7 +107,9 @@ def build_http_app(
             feed.name,
             feed.events,
             url_for=lambda event_id: event_rules.event_link(username, event_id),
-            organizer_email=settings.mail_from if settings is not None else "samvirke@localhost",
+            organizer_email=(
+                settings.mail_from_address if settings is not None else "samvirke@localhost"
+            ),
             now=now,
         )
         return web.Response(
@@ -100,13 +124,37 @@ def build_http_app(
 
     app.router.add_get("/healthz", health)
     app.router.add_get("/calendar/{region}.ics", calendar_feed)
-    app.router.add_post(WEBHOOK_PATH, webhook)
+    if bot_app is not None and secret is not None:
+        app.router.add_post(WEBHOOK_PATH, webhook)
     return app
 
 
-async def start_http(app: web.Application, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
+def parse_update(body: bytes, bot_app: AppType) -> Update:
+    """A webhook body as a Telegram update, or ``BadInput`` (400, one log line)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadInput("webhook body is not JSON") from None
+    if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+        raise BadInput("webhook body is not a Telegram update")
+    try:
+        update = Update.de_json(data, bot_app.bot)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        raise BadInput("webhook body is not a Telegram update") from None
+    return update
+
+
+async def start_http(
+    app: web.Application, port: int, *, host: str = "127.0.0.1", limits: ServerLimits | None = None
+) -> tuple[web.AppRunner, GuardedSite]:
+    """Listen on ``host:port`` (loopback by default: a reverse proxy sits in front)."""
+    limits = limits or ServerLimits()
+    runner = web.AppRunner(app, **runner_options(limits))
     await runner.setup()
-    site = web.TCPSite(runner, host="0.0.0.0", port=port)  # noqa: S104 - served behind a proxy
-    await site.start()
-    return runner
+    site = GuardedSite(runner, host, port, max_connections=limits.max_connections)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, site

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 
 QUIET = {
@@ -46,9 +48,32 @@ def quiet_noisy_libraries() -> None:
             logger.setLevel(level)
 
 
-def configure(level: int = logging.INFO, *, secrets: list[str] | None = None) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (``SAMVIRKE_LOG_FORMAT=json``), for journald or a log shipper.
+    A traceback is reduced to the exception's type: its text may quote personal data."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = record.exc_info[0].__name__
+        return json.dumps(entry, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure(
+    level: int = logging.INFO, *, secrets: list[str] | None = None, format: str = "text"
+) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if format == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(_RedactSecrets(secrets or []))
     root = logging.getLogger()
     root.handlers[:] = [handler]

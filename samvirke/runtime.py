@@ -11,6 +11,7 @@ import signal
 from bot.app import build_application
 from bot.context import Services
 from samvirke.http import WEBHOOK_PATH, build_http_app, start_http, webhook_secret
+from samvirke.metrics import Metrics
 from samvirke.settings import Settings
 from scheduler.runner import Scheduler
 from storage.uow import Database
@@ -19,6 +20,23 @@ log = logging.getLogger("samvirke")
 # my_chat_member: Telegram says when a member blocks or unblocks the bot (broadcasts skip
 # blocked members). Given to both getUpdates and setWebhook: Telegram keeps the last list.
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+
+
+# After SIGTERM/SIGINT: what is in flight gets this long to finish (rows not yet sent are handed
+# back at once), so that the process exits well within systemd's and Docker's 10 seconds.
+STOP_GRACE = 7.0
+
+
+async def _finish(task: asyncio.Task[None], what: str) -> None:
+    """Wait for ``task`` to stop by itself for ``STOP_GRACE`` seconds, then cancel it."""
+    try:
+        async with asyncio.timeout(STOP_GRACE):
+            await asyncio.shield(task)
+    except TimeoutError:
+        log.warning("stopping: %s did not finish in %.0f s; cancelled", what, STOP_GRACE)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -38,11 +56,17 @@ async def run(settings: Settings) -> None:
     db = Database(settings.database_url)
     services = Services(settings=settings, db=db)
     bot_app = build_application(services)
-    secret = webhook_secret(token)
-    http = await start_http(
-        build_http_app(db, bot_app, secret=secret, settings=settings), settings.http_port
+    metrics = Metrics()
+    metrics.install(bot_app)
+    webhook = settings.webhook_mode
+    secret = webhook_secret(token) if webhook else None
+    http, site = await start_http(
+        build_http_app(db, bot_app, secret=secret, settings=settings, metrics=metrics),
+        settings.http_port,
+        host=settings.http_host,
     )
     scheduler = Scheduler.from_settings(db, settings)
+    metrics.attach_scheduler(scheduler)
     scheduler_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
     try:
         async with bot_app:
@@ -51,7 +75,9 @@ async def run(settings: Settings) -> None:
                 await bot_app.post_init(bot_app)
             updater = bot_app.updater
             assert updater is not None
-            if settings.public_url is not None:
+            if webhook:
+                assert settings.public_url is not None
+                assert secret is not None
                 url = str(settings.public_url).rstrip("/") + WEBHOOK_PATH
                 await bot_app.bot.set_webhook(
                     url,
@@ -59,21 +85,33 @@ async def run(settings: Settings) -> None:
                     drop_pending_updates=False,
                     allowed_updates=ALLOWED_UPDATES,
                 )
-                log.info("bot running with a webhook; HTTP on port %s", settings.http_port)
+                log.info(
+                    "bot running with a webhook; HTTP on %s:%s",
+                    settings.http_host,
+                    settings.http_port,
+                )
             else:
                 await bot_app.bot.delete_webhook(drop_pending_updates=False)
                 await updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-                log.info("bot running (long polling); HTTP on port %s", settings.http_port)
+                log.info(
+                    "bot running (long polling); HTTP on %s:%s",
+                    settings.http_host,
+                    settings.http_port,
+                )
             await stop.wait()
             log.info("stopping")
+            # No more updates: the webhook stops listening (Telegram keeps what it could not
+            # deliver and sends it to the next process), long polling stops asking.
+            await site.stop()
             if updater.running:
                 await updater.stop()
             await bot_app.stop()
     finally:
         stop.set()
-        await scheduler_task
+        await _finish(scheduler_task, "the scheduler")
         await http.cleanup()
         await db.dispose()
+        log.info("stopped")
 
 
 async def worker(settings: Settings) -> None:
@@ -82,8 +120,15 @@ async def worker(settings: Settings) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     db = Database(settings.database_url)
+    scheduler = asyncio.create_task(Scheduler.from_settings(db, settings).run(stop))
+    stopped = asyncio.create_task(stop.wait())
     try:
         log.info("worker running")
-        await Scheduler.from_settings(db, settings).run(stop)
+        await asyncio.wait({scheduler, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        log.info("stopping")
     finally:
+        stop.set()
+        stopped.cancel()
+        await _finish(scheduler, "the scheduler")
         await db.dispose()
+        log.info("stopped")

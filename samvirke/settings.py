@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -20,6 +27,8 @@ from sqlalchemy.exc import ArgumentError
 Language = Literal["da", "sv", "en"]
 LANGUAGES: tuple[Language, ...] = ("da", "sv", "en")
 SmtpSecurity = Literal["none", "starttls", "tls"]
+TelegramMode = Literal["auto", "polling", "webhook"]
+LogFormat = Literal["text", "json"]
 
 ENV_PREFIX = "SAMVIRKE_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/samvirke.db"
@@ -61,6 +70,15 @@ class Settings(BaseSettings):
     # Signs unsubscribe links; derived from the bot token when unset.
     secret_key: SecretStr | None = None
     http_port: int = Field(default=8080, ge=1, le=65535)
+    # Loopback by default: a reverse proxy (Caddy) sits in front. 0.0.0.0 listens everywhere.
+    http_host: str = "127.0.0.1"
+    # auto: webhook when SAMVIRKE_PUBLIC_URL is https, else long polling.
+    telegram_mode: TelegramMode = "auto"
+    # /metrics answers loopback clients; others only with "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
+    log_format: LogFormat = "text"
+    # /readyz fails when queued outbox rows have waited longer than this (minutes).
+    ready_outbox_minutes: int = Field(default=30, ge=1, le=10_000)
     # Timebank: the balance range of a member's account (whole hours), of an organisation
     # account, and the days an exchange waits for the other side's confirmation.
     timebank_min_balance_hours: int = Field(default=-20, le=0, ge=-100_000)
@@ -107,10 +125,37 @@ class Settings(BaseSettings):
     @field_validator("mail_from")
     @classmethod
     def _check_mail_from(cls, value: str) -> str:
-        _name, address = parseaddr(value)
-        if not address or "@" not in address or address != value.strip() or len(address) > 254:
-            raise ValueError("not an e-mail address (e.g. samvirke@network.example)")
-        return address
+        """``address`` or ``Display Name <address>`` (the name may hold any letters)."""
+        value = value.strip()
+        if "\r" in value or "\n" in value:
+            raise ValueError("a line break is not allowed")
+        name, address = parseaddr(value)
+        bare = address == value
+        named = value.endswith(f"<{address}>") and bool(name)
+        if (
+            not address
+            or "@" not in address
+            or not address.isascii()
+            or any(ch.isspace() or ch in '<>,;:"' for ch in address)
+            or not (bare or named)
+            or len(address) > 254
+        ):
+            raise ValueError(
+                "not an e-mail address (e.g. samvirke@network.example or "
+                "Samvirke <samvirke@network.example>)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> Settings:
+        if self.telegram_mode == "webhook" and (
+            self.public_url is None or self.public_url.scheme != "https"
+        ):
+            raise ValueError(
+                "SAMVIRKE_TELEGRAM_MODE=webhook needs SAMVIRKE_PUBLIC_URL with https "
+                "(Telegram calls webhooks over HTTPS only)"
+            )
+        return self
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -165,6 +210,18 @@ class Settings(BaseSettings):
             token = self.telegram_token.get_secret_value()
             return hashlib.sha256(f"samvirke-signing-key:{token}".encode()).digest()
         raise ConfigurationError("set SAMVIRKE_SECRET_KEY (or SAMVIRKE_TELEGRAM_TOKEN)")
+
+    @property
+    def mail_from_address(self) -> str:
+        """The bare address of ``SAMVIRKE_MAIL_FROM`` (envelope sender, calendar organiser)."""
+        return parseaddr(self.mail_from)[1]
+
+    @property
+    def webhook_mode(self) -> bool:
+        """Updates come by webhook (else long polling); see ``SAMVIRKE_TELEGRAM_MODE``."""
+        if self.telegram_mode == "auto":
+            return self.public_url is not None and self.public_url.scheme == "https"
+        return self.telegram_mode == "webhook"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -226,7 +283,10 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
             message = str(error["msg"]).removeprefix("Value error, ")
+            if not error["loc"]:  # a rule across settings: its message names them
+                lines.append(message)
+                continue
+            field = str(error["loc"][0])
             lines.append(f"{ENV_PREFIX}{field.upper()}: {message}")
         raise ConfigurationError("; ".join(lines)) from None

@@ -393,7 +393,7 @@ async def calendar_pressed(update: Update, context: Context) -> None:
     data = invites.event_file(
         view,
         url=event_rules.event_link(bot_username(context), view.id),
-        organizer_email=context.services.settings.mail_from,
+        organizer_email=context.services.settings.mail_from_address,
         now=context.now,
     )
     await chat.send_document(

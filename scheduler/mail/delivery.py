@@ -139,6 +139,9 @@ class SentMarker:
                     self._slots.release()
 
 
+STOPPING = "worker stopping"
+
+
 @dataclass
 class DeliveryReport:
     """What one run did (counts only)."""
@@ -233,6 +236,8 @@ class MailDelivery:
             settings, timeout=self.options.smtp_timeout
         )
         self._clock = clock
+        self.totals = DeliveryReport()  # since start, for /metrics
+        self._stop: asyncio.Event | None = None  # set: stop sending, hand back the rest
 
     async def run_once(self, now: dt.datetime | None = None) -> DeliveryReport:
         """Claim up to ``batch_size`` due rows and deliver them over one connection."""
@@ -248,6 +253,8 @@ class MailDelivery:
         if not claimed:
             return report
         await self._send_all(deque(claimed), report, now=now)
+        for name in ("claimed", "sent", "retried", "failed"):
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
         log.info(
             "mail batch: claimed=%d sent=%d retry=%d failed=%d",
             report.claimed,
@@ -260,6 +267,7 @@ class MailDelivery:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Run batches until ``stop`` is set; a full batch is followed at once by the next."""
         log.info("mail delivery started: %s", self.transport.description)
+        self._stop = stop
         while not stop.is_set():
             try:
                 report = await self.run_once()
@@ -340,6 +348,17 @@ class MailDelivery:
                 raise outcome
         if queue:
             why = next((o for o in outcomes if isinstance(o, str)), "not sent")
+            if why == STOPPING:  # claimable again at once, by this worker's successor
+                for message in queue:
+                    await outbox.mark_retry(
+                        self._database.unit_of_work(),
+                        message,
+                        error=f"not sent: {why}",
+                        next_attempt_at=self._clock(),
+                    )
+                report.retried += len(queue)
+                log.info("mail: stopping; %d row(s) handed back", len(queue))
+                return
             await self._postpone(list(queue), why, report)
 
     async def _send_over(
@@ -358,6 +377,10 @@ class MailDelivery:
         deadline = now + self.options.lease / 2
         next_mail = first
         while True:
+            if self._stop is not None and self._stop.is_set():
+                if next_mail is not None:
+                    queue.appendleft(next_mail[0])
+                return STOPPING
             if self._clock() >= deadline:
                 if next_mail is not None:
                     queue.appendleft(next_mail[0])

@@ -263,6 +263,7 @@ class TelegramDelivery:
         self.options = options or TelegramOptions()
         self.limiter = limiter or RateLimiter()
         self._clock = clock
+        self.totals = TelegramReport()  # since start, for /metrics
 
     async def run_once(self, now: dt.datetime | None = None) -> TelegramReport:
         """Claim up to ``batch_size`` due rows and send them all at the allowed rate."""
@@ -276,7 +277,7 @@ class TelegramDelivery:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Send until ``stop`` is set; rows not yet sent off then are given back at once."""
         log.info("telegram delivery started (%d messages per second)", self.limiter.rate)
-        run = _Run(TelegramReport(), self.limiter)
+        run = _Run(self.totals, self.limiter)
         while not stop.is_set() or run.queues or run.tasks:
             if stop.is_set() and run.queues:
                 await self._postpone(run, "worker stopping")

@@ -21,12 +21,15 @@ def make_token(secret: bytes, member_id: int) -> str:
 
 
 def read_token(secret: bytes, token: str) -> int | None:
-    """The member id in a genuine token, else None."""
+    """The member id in a genuine token, else None (whatever characters ``token`` holds)."""
+    if not token.isascii():
+        return None
     member_part, _, _signature = token.partition(".")
     if not member_part.isdigit() or len(member_part) > 12:
         return None
     member_id = int(member_part)
-    return member_id if hmac.compare_digest(make_token(secret, member_id), token) else None
+    genuine = make_token(secret, member_id).encode()
+    return member_id if hmac.compare_digest(genuine, token.encode()) else None
 
 
 async def unsubscribe(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> str | None:

@@ -209,3 +209,69 @@ def test_database_password_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_settings_class_reads_the_same_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMVIRKE_HTTP_PORT", "8181")
     assert Settings().http_port == 8181
+
+
+@pytest.mark.parametrize(
+    ("value", "address"),
+    [
+        ("samvirke@network.example", "samvirke@network.example"),
+        ("Samvirke <samvirke@example.org>", "samvirke@example.org"),
+        ("Netværk Midt <netvaerk@example.dk>", "netvaerk@example.dk"),
+        ('"Samvirke, Skåne" <skane@example.se>', "skane@example.se"),
+    ],
+)
+def test_mail_from_with_or_without_a_display_name(
+    monkeypatch: pytest.MonkeyPatch, value: str, address: str
+) -> None:
+    monkeypatch.setenv("SAMVIRKE_MAIL_FROM", value)
+    settings = load_settings()
+    assert settings.mail_from == value
+    assert settings.mail_from_address == address
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "samvirke",
+        "Samvirke <samvirke>",
+        "a@b.dk <c@d.dk> x",
+        "Sam <søren@example.dk>",
+        "<>",
+        "x\r\n@y",
+    ],
+)
+def test_mail_from_that_is_not_an_address_is_named(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    assert error_of(monkeypatch, MAIL_FROM=value).startswith("SAMVIRKE_MAIL_FROM: ")
+
+
+@pytest.mark.parametrize(
+    ("mode", "public_url", "webhook"),
+    [
+        ("auto", "", False),
+        ("auto", "https://bot.example.org", True),
+        ("auto", "http://bot.example.org", False),
+        ("polling", "https://bot.example.org", False),
+        ("webhook", "https://bot.example.org", True),
+    ],
+)
+def test_telegram_mode(
+    monkeypatch: pytest.MonkeyPatch, mode: str, public_url: str, webhook: bool
+) -> None:
+    monkeypatch.setenv("SAMVIRKE_TELEGRAM_MODE", mode)
+    monkeypatch.setenv("SAMVIRKE_PUBLIC_URL", public_url)
+    assert load_settings().webhook_mode is webhook
+
+
+def test_webhook_mode_needs_an_https_public_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = error_of(monkeypatch, TELEGRAM_MODE="webhook", PUBLIC_URL="http://bot.example.org")
+    assert "SAMVIRKE_TELEGRAM_MODE" in message
+    assert "SAMVIRKE_PUBLIC_URL" in message
+    assert error_of(monkeypatch, TELEGRAM_MODE="sometimes").startswith("SAMVIRKE_TELEGRAM_MODE: ")
+
+
+def test_http_server_listens_on_loopback_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().http_host == "127.0.0.1"
+    monkeypatch.setenv("SAMVIRKE_HTTP_HOST", "::")
+    assert load_settings().http_host == "::"

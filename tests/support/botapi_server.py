@@ -57,6 +57,8 @@ class BotApiServer:
     broken: set[int] = field(default_factory=set)
     server_errors: int = 0
     port: int = 0
+    webhook_url: str = ""  # set by setWebhook, cleared by deleteWebhook
+    webhook_error: str | None = None  # what getWebhookInfo reports as the last error
 
     accepted: list[Accepted] = field(default_factory=list)
     too_many: int = 0  # 429s answered
@@ -167,6 +169,22 @@ class BotApiServer:
             return _ok(
                 {"id": 999_000, "is_bot": True, "first_name": "Samvirke", "username": "sv_bot"}
             )
+        if method == "setWebhook":
+            self.webhook_url = str(params.get("url") or "")
+        if method == "deleteWebhook":
+            self.webhook_url = ""
+        if method == "getWebhookInfo":
+            info: dict[str, Any] = {
+                "url": self.webhook_url,
+                "has_custom_certificate": False,
+                "pending_update_count": 0,
+            }
+            if self.webhook_error is not None:
+                info |= {
+                    "last_error_date": int(time.time()),
+                    "last_error_message": self.webhook_error,
+                }
+            return _ok(info)
         if method not in COUNTED:
             return _ok(True)
         chat_id = int(params["chat_id"])

@@ -826,3 +826,28 @@ def test_backoff_doubles_up_to_the_cap() -> None:
 def test_classify(error: Exception, permanent: bool, connection_lost: bool) -> None:
     failure = classify(error)
     assert (failure.permanent, failure.connection_lost) == (permanent, connection_lost)
+
+
+async def test_mail_from_with_a_display_name(
+    db: Database, now: dt.datetime, clock: Clock, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    """SAMVIRKE_MAIL_FROM as ``Name <address>``: the name (encoded) in From, the address as the
+    envelope sender and in the Message-ID."""
+    settings = make_settings(
+        tmp_path, smtp.port, mail_from="Netværk Midt – Samvirke <netvaerk@samvirke.test>"
+    )
+    registration = await register(db, now)
+
+    report = await make_delivery(db, settings, clock).run_once()
+
+    assert report.sent == 1
+    [received] = smtp.handler.received
+    assert received.mail_from == "netvaerk@samvirke.test"
+    assert received.header_section.isascii()
+    [sender] = received.message()["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        "Netværk Midt – Samvirke",
+        "netvaerk@samvirke.test",
+    )
+    key = f"verify:{registration.member.id}:1"
+    assert received.message()["Message-ID"] == message_id(key, "samvirke.test")
