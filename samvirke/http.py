@@ -17,7 +17,7 @@ from sqlalchemy import text
 from telegram import Update
 
 from bot.context import AppType, utc_now
-from samvirke import unsubscribe_pages
+from samvirke import pages, unsubscribe_pages
 from samvirke.settings import Settings
 from storage.events import rules as event_rules
 from storage.events import views as events
@@ -49,6 +49,9 @@ def build_http_app(
             secret=settings.signing_key(),
             default_language=settings.default_language,
             clock=clock,
+        )
+        pages.add_routes(
+            app, db, settings=settings, username=lambda: pages.bot_username(bot_app), clock=clock
         )
 
     async def health(_request: web.Request) -> web.Response:

@@ -1,0 +1,6 @@
+"""The public event pages: ``GET /events`` (upcoming, ``?region=<code>``), ``/events/<id>``,
+``/events/<id>.ics`` and the link-preview image ``/events/<id>.png``."""
+
+from samvirke.pages.routes import add_routes, bot_username
+
+__all__ = ["add_routes", "bot_username"]
