@@ -88,7 +88,10 @@ def build_http_app(
         body = invites.feed(
             feed.name,
             feed.events,
-            url_for=lambda event_id: event_rules.event_link(username, event_id),
+            url_for=lambda event_id: (
+                pages.page_link(settings.public_url if settings else None, event_id)
+                or event_rules.event_link(username, event_id)
+            ),
             organizer_email=settings.mail_from if settings is not None else "samvirke@localhost",
             now=now,
         )

@@ -33,6 +33,7 @@ from storage.events import publishing as event_publishing
 from storage.events import rules as event_rules
 from storage.events import views as events
 from storage.events.dates import format_moment, format_when
+from storage.events.public import page_link
 from storage.events.publishing import EventDraft
 from templates.i18n import Translator
 
@@ -394,6 +395,9 @@ async def publish(update: Update, context: Context) -> str | int:
     text = t("Published! Members can find it with /events.")
     if link:
         text += "\n" + t("Share this link to invite people: {link}", link=link)
+    page = page_link(context.services.settings.public_url, view.id)
+    if page:
+        text += "\n" + t("Its page for everyone, also outside Telegram: {link}", link=page)
     await send(update, text)
     await send_card(update, context, events.EventCard(view, None))
     return ConversationHandler.END

@@ -32,6 +32,15 @@ class PublicList:
     events: list[EventView] = field(default_factory=list)
 
 
+def page_link(public_url: object | None, event_id: int) -> str | None:
+    """The event's public page (``{SAMVIRKE_PUBLIC_URL}/events/<id>``), None without a public
+    URL."""
+    if public_url is None:
+        return None
+    base = str(public_url).rstrip("/")
+    return f"{base}/events/{event_id}" if base else None
+
+
 def _organiser(member: Member | None) -> str | None:
     if member is None or member.deleted_at is not None or not member.name:
         return None
