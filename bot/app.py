@@ -12,6 +12,8 @@ from telegram.warnings import PTBUserWarning
 
 from bot import commands
 from bot.broadcasts import compose as broadcast
+from bot.channels import manage as channels
+from bot.channels import posts as channel_posts
 from bot.context import CONTEXT_TYPES, AppType, Services, load_viewer
 from bot.errors import on_error
 from bot.events import attendees
@@ -25,6 +27,7 @@ from bot.timebank import overview as timebank
 from samvirke.logs import quiet_noisy_libraries
 
 VIEWER_GROUP = -1
+CHANNELS_GROUP = 1  # the bot's own place in channels and groups (bot.channels.manage)
 
 
 def _handlers() -> list[Any]:
@@ -47,6 +50,8 @@ def _handlers() -> list[Any]:
         *attendees.handlers(),
         *event_stats.handlers(),
         *broadcast.handlers(),
+        *channels.handlers(),
+        *channel_posts.handlers(),
         *timebank.handlers(),
         *menu.last_resort_handlers(),
     ]
@@ -90,5 +95,6 @@ def build_application(
     application.bot_data["services"] = services
     application.add_handler(TypeHandler(Update, load_viewer), group=VIEWER_GROUP)
     application.add_handlers(_handlers())
+    application.add_handlers(channels.membership_handlers(), group=CHANNELS_GROUP)
     application.add_error_handler(on_error)
     return application

@@ -31,6 +31,7 @@ ORGANISER_COMMANDS: list[tuple[str, str]] = [
 ]
 ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("regions", N_("See and add regions")),
+    ("channels", N_("The channels and groups I post in")),
 ]
 
 

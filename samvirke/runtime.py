@@ -18,7 +18,13 @@ from storage.uow import Database
 log = logging.getLogger("samvirke")
 # my_chat_member: Telegram says when a member blocks or unblocks the bot (broadcasts skip
 # blocked members). Given to both getUpdates and setWebhook: Telegram keeps the last list.
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+ALLOWED_UPDATES = [
+    "message",
+    "callback_query",
+    "my_chat_member",
+    "inline_query",
+    "chosen_inline_result",
+]
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:

@@ -20,6 +20,7 @@ from telegram.ext import (
     MessageHandler,
 )
 
+from bot.channels import posts as channel_posts
 from bot.context import Context
 from bot.events import forms
 from bot.events.browse import bot_username, send_card
@@ -400,6 +401,7 @@ async def publish(update: Update, context: Context) -> str | int:
         text += "\n" + t("Its page for everyone, also outside Telegram: {link}", link=page)
     await send(update, text)
     await send_card(update, context, events.EventCard(view, None))
+    await channel_posts.offer(update, context, view)
     return ConversationHandler.END
 
 

@@ -198,7 +198,12 @@ async def test_help_for_an_organiser_also_lists_members(
 async def test_help_for_the_administrator_also_lists_regions(bot: BotHarness, db: Database) -> None:
     await sign_up_member(bot, ADMIN_ID, first_name="Admin", email="admin@example.dk")
     [reply] = await bot.chat.send(ADMIN_ID, "/help")
-    assert commands_listed(reply.text) == [*MEMBER_COMMANDS, *ORGANISER_COMMANDS, "regions"]
+    assert commands_listed(reply.text) == [
+        *MEMBER_COMMANDS,
+        *ORGANISER_COMMANDS,
+        "regions",
+        "channels",
+    ]
 
 
 async def test_help_for_someone_not_signed_up_points_to_start(bot: BotHarness) -> None:
