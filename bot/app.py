@@ -21,6 +21,7 @@ from bot.events import browse as events
 from bot.events import create as new_event
 from bot.events import manage as manage_event
 from bot.events import stats as event_stats
+from bot.inline import share as inline_share
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
 from bot.persistence import DatabasePersistence
 from bot.timebank import overview as timebank
@@ -52,6 +53,7 @@ def _handlers() -> list[Any]:
         *broadcast.handlers(),
         *channels.handlers(),
         *channel_posts.handlers(),
+        *inline_share.handlers(),
         *timebank.handlers(),
         *menu.last_resort_handlers(),
     ]

@@ -5,12 +5,12 @@ and cancelled events only, with their seat counts and organiser, never who is co
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import and_, or_, select
 
 from storage.events.views import EventView, counts, view_of, with_region
-from storage.models import Event, EventStatus, Member, Region
+from storage.models import Event, EventStatus, Member, Region, RsvpStatus
 from storage.uow import UnitOfWork
 
 PUBLIC_STATUSES = (EventStatus.PUBLISHED, EventStatus.CANCELLED)
@@ -104,3 +104,52 @@ async def regions(uow: UnitOfWork) -> list[tuple[str, str]]:
             select(Region.code, Region.name).where(Region.active.is_(True)).order_by(Region.name)
         )
         return [(code, name) for code, name in rows.all()]
+
+
+SEARCH_LIMIT = 20
+SEARCH_SCAN = 500
+
+
+def _matches(view: EventView, words: list[str]) -> bool:
+    haystack = " ".join(
+        part for part in (view.title, view.location, view.region_name, view.description) if part
+    ).casefold()
+    return all(word in haystack for word in words)
+
+
+async def search(
+    uow: UnitOfWork,
+    query: str,
+    *,
+    region_id: int | None,
+    now: dt.datetime,
+    limit: int = SEARCH_LIMIT,
+) -> list[EventView]:
+    """Published events that have not ended whose title, place, region or description hold
+    every word of ``query`` (any case; an empty query matches all): the member's region and
+    the whole network's first, then the others, each soonest first."""
+    words = query.casefold().split()[:10]
+    async with uow:
+        rows = (
+            await uow.session.execute(
+                with_region()
+                .where(Event.status == EventStatus.PUBLISHED, Event.ends_at > now)
+                .order_by(Event.starts_at, Event.id)
+                .limit(SEARCH_SCAN)
+            )
+        ).all()
+        views = [view_of(event, name) for event, name in rows]
+        found = [view for view in views if _matches(view, words)]
+        found.sort(key=lambda v: v.region_id is not None and v.region_id != region_id)
+        found = found[:limit]
+        counted = await counts(uow.session, [view.id for view in found])
+        return [view_of_counts(view, counted[view.id]) for view in found]
+
+
+def view_of_counts(view: EventView, counted: dict[str, int]) -> EventView:
+    return replace(
+        view,
+        going=counted.get(RsvpStatus.GOING, 0),
+        maybe=counted.get(RsvpStatus.MAYBE, 0),
+        waitlist=counted.get(RsvpStatus.WAITLIST, 0),
+    )
