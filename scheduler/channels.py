@@ -34,9 +34,9 @@ def links(settings: Settings, username: str | None) -> cards.Links:
 
 
 async def keep_posts_true(db: Database, settings: Settings, now: dt.datetime) -> int:
-    queued = await channel_posts.sync(
-        db.unit_of_work(), links=links(settings, await _username(settings)), now=now
-    )
-    if queued:
-        log.info("channel posts: %d edits queued", queued)
-    return queued
+    post_links = links(settings, await _username(settings))
+    queued = await channel_posts.sync(db.unit_of_work(), links=post_links, now=now)
+    reminders = await channel_posts.queue_reminders(db.unit_of_work(), links=post_links, now=now)
+    if queued or reminders:
+        log.info("channel posts: %d edits, %d reminders queued", queued, reminders)
+    return queued + reminders

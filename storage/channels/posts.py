@@ -8,6 +8,7 @@
   queues an edit (key ``chatpost-edit:<post>:<n>``) when they differ, at most once per post per
   ``EDIT_INTERVAL`` and at most ``CHAT_EDITS_PER_MINUTE`` per chat: a burst of answers becomes
   one edit, and a group never hears more than Telegram allows.
+- ``queue_reminders``: in chats meant for reminders too, a reminder post the day before.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from storage.channels import cards
 from storage.errors import NotAllowed, NotFound
 from storage.events import rules
 from storage.events.views import load, view_with_counts
-from storage.models import BotChat, ChatPost, Event, EventStatus, Region
+from storage.models import BotChat, ChatPost, ChatPurpose, Event, EventStatus, Region
 from storage.permissions import Actor
 from storage.uow import UnitOfWork
+from templates.i18n import translator
 
 EDIT_INTERVAL = dt.timedelta(minutes=1)
 CHAT_EDITS_PER_MINUTE = 20
@@ -157,5 +159,56 @@ async def sync(uow: UnitOfWork, *, links: cards.Links, now: dt.datetime) -> int:
                 now=now,
             )
             queued += 1
+        await uow.commit()
+    return queued
+
+
+REMINDER_BEFORE = dt.timedelta(days=1)
+
+
+async def queue_reminders(uow: UnitOfWork, *, links: cards.Links, now: dt.datetime) -> int:
+    """In chats meant for reminders too: a reminder post the day before each event announced
+    there (key ``chatpost-reminder:<post>``: once per post); returns how many were queued."""
+    queued = 0
+    async with uow:
+        session = uow.session
+        rows = (
+            await session.execute(
+                select(ChatPost, BotChat, Event, Region.name)
+                .join(BotChat, ChatPost.bot_chat_id == BotChat.id)
+                .join(Event, ChatPost.event_id == Event.id)
+                .outerjoin(Region, Event.region_id == Region.id)
+                .where(
+                    BotChat.active.is_(True),
+                    BotChat.purpose == ChatPurpose.REMINDERS,
+                    ChatPost.reminded.is_(False),
+                    ChatPost.message_id.is_not(None),
+                    Event.status == EventStatus.PUBLISHED,
+                    Event.starts_at > now,
+                    Event.starts_at <= now + REMINDER_BEFORE,
+                )
+                .order_by(ChatPost.id)
+                .with_for_update(of=ChatPost, skip_locked=True)
+            )
+        ).all()
+        t = translator(links.language)
+        for post, chat, event, region_name in rows:
+            view = await view_with_counts(session, event, region_name)
+            post.reminded = True
+            if await outbox.enqueue(
+                session,
+                key=f"chatpost-reminder:{post.id}",
+                channel=outbox.TELEGRAM,
+                member_id=None,
+                payload={
+                    "chat_id": chat.chat_id,
+                    **cards.payload(
+                        t("Reminder: tomorrow") + "\n" + cards.text(view, links.language),
+                        cards.buttons(view, chat.kind, links),
+                    ),
+                },
+                now=now,
+            ):
+                queued += 1
         await uow.commit()
     return queued

@@ -152,3 +152,30 @@ async def test_a_group_gets_at_most_20_edits_a_minute(
     assert await channel_posts.sync(db.unit_of_work(), links=LINKS, now=moment) == 0
     next_minute = moment + dt.timedelta(minutes=1)
     assert await channel_posts.sync(db.unit_of_work(), links=LINKS, now=next_minute) == 5
+
+
+async def test_a_chat_for_reminders_gets_one_the_day_before(db: Database) -> None:
+    reminders_chat = await group(db)
+    await chats.configure(db.unit_of_work(), ADMIN, reminders_chat, purpose="reminders", now=NOW)
+    change = await chats.record_membership(
+        db.unit_of_work(), chat_id=-100_333, chat_type="channel", title="Nyheder",
+        is_admin=True, can_post=True, can_edit=True, by_user_id=1, now=NOW,
+    )  # fmt: skip
+    assert change is not None
+    await chats.configure(
+        db.unit_of_work(), ADMIN, change.chat.id, purpose="announcements", now=NOW
+    )
+    event = await publish(db)
+    for chat in (reminders_chat, change.chat.id):
+        await channel_posts.announce(db.unit_of_work(), ADMIN, event.id, chat, links=LINKS, now=NOW)
+    for number, row in enumerate(await outbox(db, "chatpost:")):
+        await channel_posts.record_sent(db.unit_of_work(), int(row.payload["post_id"]), 70 + number)
+
+    start = event.starts_at
+    queue = channel_posts.queue_reminders
+    assert await queue(db.unit_of_work(), links=LINKS, now=start - dt.timedelta(hours=25)) == 0
+    assert await queue(db.unit_of_work(), links=LINKS, now=start - dt.timedelta(hours=23)) == 1
+    assert await queue(db.unit_of_work(), links=LINKS, now=start - dt.timedelta(hours=22)) == 0
+    [reminder] = await outbox(db, "chatpost-reminder:")
+    assert reminder.payload["chat_id"] == GROUP
+    assert reminder.payload["text"].startswith("Reminder: tomorrow\n📅 ")
