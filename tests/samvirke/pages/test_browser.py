@@ -34,7 +34,7 @@ from tests.support.events_kit import NOW, add_member, going, publish
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((found for name in BROWSERS if (found := shutil.which(name))), None)
 pytestmark = pytest.mark.skipif(
-    BROWSER is None, reason="no Chromium: install the Debian package chromium (CI's .ci/run does)"
+    BROWSER is None, reason="no Chromium here: apt-get install chromium (Debian package)"
 )
 
 LONG_WORD = "Samfundsinnovationsnetværkskoordineringsarbejdsgruppemøde" * 2
