@@ -12,6 +12,8 @@ from telegram.warnings import PTBUserWarning
 
 from bot import commands
 from bot.broadcasts import compose as broadcast
+from bot.channels import manage as channels
+from bot.channels import posts as channel_posts
 from bot.context import CONTEXT_TYPES, AppType, Services, load_viewer
 from bot.errors import on_error
 from bot.events import attendees
@@ -19,6 +21,7 @@ from bot.events import browse as events
 from bot.events import create as new_event
 from bot.events import manage as manage_event
 from bot.events import stats as event_stats
+from bot.inline import share as inline_share
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
 from bot.people import directory as people
 from bot.people import introductions, membership
@@ -33,6 +36,7 @@ from samvirke.logs import quiet_noisy_libraries
 VIEWER_GROUP = -3
 GATE_GROUP = -2  # after the viewer is known, before any feature
 MEMBERSHIP_GROUP = -1  # after the gate: waiting members (approval mode) are held here
+CHANNELS_GROUP = 1  # the bot's own place in channels and groups (bot.channels.manage)
 
 
 def _handlers() -> list[Any]:
@@ -56,6 +60,9 @@ def _handlers() -> list[Any]:
         *attendees.handlers(),
         *event_stats.handlers(),
         *broadcast.handlers(),
+        *channels.handlers(),
+        *channel_posts.handlers(),
+        *inline_share.handlers(),
         *timebank.handlers(),
         *people.handlers(),
         *membership.handlers(),
@@ -107,5 +114,6 @@ def build_application(
     application.add_handler(CallbackQueryHandler(private_only), group=GATE_GROUP)
     application.add_handler(membership.guard_handler(), group=MEMBERSHIP_GROUP)
     application.add_handlers(_handlers())
+    application.add_handlers(channels.membership_handlers(), group=CHANNELS_GROUP)
     application.add_error_handler(on_error)
     return application

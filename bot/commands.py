@@ -34,6 +34,7 @@ ORGANISER_COMMANDS: list[tuple[str, str]] = [
 ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("regions", N_("See and add regions")),
     ("topics", N_("Topics for the member directory")),
+    ("channels", N_("The channels and groups I post in")),
 ]
 
 

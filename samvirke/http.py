@@ -22,7 +22,7 @@ from telegram import Update
 
 from bot.context import AppType
 from samvirke import metrics as metrics_routes
-from samvirke import unsubscribe_pages
+from samvirke import pages, unsubscribe_pages
 from samvirke.httpguard import BadInput, GuardedSite, ServerLimits, make_middleware, runner_options
 from samvirke.settings import Settings
 from storage.clock import Clock, utcnow
@@ -61,6 +61,9 @@ def build_http_app(
             secret=settings.signing_key(),
             default_language=settings.default_language,
             clock=clock,
+        )
+        pages.add_routes(
+            app, db, settings=settings, username=lambda: pages.bot_username(bot_app), clock=clock
         )
     token = settings.metrics_token if settings is not None else None
     metrics_routes.add_routes(
@@ -106,7 +109,10 @@ def build_http_app(
         body = invites.feed(
             feed.name,
             feed.events,
-            url_for=lambda event_id: event_rules.event_link(username, event_id),
+            url_for=lambda event_id: (
+                pages.page_link(settings.public_url if settings else None, event_id)
+                or event_rules.event_link(username, event_id)
+            ),
             organizer_email=(
                 settings.mail_from_address if settings is not None else "samvirke@localhost"
             ),

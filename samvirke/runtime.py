@@ -19,7 +19,13 @@ from storage.uow import Database
 log = logging.getLogger("samvirke")
 # my_chat_member: Telegram says when a member blocks or unblocks the bot (broadcasts skip
 # blocked members). Given to both getUpdates and setWebhook: Telegram keeps the last list.
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+ALLOWED_UPDATES = [
+    "message",
+    "callback_query",
+    "my_chat_member",
+    "inline_query",
+    "chosen_inline_result",
+]
 
 
 # After SIGTERM/SIGINT: what is in flight gets this long to finish (rows not yet sent are handed

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
 from samvirke.settings import Settings, check_crontab
+from scheduler import channels
 from scheduler.digests import bot_username, build_digests
 from scheduler.introduction_expiry import expire_introductions
 from scheduler.reminders import queue_due_reminders
@@ -159,4 +160,5 @@ def standard_jobs(settings: Settings) -> JobRegistry:
     )
     registry.register("digest_weekly", settings.schedule_digest_weekly, weekly_digest)
     registry.register("digest_monthly", settings.schedule_digest_monthly, monthly_digest)
+    registry.register("channel_posts", channels.SCHEDULE, channels.keep_posts_true)
     return registry

@@ -23,7 +23,10 @@ log = logging.getLogger(f"samvirke.{__name__}")
 async def queue_due_reminders(db: Database, settings: Settings, now: dt.datetime) -> int:
     """Queue the reminders due at ``now``; returns how many were queued."""
     queued = await events.queue_reminders(
-        db.unit_of_work(), offsets=settings.reminder_offsets, now=now
+        db.unit_of_work(),
+        offsets=settings.reminder_offsets,
+        now=now,
+        public_url=str(settings.public_url) if settings.public_url else None,
     )
     if queued:
         log.info("event reminders queued: %d", queued)

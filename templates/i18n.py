@@ -101,3 +101,17 @@ def mail_environment(language: str) -> Environment:
     )
     env.install_gettext_translations(_translations(language), newstyle=True)  # type: ignore[attr-defined]
     return env
+
+
+@functools.cache
+def page_environment(language: str) -> Environment:
+    """A Jinja2 environment for the public web pages (``templates/pages/``), in ``language``."""
+    env = Environment(
+        loader=PackageLoader("templates", "pages"),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(_translations(language), newstyle=True)  # type: ignore[attr-defined]
+    return env

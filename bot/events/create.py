@@ -20,6 +20,7 @@ from telegram.ext import (
     MessageHandler,
 )
 
+from bot.channels import posts as channel_posts
 from bot.context import Context
 from bot.events import forms
 from bot.events.browse import bot_username, send_card
@@ -32,6 +33,7 @@ from storage.errors import DomainError, InvalidInput
 from storage.events import publishing as event_publishing
 from storage.events import rules as event_rules
 from storage.events import views as events
+from storage.events.public import page_link
 from storage.events.publishing import EventDraft
 from templates.formatting import format_moment, format_when
 from templates.i18n import Translator
@@ -394,8 +396,12 @@ async def publish(update: Update, context: Context) -> str | int:
     text = t("Published! Members can find it with /events.")
     if link:
         text += "\n" + t("Share this link to invite people: {link}", link=link)
+    page = page_link(context.services.settings.public_url, view.id)
+    if page:
+        text += "\n" + t("Its page for everyone, also outside Telegram: {link}", link=page)
     await send(update, text)
     await send_card(update, context, events.EventCard(view, None))
+    await channel_posts.offer(update, context, view)
     return ConversationHandler.END
 
 

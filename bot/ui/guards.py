@@ -15,6 +15,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.context import Context
 from bot.ui.chat import acting
 from bot.ui.texts import SIGN_UP_FIRST
+from storage.channels import cards as channel_cards
 from storage.errors import DomainError, NotFound
 from storage.members.profiles import MemberView
 from storage.permissions import Actor, require_admin, require_organiser
@@ -54,6 +55,8 @@ async def private_only(update: Update, context: Context) -> None:
     chat = query.message.chat if query.message is not None else None
     if chat is not None and chat.type == ChatType.PRIVATE:
         return
+    if (query.data or "").startswith(f"{channel_cards.CALLBACK_PREFIX}:"):
+        return  # the answer buttons under an event post in a group are made for the group
     await query.answer(context.t(PRIVATE_ONLY), show_alert=True)
     raise ApplicationHandlerStop
 

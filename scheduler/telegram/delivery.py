@@ -38,6 +38,7 @@ from samvirke.settings import Settings
 from scheduler.mail.delivery import backoff
 from scheduler.telegram.ratelimit import RateLimiter, retry_after_seconds
 from storage import outbox, scheduling
+from storage.channels import posts as channel_posts
 from storage.clock import Clock, utcnow
 from storage.outbox import ClaimedMessage
 from storage.uow import Database
@@ -133,6 +134,10 @@ class TelegramMessage:
     markup: InlineKeyboardMarkup | None
     photo: str | None
     document: str | None
+    # An event's post in a channel or group (storage.channels.posts): ``message_id`` to edit
+    # that message instead of sending one; ``post_id`` to note the id of the message sent.
+    message_id: int | None = None
+    post_id: int | None = None
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> TelegramMessage:
@@ -141,6 +146,8 @@ class TelegramMessage:
             text = str(payload.get("text") or "")
             parse_mode = payload.get("parse_mode")
             markup = _markup(payload.get("buttons"))
+            message_id = int(payload["message_id"]) if payload.get("message_id") else None
+            post_id = int(payload["post_id"]) if payload.get("post_id") else None
         except (KeyError, TypeError, ValueError) as exc:
             raise PayloadError(f"not a Telegram message: {type(exc).__name__}") from None
         photo, document = payload.get("photo"), payload.get("document")
@@ -153,9 +160,25 @@ class TelegramMessage:
             markup,
             str(photo) if photo else None,
             str(document) if document else None,
+            message_id,
+            post_id,
         )
 
-    async def send(self, bot: Bot) -> None:
+    async def send(self, bot: Bot) -> int | None:
+        """Send (or edit) it; the id of the message, when Telegram gave one."""
+        if self.message_id is not None:
+            try:
+                await bot.edit_message_text(
+                    self.text,
+                    chat_id=self.chat_id,
+                    message_id=self.message_id,
+                    parse_mode=self.parse_mode,
+                    reply_markup=self.markup,
+                )
+            except BadRequest as exc:
+                if "not modified" not in str(exc).lower():  # the same text is no failure
+                    raise
+            return self.message_id
         if self.photo:
             await bot.send_photo(
                 self.chat_id,
@@ -173,9 +196,11 @@ class TelegramMessage:
                 reply_markup=self.markup,
             )
         else:
-            await bot.send_message(
+            sent = await bot.send_message(
                 self.chat_id, self.text, parse_mode=self.parse_mode, reply_markup=self.markup
             )
+            return sent.message_id
+        return None
 
 
 # --- the delivery --------------------------------------------------------------------------
@@ -368,7 +393,7 @@ class TelegramDelivery:
     async def _deliver(self, item: _Item, run: _Run) -> None:
         chat_id = item.message.chat_id
         try:
-            await item.message.send(self.bot)
+            sent_id = await item.message.send(self.bot)
         except RetryAfter as exc:
             self.limiter.finish(chat_id)
             seconds = retry_after_seconds(exc)
@@ -402,6 +427,15 @@ class TelegramDelivery:
             )
             return
         run.report.sent += 1
+        if item.message.post_id is not None and sent_id is not None:
+            try:
+                await channel_posts.record_sent(
+                    self._database.unit_of_work(), item.message.post_id, sent_id
+                )
+            except Exception as exc:  # the post stays, but will not be edited
+                log.error(  # noqa: TRY400
+                    "telegram outbox %d: post id not recorded: %s", item.row.id, type(exc).__name__
+                )
 
     async def _postpone(self, run: _Run, why: str) -> None:
         """Rows not sent off wait for a later claim (by this worker or another)."""

@@ -73,6 +73,7 @@ async def upcoming_events(
                 ),
                 "place": event.location or event.online_url or "",
                 "status": t(label) if label else "",
+                "event_id": event.id,
                 "link": f"https://t.me/{span.bot_username}?start=event_{event.id}"
                 if span.bot_username
                 else "",

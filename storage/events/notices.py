@@ -166,6 +166,7 @@ async def mail_invite(
                 "online_url": event.online_url,
                 "description": event.description,
                 "url": url,
+                "event_id": event.id,
                 "message": event.cancel_message,
                 "changes": [t(label) for label in changes],
             },

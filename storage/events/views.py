@@ -377,7 +377,11 @@ async def feed(uow: UnitOfWork, region_code: str | None, *, now: dt.datetime) ->
 
 
 async def queue_reminders(
-    uow: UnitOfWork, *, offsets: tuple[dt.timedelta, ...], now: dt.datetime
+    uow: UnitOfWork,
+    *,
+    offsets: tuple[dt.timedelta, ...],
+    now: dt.datetime,
+    public_url: str | None = None,
 ) -> int:
     """Queue the Telegram reminders due now to members going; returns how many were queued.
 
@@ -418,14 +422,19 @@ async def queue_reminders(
                 f"{int(event.starts_at.timestamp())}"
             )
             if await notices.tell(
-                session, member, event, key=key, text=reminder_text(event, member), now=now
+                session,
+                member,
+                event,
+                key=key,
+                text=reminder_text(event, member, public_url),
+                now=now,
             ):
                 queued += 1
         await uow.commit()
     return queued
 
 
-def reminder_text(event: Event, member: Member) -> str:
+def reminder_text(event: Event, member: Member, public_url: str | None = None) -> str:
     t = translator(member.language)
     lines = [
         t("Reminder: “{title}”", title=event.title),
@@ -436,4 +445,6 @@ def reminder_text(event: Event, member: Member) -> str:
         lines.append(rules.map_link(event.location))
     if event.online_url:
         lines.append(t("Online: {link}", link=event.online_url))
+    if public_url:
+        lines.append(t("Event page: {link}", link=f"{public_url.rstrip('/')}/events/{event.id}"))
     return "\n".join(lines)

@@ -7,6 +7,7 @@ all tables on ``Base.metadata`` (which the migrations compare against).
 from storage.models.base import Base, UTCDateTime
 from storage.models.bot_state import BotConversation, BotUserData
 from storage.models.broadcasts import AudienceKind, Broadcast, MediaKind
+from storage.models.channels import BotChat, ChatKind, ChatPost, ChatPurpose
 from storage.models.events import CheckIn, Event, EventStatus, Rsvp, RsvpStatus
 from storage.models.members import (
     AuditEntry,
@@ -55,9 +56,13 @@ __all__ = [
     "AudienceKind",
     "AuditEntry",
     "Base",
+    "BotChat",
     "BotConversation",
     "BotUserData",
     "Broadcast",
+    "ChatKind",
+    "ChatPost",
+    "ChatPurpose",
     "CheckIn",
     "ContactStatus",
     "DigestFrequency",

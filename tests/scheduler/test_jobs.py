@@ -83,6 +83,7 @@ def test_a_job_is_registered_once() -> None:
         "introduction_expiry",
         "digest_weekly",
         "digest_monthly",
+        "channel_posts",
     ]
 
 

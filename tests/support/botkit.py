@@ -257,12 +257,23 @@ class ChatDriver:
             "message": {
                 "message_id": message.message_id,
                 "date": int(dt.datetime.now(dt.UTC).timestamp()),
-                "chat": {"id": message.chat_id, "type": "private"},
+                "chat": {
+                    "id": message.chat_id,
+                    "type": "private" if message.chat_id > 0 else "supergroup",
+                },
                 "from": {"id": BOT_ID, "is_bot": True, "first_name": "Samvirke"},
                 "text": message.text,
             },
         }
         return await self._process({"update_id": next(self._update_ids), "callback_query": query})
+
+    async def send_update(self, kind: str, data: dict[str, Any]) -> list[SentMessage]:
+        """Any other update (``my_chat_member``, ``inline_query``, ``chosen_inline_result``,
+        ...), given as the Bot API's JSON; ``from`` may name a user id."""
+        data = dict(data)
+        if isinstance(data.get("from"), int):
+            data["from"] = self._from(data["from"])
+        return await self._process({"update_id": next(self._update_ids), kind: data})
 
     async def _process(self, data: dict[str, Any]) -> list[SentMessage]:
         before = set(self.request.messages)

@@ -192,6 +192,7 @@ async def test_help_for_the_administrator_also_lists_regions(bot: BotHarness, db
         *ORGANISER_COMMANDS,
         "regions",
         "topics",
+        "channels",
     ]
 
 
