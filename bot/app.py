@@ -18,6 +18,7 @@ from bot.events import attendees
 from bot.events import browse as events
 from bot.events import create as new_event
 from bot.events import manage as manage_event
+from bot.events import report as event_report
 from bot.events import stats as event_stats
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
 from bot.persistence import DatabasePersistence
@@ -46,6 +47,7 @@ def _handlers() -> list[Any]:
         *events.handlers(),
         *attendees.handlers(),
         *event_stats.handlers(),
+        *event_report.handlers(),
         *broadcast.handlers(),
         *timebank.handlers(),
         *menu.last_resort_handlers(),

@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from samvirke import report
 from samvirke.settings import ConfigurationError, Settings, load_settings
 
 log = logging.getLogger("samvirke")
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         help="only this frequency (default: both)",
     )
+    report.add_parser(sub)
     return parser
 
 
@@ -145,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigurationError as error:
             raise SystemExit(f"samvirke: configuration error: {error}") from None
         return 0
+    if args.command == "report":
+        _migrate(settings)
+        return report.run(args, settings)
     if args.command == "worker":
         _migrate(settings)
         from samvirke import runtime

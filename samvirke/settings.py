@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     mail_dir: Path = Path("./var/mail")
     admins: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Europe/Copenhagen"
+    # The network's name, on the cover of the funder report.
+    network_name: str = Field(default="Samvirke", min_length=1, max_length=120)
     # Telegram reminders to members going to an event, this long before it starts: "1d,2h"
     # (d days, h hours, m minutes; empty: no reminders).
     reminder_offsets: Annotated[tuple[dt.timedelta, ...], NoDecode] = (

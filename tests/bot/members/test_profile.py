@@ -58,7 +58,7 @@ MEMBER_COMMANDS = [
     "privacy",
     "help",
 ]
-ORGANISER_COMMANDS = ["newevent", "attendees", "stats", "members", "broadcast"]
+ORGANISER_COMMANDS = ["newevent", "attendees", "stats", "report", "members", "broadcast"]
 
 
 @pytest.fixture
