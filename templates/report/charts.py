@@ -1,78 +1,92 @@
-"""The report's charts as SVG (pygal), embedded in the HTML that WeasyPrint turns into a PDF."""
+"""The report's charts as SVG (matplotlib's SVG backend, text kept as text), embedded in the
+HTML that WeasyPrint lays out."""
 
 from __future__ import annotations
 
-import pygal
-from pygal.style import Style
+import io
+import re
+
+import matplotlib
+from matplotlib.figure import Figure
+
+# Text stays text (selectable, read back by pdftotext, set in the page's fonts); element ids are
+# stable from one run to the next.
+matplotlib.rcParams.update(
+    {
+        "svg.fonttype": "none",
+        "svg.hashsalt": "samvirke-report",
+        "font.family": "DejaVu Sans",
+        "font.size": 9,
+        "axes.edgecolor": "#6b7785",
+        "xtick.color": "#3e4c59",
+        "ytick.color": "#1f2933",
+    }
+)
 
 INK = "#1f2933"
 ACCENT = "#2f6f8f"
-STYLE = Style(
-    background="white",
-    plot_background="white",
-    foreground=INK,
-    foreground_strong=INK,
-    foreground_subtle="#d5dbe1",
-    font_family="DejaVu Sans, sans-serif",
-    label_font_size=13,
-    major_label_font_size=13,
-    value_font_size=13,
-    value_label_font_size=13,
-    title_font_size=16,
-    colors=(ACCENT,),
-    opacity="1",
-    opacity_hover="1",
-    stroke_opacity="1",
-    stroke_width="3",
-)
-WIDTH = 760
+WIDTH_INCHES = 6.7  # the text width of an A4 page with 20 mm margins
 
 
-def _common(chart: pygal.graph.graph.Graph) -> None:
-    chart.config.show_legend = False
-    chart.config.disable_xml_declaration = True
-    chart.config.js = []  # no scripts in a document
-    chart.config.explicit_size = True
-    chart.config.margin = 8
+def _plain(text: str) -> str:
+    """Keep matplotlib from reading ``$…$`` in a name as mathematics."""
+    return text.replace("$", r"\$")
 
 
-def bars(items: list[tuple[str, str, int]], *, series: str) -> str:
-    """Horizontal bars, largest on top; each label ends with its formatted value."""
-    height = 70 + 38 * max(len(items), 1)
-    chart = pygal.HorizontalBar(
-        style=STYLE,
-        width=WIDTH,
-        height=height,
-        show_x_labels=False,
-        show_y_guides=False,
-        show_x_guides=False,
-        truncate_label=-1,
+def _svg(figure: Figure, prefix: str) -> str:
+    """The figure as an SVG element, its ids prefixed: several charts share one page."""
+    out = io.StringIO()
+    figure.savefig(out, format="svg", metadata={"Date": None})
+    document = out.getvalue()
+    document = document[document.index("<svg") :]
+    document = re.sub(r'\bid="', f'id="{prefix}-', document)
+    document = document.replace("url(#", f"url(#{prefix}-")
+    return document.replace('href="#', f'href="#{prefix}-')
+
+
+def bars(items: list[tuple[str, str, int]], *, series: str, name: str) -> str:
+    """Horizontal bars, largest on top, each with its formatted value at its end.
+    ``items``: label, value as shown, value."""
+    figure = Figure(figsize=(WIDTH_INCHES, 0.35 + 0.32 * max(len(items), 1)))
+    axes = figure.add_subplot()
+    ordered = list(reversed(items))  # matplotlib draws the first bar at the bottom
+    drawn = axes.barh(
+        [_plain(label) for label, _, _ in ordered],
+        [value for _, _, value in ordered],
+        color=ACCENT,
+        height=0.7,
+        label=_plain(series),
     )
-    _common(chart)
-    ordered = list(reversed(items))  # pygal draws the first item at the bottom
-    chart.x_labels = [f"{label}: {shown}" for label, shown, _ in ordered]
-    chart.add(series, [value for _, _, value in ordered])
-    return str(chart.render(is_unicode=True))
+    axes.bar_label(drawn, labels=[shown for _, shown, _ in ordered], padding=3, color=INK)
+    for side in ("top", "right", "bottom"):
+        axes.spines[side].set_visible(False)
+    axes.set_xticks([])
+    axes.tick_params(axis="y", length=0)
+    axes.margins(x=0.08, y=0.02)
+    figure.tight_layout(pad=0.3)
+    return _svg(figure, name)
 
 
-def line(items: list[tuple[str, int]], *, series: str) -> str:
-    """A line over the months, each point with its value."""
-    chart = pygal.Line(
-        style=STYLE,
-        width=WIDTH,
-        height=300,
-        show_y_guides=True,
-        show_x_guides=False,
-        dots_size=4,
-        truncate_label=-1,
-        x_label_rotation=-30 if len(items) > 8 else 0,
-        min_scale=2,
-        max_scale=6,
-        range=(0, max([v for _, v in items] + [1])),
-        print_values=True,
-        print_values_position="top",
-    )
-    _common(chart)
-    chart.x_labels = [label for label, _ in items]
-    chart.add(series, [value for _, value in items])
-    return str(chart.render(is_unicode=True))
+def line(items: list[tuple[str, int]], *, series: str, name: str) -> str:
+    """A line over the months, each point with its value above it."""
+    figure = Figure(figsize=(WIDTH_INCHES, 2.6))
+    axes = figure.add_subplot()
+    labels = [_plain(label) for label, _ in items]
+    values = [value for _, value in items]
+    axes.plot(labels, values, color=ACCENT, marker="o", linewidth=2, label=_plain(series))
+    for x, value in enumerate(values):
+        axes.annotate(
+            str(value), (x, value), textcoords="offset points", xytext=(0, 6), ha="center",
+            color=INK,
+        )  # fmt: skip
+    axes.set_ylim(0, max([*values, 1]) * 1.2)
+    axes.grid(axis="y", color="#d5dbe1", linewidth=0.6)
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    if len(items) > 8:
+        axes.tick_params(axis="x", labelrotation=35)
+        for tick in axes.get_xticklabels():
+            tick.set_horizontalalignment("right")
+    figure.tight_layout(pad=0.3)
+    return _svg(figure, name)

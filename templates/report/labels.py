@@ -17,7 +17,13 @@ SECTORS = {
     "foundation": N_("Foundation"),
     "academia": N_("University or research"),
 }
+# English as written in the Nordic countries: "1 January 2027", not "January 1, 2027".
+LOCALES = {"da": "da_DK", "sv": "sv_SE", "en": "en_GB"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _locale(language: str) -> str:
+    return LOCALES.get(language, language)
 
 
 def sector(t: Translator, code: str) -> str:
@@ -30,11 +36,13 @@ def region(t: Translator, name: str) -> str:
 
 def number(value: float, language: str, digits: int = 0) -> str:
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=language)
+    return format_decimal(value, format=pattern, locale=_locale(language))
 
 
 def percent(value: float | None, language: str) -> str:
-    return "–" if value is None else format_percent(value, format="#,##0 %", locale=language)
+    return (
+        "–" if value is None else format_percent(value, format="#,##0 %", locale=_locale(language))
+    )
 
 
 def hours(minutes: int, language: str) -> str:
@@ -43,13 +51,17 @@ def hours(minutes: int, language: str) -> str:
 
 def day(moment: dt.datetime | dt.date, tz: ZoneInfo, language: str, form: str = "long") -> str:
     local = moment.astimezone(tz).date() if isinstance(moment, dt.datetime) else moment
-    return format_date(local, format=form, locale=language)
+    return format_date(local, format=form, locale=_locale(language))
 
 
 def month(code: str, language: str) -> str:
     """ "2026-03" as "mar. 2026" (short, for chart axes)."""
     year, month_number = code.split("-")
-    return format_date(dt.date(int(year), int(month_number), 1), format="MMM yyyy", locale=language)
+    return format_date(
+        dt.date(int(year), int(month_number), 1),
+        format="MMM yyyy",
+        locale=LOCALES.get(language, language),
+    )
 
 
 def period(start: dt.datetime, end: dt.datetime, tz: ZoneInfo, language: str) -> str:

@@ -25,7 +25,7 @@ def _environment() -> Environment:
 
 
 def _svg(document: str) -> Markup:
-    # pygal builds its SVG with ElementTree, which escapes every label and value.
+    # matplotlib's SVG backend escapes every text it writes.
     return Markup(document)  # noqa: S704
 
 
@@ -38,7 +38,7 @@ def css_string(text: str) -> Markup:
 def html(figures: FunderFigures, *, language: str, network: str, made_at: dt.datetime) -> str:
     t = translator(language)
     tz = ZoneInfo(figures.timezone)
-    participations = t("Participations")
+    series = t("Participations")
     shown = functools.partial(labels.number, language=language)
     by_sector = [(labels.sector(t, s), shown(n), n) for s, n in figures.by_sector.items()]
     by_region = [(labels.region(t, r), shown(n), n) for r, n in figures.by_region.items()]
@@ -57,10 +57,17 @@ def html(figures: FunderFigures, *, language: str, network: str, made_at: dt.dat
             key_figures=sections.key_figures(t, figures),
             meetings=sections.tables(t, figures)[-1],
             method=sections.method_note(t),
-            sector_chart=_svg(charts.bars(by_sector, series=participations)) if by_sector else None,
-            region_chart=_svg(charts.bars(by_region, series=participations)) if by_region else None,
-            month_chart=_svg(charts.line(by_month, series=participations)) if by_month else None,
+            sector_chart=_svg(charts.bars(by_sector, series=series, name="sector"))
+            if by_sector
+            else None,
+            region_chart=_svg(charts.bars(by_region, series=series, name="region"))
+            if by_region
+            else None,
+            month_chart=_svg(charts.line(by_month, series=series, name="month"))
+            if by_month
+            else None,
             number=lambda value: labels.number(value, language),
+            decimal=lambda value: labels.number(value, language, 1),
             css_string=css_string,
         )
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -45,3 +47,16 @@ def page_images(document: bytes, tmp_path: Path, *, resolution: int = 40) -> lis
         timeout=60,
     )
     return sorted(tmp_path.glob("page-*.png"))
+
+
+def figure(pages: list[str], label: str) -> str:
+    """The value printed above a key figure's label (``pdftotext -layout`` keeps the boxes,
+    two by two, in columns)."""
+    lines = "\n".join(pages).splitlines()
+    for above, line in itertools.pairwise(lines):
+        if label in line:
+            column = line.index(label)
+            found = re.match(r"\s*(\S+(?: %)?)", above[column:])
+            assert found is not None, above
+            return found.group(1)
+    raise AssertionError(f"{label!r} not in the report")

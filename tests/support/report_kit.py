@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from storage.events.stats import StatsReport
 from storage.models import CheckIn, Member, Region, Rsvp, RsvpStatus
 from storage.uow import Database
 from tests.support import events_kit, timebank_kit
@@ -117,3 +118,10 @@ async def seed(db: Database, *, members: int = 150, meetings: int = 12) -> Netwo
         start=dt.datetime(2026, 1, 1, tzinfo=CPH).astimezone(dt.UTC),
         end=dt.datetime(2026, 11, 26, tzinfo=CPH).astimezone(dt.UTC),
     )
+
+
+def empty_stats(start: dt.datetime, end: dt.datetime) -> StatsReport:
+    return StatsReport(
+        start=start, end=end, region_name=None, events=[], registered=0, attended=0,
+        unique_attendees=0, registered_by_sector={}, attended_by_sector={},
+    )  # fmt: skip

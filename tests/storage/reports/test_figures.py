@@ -31,9 +31,13 @@ def test_months_between_covers_every_month_touched() -> None:
 async def test_figures_of_a_seeded_network_equal_stats(db: Database) -> None:
     network = await report_kit.seed(db)
     now = report_kit.NOW
-    period = {"start": network.start, "end": network.end, "region_id": None, "now": now}
-    f = await report_figures.funder_figures(db.unit_of_work(), ADMIN, timezone=TZ, **period)
-    stats = await event_stats.stats(db.unit_of_work(), ADMIN, **period)
+    f = await report_figures.funder_figures(
+        db.unit_of_work(), ADMIN, start=network.start, end=network.end, region_id=None,
+        now=now, timezone=TZ,
+    )  # fmt: skip
+    stats = await event_stats.stats(
+        db.unit_of_work(), ADMIN, start=network.start, end=network.end, region_id=None, now=now
+    )
 
     assert f.meetings_held == len(stats.events) == 12
     assert f.registrations == stats.registered
