@@ -17,6 +17,7 @@ from bot.errors import on_error
 from bot.events import attendees
 from bot.events import browse as events
 from bot.events import create as new_event
+from bot.events import followup as event_followup
 from bot.events import manage as manage_event
 from bot.events import report as event_report
 from bot.events import stats as event_stats
@@ -37,6 +38,7 @@ def _handlers() -> list[Any]:
         conversations = [signup.handler(), *profile.handlers(), broadcast.handler()]
         conversations += [new_event.handler(), manage_event.handler()]
         conversations += timebank.conversations()
+        conversations += [event_followup.conversation()]
     return [
         *conversations,
         *menu.handlers(),
@@ -48,6 +50,7 @@ def _handlers() -> list[Any]:
         *attendees.handlers(),
         *event_stats.handlers(),
         *event_report.handlers(),
+        *event_followup.handlers(),
         *broadcast.handlers(),
         *timebank.handlers(),
         *menu.last_resort_handlers(),

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         dt.timedelta(days=1),
         dt.timedelta(hours=2),
     )
+    # Participants of a meeting get its follow-up (thanks, materials, next meetings, a feedback
+    # question) this long after its end: "2h" (d, h or m); empty: only when an organiser sends it.
+    followup_delay: Annotated[dt.timedelta | None, NoDecode] = dt.timedelta(hours=2)
     default_language: Language = "da"
     public_url: AnyHttpUrl | None = None
     # Signs unsubscribe links; derived from the bot token when unset.
@@ -80,6 +83,7 @@ class Settings(BaseSettings):
     schedule_digest_monthly: str = "0 7 1 * *"
     schedule_reminders: str = "*/5 * * * *"
     schedule_timebank_expiry: str = "15 3 * * *"
+    schedule_followups: str = "*/5 * * * *"
 
     @field_validator("database_url")
     @classmethod
@@ -130,7 +134,18 @@ class Settings(BaseSettings):
             return parse_offsets(value)
         return value
 
+    @field_validator("followup_delay", mode="before")
+    @classmethod
+    def _one_delay(cls, value: object) -> object:
+        if isinstance(value, str):
+            delays = parse_offsets(value)
+            if len(delays) > 1:
+                raise ValueError(f"{value!r}: one duration such as 2h, please")
+            return delays[0] if delays else None
+        return value
+
     @field_validator(
+        "schedule_followups",
         "schedule_outbox_sweeper",
         "schedule_digest_weekly",
         "schedule_digest_monthly",

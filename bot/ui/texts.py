@@ -123,6 +123,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "checkin_code_unknown": N_("I do not know that check-in code. Please check it and try again."),
     "checkin_too_early": N_("Check-in opens two hours before the event starts."),
     "checkin_closed": N_("Check-in for that event has closed."),
+    "followup_before_start": N_("The follow-up can go once the event has started."),
+    "comment_empty": N_("Please type a comment, or press Skip."),
+    "comment_too_long": N_("That comment is too long: at most {max} characters, please."),
     # Broadcasts
     "broadcast_empty": N_("Please write something: the message is empty."),
     "broadcast_too_long": N_("That message is too long: at most {max} characters, please."),

@@ -8,6 +8,7 @@ from storage.models.base import Base, UTCDateTime, utcnow
 from storage.models.bot_state import BotConversation, BotUserData
 from storage.models.broadcasts import AudienceKind, Broadcast, MediaKind
 from storage.models.events import CheckIn, Event, EventStatus, Rsvp, RsvpStatus
+from storage.models.followup import EventFeedback, EventFollowUp
 from storage.models.members import (
     AuditEntry,
     DigestFrequency,
@@ -49,6 +50,8 @@ __all__ = [
     "EmailVerification",
     "EntryKind",
     "Event",
+    "EventFeedback",
+    "EventFollowUp",
     "EventStatus",
     "ExchangeStatus",
     "ListingKind",

@@ -149,6 +149,8 @@ async def funder_figures(
                 registered=e.registered,
                 attended=e.attended,
                 sectors=len([s for s in e.attended_by_sector if s]),
+                feedback_average=e.feedback.average,
+                feedback_count=e.feedback.count,
             )
         )
     cross = sum(m.attended for m in meetings if m.sectors >= CROSS_SECTOR_MIN_SECTORS)
@@ -165,8 +167,8 @@ async def funder_figures(
         new_members=new_members,
         cross_sector_share=share(cross, report.attended),
         timebank_minutes=timebank_minutes,
-        feedback_average=None,
-        feedback_count=0,
+        feedback_average=report.feedback.average,
+        feedback_count=report.feedback.count,
         by_sector=dict(report.attended_by_sector),
         by_region=dict(sorted(by_region.items(), key=lambda item: (-item[1], item[0]))),
         by_month=[(m, per_month.get(m, 0)) for m in months],
