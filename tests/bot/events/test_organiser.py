@@ -406,7 +406,9 @@ async def test_attendees_counts_list_and_participant_csv(
     assert "1. =Lars Holm (Aarhus Kommune, Public sector (municipality or region))" in lines
     assert "2. Karen Jensen (Teknologisk Institut, University or research) ✓" in lines
     assert lines[-2:] == ["Waiting list:", "1. Ingrid Öberg"]
-    assert report.button_texts == ["Participant list (CSV)", "Check people in", "Check-in code"]
+    assert report.button_texts == [
+        "Participant list (CSV)", "Check people in", "Check-in code", "Send follow-up now",
+    ]  # fmt: skip
 
     names = record_filenames(bot.request)
     [document] = await bot.chat.press(ANNE, report, "Participant list (CSV)")
