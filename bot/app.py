@@ -19,6 +19,7 @@ from bot.events import browse as events
 from bot.events import create as new_event
 from bot.events import followup as event_followup
 from bot.events import manage as manage_event
+from bot.events import materials as event_materials
 from bot.events import report as event_report
 from bot.events import stats as event_stats
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
@@ -38,7 +39,7 @@ def _handlers() -> list[Any]:
         conversations = [signup.handler(), *profile.handlers(), broadcast.handler()]
         conversations += [new_event.handler(), manage_event.handler()]
         conversations += timebank.conversations()
-        conversations += [event_followup.conversation()]
+        conversations += [event_followup.conversation(), event_materials.conversation()]
     return [
         *conversations,
         *menu.handlers(),
@@ -51,6 +52,7 @@ def _handlers() -> list[Any]:
         *event_stats.handlers(),
         *event_report.handlers(),
         *event_followup.handlers(),
+        *event_materials.handlers(),
         *broadcast.handlers(),
         *timebank.handlers(),
         *menu.last_resort_handlers(),

@@ -19,6 +19,7 @@ from storage.models.members import (
     Sector,
 )
 from storage.models.outbox import OutboxMessage, OutboxStatus
+from storage.models.programme import EventMaterial, ProgrammeItem
 from storage.models.scheduling import SchedulerRun
 from storage.models.timebank import (
     AccountKind,
@@ -52,6 +53,7 @@ __all__ = [
     "Event",
     "EventFeedback",
     "EventFollowUp",
+    "EventMaterial",
     "EventStatus",
     "ExchangeStatus",
     "ListingKind",
@@ -60,6 +62,7 @@ __all__ = [
     "Member",
     "OutboxMessage",
     "OutboxStatus",
+    "ProgrammeItem",
     "Region",
     "Role",
     "Rsvp",
