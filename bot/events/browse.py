@@ -152,8 +152,9 @@ def event_keyboard(
     if not view.cancelled:
         rows.append([keyboards.button(t("Add to calendar"), f"ev:ics:{view.id}")])
     answer = card.answer
-    if can_manage or (
-        answer is not None and (answer.status == RsvpStatus.GOING or answer.checked_in)
+    if not view.cancelled and (
+        can_manage
+        or (answer is not None and (answer.status == RsvpStatus.GOING or answer.checked_in))
     ):
         rows.append([keyboards.button(t("Materials"), f"mt:show:{view.id}")])
     if can_manage:

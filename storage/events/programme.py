@@ -83,6 +83,17 @@ def as_text(items: list[Item]) -> str:
     return "\n".join(lines)
 
 
+def add_items(session: AsyncSession, event_id: int, items: list[Item]) -> None:
+    """Add an event's programme in the caller's transaction (a new event's, or a replacement)."""
+    session.add_all(
+        ProgrammeItem(
+            event_id=event_id, position=n, at=item.at, title=item.title, speaker=item.speaker,
+            organisation=item.organisation,
+        )
+        for n, item in enumerate(items, start=1)
+    )  # fmt: skip
+
+
 async def items_of(session: AsyncSession, event_id: int) -> list[Item]:
     rows = await session.scalars(
         select(ProgrammeItem)
@@ -108,13 +119,7 @@ async def replace(
             raise NotFound("event_not_found")
         rules.require_manager(actor, event.region_id)
         await session.execute(delete(ProgrammeItem).where(ProgrammeItem.event_id == event_id))
-        session.add_all(
-            ProgrammeItem(
-                event_id=event_id, position=n, at=item.at, title=item.title,
-                speaker=item.speaker, organisation=item.organisation,
-            )
-            for n, item in enumerate(items, start=1)
-        )  # fmt: skip
+        add_items(session, event_id, items)
         audit.record(
             session, "event.programme", now=now, actor_member_id=actor.member_id,
             event_id=event_id, items=len(items),

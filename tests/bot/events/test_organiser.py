@@ -137,9 +137,24 @@ async def test_an_organiser_creates_and_publishes_the_example_meeting(
         "Answer by Monday, 1 February 2027 12:00",
         "",
         "Gratis. Korte oplæg, derefter workshop.",
+        "",
+        "A programme is optional: add it with Change something.",
     ]
     assert preview.button_texts == ["Publish", "Change something", "Discard the draft"]
     assert await saved_events(db) == []  # nothing is published before Publish
+    # The optional programme, from the preview.
+    [fields] = await chat.press(ANNE, preview, "Change something")
+    [ask] = await chat.press(ANNE, fields, "Programme (optional)")
+    assert ask.text.startswith("Send the programme, one item per line")
+    [again, reasked] = await chat.send(ANNE, "Velkommen")
+    assert again.text.startswith("I could not read line 1.")
+    assert reasked.text == ask.text
+    [preview] = await chat.send(
+        ANNE, "13:00 Velkommen – Karen Jensen, Teknologisk Institut\n13:15 Korte oplæg"
+    )
+    assert preview.text.splitlines()[-3:] == [
+        "Programme:", "13:00 Velkommen (Karen Jensen, Teknologisk Institut)", "13:15 Korte oplæg",
+    ]  # fmt: skip
 
     [published, card] = await chat.press(ANNE, preview, "Publish")
     [event] = await saved_events(db)
@@ -154,8 +169,9 @@ async def test_an_organiser_creates_and_publishes_the_example_meeting(
     assert event.region_id == await region_id(db)
     assert event.timezone == "Europe/Copenhagen"
     assert card.text.startswith(f"📅 {TITLE}")
+    assert "Programme:\n13:00 Velkommen (Karen Jensen, Teknologisk Institut)" in card.text
     assert card.button_texts == [
-        "Going", "Maybe", "Can't go", "Add to calendar",
+        "Going", "Maybe", "Can't go", "Add to calendar", "Materials",
         "Attendees", "Check-in code", "Edit", "Cancel event",
     ]  # fmt: skip
 
@@ -245,6 +261,7 @@ async def test_change_an_answer_from_the_preview(bot: BotHarness, anne: None) ->
     [fields] = await bot.chat.press(ANNE, preview, "Change something")
     assert fields.button_texts == [
         "Title", "Description", "Time", "Place", "Region", "Seats", "Answer deadline",
+        "Programme (optional)",
     ]  # fmt: skip
     [ask] = await bot.chat.press(ANNE, fields, "Seats")
     assert ask.text == ASK_CAPACITY
