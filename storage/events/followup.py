@@ -249,7 +249,10 @@ async def queue_due(uow: UnitOfWork, *, delay: dt.timedelta | None, now: dt.date
                     Event.ends_at <= now - delay,
                     Event.ends_at > now - delay - CATCH_UP,
                 )
-                .order_by(Event.ends_at)
+                .order_by(Event.ends_at, Event.id)
+                # The event's row lock, as "Send follow-up now" takes it: one at a time per
+                # event, always in the same order (no deadlock between workers and presses).
+                .with_for_update()
             )
         ).all()
         for event in due:
