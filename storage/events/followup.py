@@ -8,7 +8,7 @@ second press can say when). The participants are the members checked in; when no
 checked in, the members going. Members who erased their data get nothing; erasure also drops
 their queued messages.
 
-"Who was there" (the connecting issue) and the materials join the message when they exist.
+"Who was there" (the connecting issue) is to join the message when it has landed.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from storage.models import (
     Event,
     EventFeedback,
     EventFollowUp,
+    EventMaterial,
     EventStatus,
     Member,
     OutboxMessage,
@@ -151,10 +152,17 @@ async def _next_meetings(session: AsyncSession, event: Event, now: dt.datetime) 
     return list(found.all())
 
 
-def message_text(event: Event, member: Member, upcoming: list[Event]) -> str:
+def message_text(
+    event: Event, member: Member, upcoming: list[Event], materials: list[EventMaterial]
+) -> str:
     t = translator(member.language)
     tz = ZoneInfo(event.timezone)
     lines = [t("Thank you for coming to “{title}”!", title=event.title)]
+    if materials:
+        lines += ["", t("Materials from the meeting:")]
+        lines += [f"• {m.title}" + (f": {m.url}" if m.url else "") for m in materials]
+        if any(m.file_id for m in materials):
+            lines.append(t("The documents are under Materials below."))
     if upcoming:
         lines += ["", t("Next meetings:")]
         lines += [
@@ -166,12 +174,27 @@ def message_text(event: Event, member: Member, upcoming: list[Event]) -> str:
     return "\n".join(lines)
 
 
-def rating_buttons(event_id: int) -> list[list[dict[str, str]]]:
-    return [[{"text": str(r), "callback_data": f"fb:{event_id}:{r}"} for r in RATINGS]]
+def buttons(event_id: int, language: str, *, materials: bool) -> list[list[dict[str, str]]]:
+    """The 1–5 rating, and the event's materials when it has documents."""
+    rows = [[{"text": str(r), "callback_data": f"fb:{event_id}:{r}"} for r in RATINGS]]
+    if materials:
+        label = translator(language)("Materials")
+        rows.append([{"text": label, "callback_data": f"mt:show:{event_id}"}])
+    return rows
 
 
 async def _queue(session: AsyncSession, event: Event, now: dt.datetime) -> int:
     upcoming = await _next_meetings(session, event, now)
+    materials = list(
+        (
+            await session.scalars(
+                select(EventMaterial)
+                .where(EventMaterial.event_id == event.id)
+                .order_by(EventMaterial.programme_position.is_(None), EventMaterial.id)
+            )
+        ).all()
+    )
+    documents = any(m.file_id for m in materials)
     queued = 0
     for member in await _recipients(session, event.id):
         assert member.telegram_user_id is not None
@@ -180,8 +203,8 @@ async def _queue(session: AsyncSession, event: Event, now: dt.datetime) -> int:
             key=key(event.id, member.id),
             chat_id=member.telegram_user_id,
             member_id=member.id,
-            text=message_text(event, member, upcoming),
-            buttons=rating_buttons(event.id),
+            text=message_text(event, member, upcoming, materials),
+            buttons=buttons(event.id, member.language, materials=documents),
             now=now,
         ):
             queued += 1

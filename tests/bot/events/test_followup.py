@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from storage.events import attendance as event_attendance
-from storage.events import followup
+from storage.events import followup, materials
 from storage.members import privacy
 from storage.models import EventFeedback, OutboxMessage
+from storage.permissions import Actor
 from storage.uow import Database
 from tests.support.botkit import BotHarness, Clock, SentMessage, start_bot, stop_bot
 from tests.support.events_kit import (
@@ -85,6 +86,14 @@ async def _attendees(bot: BotHarness, event_id: int) -> SentMessage:
 
 async def test_send_now_once_then_rating_and_comment(bot: BotHarness, db: Database) -> None:
     event_id, members = await _meeting(db)
+    admin = Actor(telegram_user_id=1, member_id=None, is_admin=True)
+    await materials.add(
+        db.unit_of_work(), admin, event_id, title="Slides", file_id="doc-slides", now=STARTED
+    )
+    await materials.add(
+        db.unit_of_work(), admin, event_id, title="Deltagerliste",
+        url="https://example.org/deltagere", now=STARTED,
+    )  # fmt: skip
     report = await _attendees(bot, event_id)
     [sent] = await bot.chat.press(ORGANISER, report, "Send follow-up now")
     assert sent.text == "The follow-up is on its way to 2 participants."
@@ -96,7 +105,10 @@ async def test_send_now_once_then_rating_and_comment(bot: BotHarness, db: Databa
     danish, swedish = (_delivered(r) for r in rows)
     assert danish.text.startswith(f"Tak fordi du kom til “{TITLE}”!")
     assert swedish.text.startswith(f"Tack för att du kom till “{TITLE}”!")
-    assert danish.button_texts == ["1", "2", "3", "4", "5"]
+    assert danish.button_texts == ["1", "2", "3", "4", "5", "Materialer"]
+    assert "• Slides\n• Deltagerliste: https://example.org/deltagere" in danish.text
+    [opened] = await bot.chat.press(KAREN, danish, "Materialer")
+    assert opened.text.startswith("Program og materialer:")
 
     bot.clock.advance(minutes=5)
     [again] = await bot.chat.press(ORGANISER, report, "Send follow-up now")
