@@ -19,7 +19,10 @@ from bot.errors import on_error
 from bot.events import attendees
 from bot.events import browse as events
 from bot.events import create as new_event
+from bot.events import followup as event_followup
 from bot.events import manage as manage_event
+from bot.events import materials as event_materials
+from bot.events import report as event_report
 from bot.events import stats as event_stats
 from bot.inline import share as inline_share
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
@@ -49,6 +52,7 @@ def _handlers() -> list[Any]:
         conversations += [new_event.handler(), manage_event.handler()]
         conversations += timebank.conversations()
         conversations.append(introductions.conversation())
+        conversations += [event_followup.conversation(), event_materials.conversation()]
     return [
         *conversations,
         *menu.handlers(),
@@ -59,6 +63,9 @@ def _handlers() -> list[Any]:
         *events.handlers(),
         *attendees.handlers(),
         *event_stats.handlers(),
+        *event_report.handlers(),
+        *event_followup.handlers(),
+        *event_materials.handlers(),
         *broadcast.handlers(),
         *channels.handlers(),
         *channel_posts.handlers(),

@@ -27,6 +27,7 @@ ORGANISER_COMMANDS: list[tuple[str, str]] = [
     ("newevent", N_("Create an event")),
     ("attendees", N_("Who is coming: counts, list, check-in")),
     ("stats", N_("Participation figures for funders")),
+    ("report", N_("A report for funders (PDF)")),
     ("members", N_("Member overview and list (CSV)")),
     ("broadcast", N_("Send a message to many members")),
     ("invite", N_("Invitation links for new members")),

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from samvirke import report
 from samvirke.settings import ConfigurationError, Settings, load_settings
 
 log = logging.getLogger("samvirke")
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         help="only this frequency (default: both)",
     )
+    report.add_parser(sub)
     return parser
 
 
@@ -252,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigurationError as error:
             raise SystemExit(f"samvirke: configuration error: {error}") from None
         return 0
+    if args.command == "report":
+        _migrate(settings)
+        return report.run(args, settings)
     if args.command == "worker":
         _migrate(settings)
         from samvirke import runtime

@@ -59,12 +59,17 @@ class Settings(BaseSettings):
     mail_dir: Path = Path("./var/mail")
     admins: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Europe/Copenhagen"
+    # The network's name, on the cover of the funder report.
+    network_name: str = Field(default="Samvirke", min_length=1, max_length=120)
     # Telegram reminders to members going to an event, this long before it starts: "1d,2h"
     # (d days, h hours, m minutes; empty: no reminders).
     reminder_offsets: Annotated[tuple[dt.timedelta, ...], NoDecode] = (
         dt.timedelta(days=1),
         dt.timedelta(hours=2),
     )
+    # Participants of a meeting get its follow-up (thanks, materials, next meetings, a feedback
+    # question) this long after its end: "2h" (d, h or m); empty: only when an organiser sends it.
+    followup_delay: Annotated[dt.timedelta | None, NoDecode] = dt.timedelta(hours=2)
     default_language: Language = "da"
     public_url: AnyHttpUrl | None = None
     # Signs unsubscribe links; derived from the bot token when unset.
@@ -107,6 +112,7 @@ class Settings(BaseSettings):
     introductions_repeat_days: int = Field(default=30, ge=0, le=365)
     introductions_expiry_days: int = Field(default=14, ge=1, le=365)
     schedule_introduction_expiry: str = "45 3 * * *"
+    schedule_followups: str = "*/5 * * * *"
 
     @field_validator("database_url")
     @classmethod
@@ -184,7 +190,18 @@ class Settings(BaseSettings):
             return parse_offsets(value)
         return value
 
+    @field_validator("followup_delay", mode="before")
+    @classmethod
+    def _one_delay(cls, value: object) -> object:
+        if isinstance(value, str):
+            delays = parse_offsets(value)
+            if len(delays) > 1:
+                raise ValueError(f"{value!r}: one duration such as 2h, please")
+            return delays[0] if delays else None
+        return value
+
     @field_validator(
+        "schedule_followups",
         "schedule_outbox_sweeper",
         "schedule_digest_weekly",
         "schedule_digest_monthly",

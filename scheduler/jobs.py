@@ -31,6 +31,7 @@ from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped
 from samvirke.settings import Settings, check_crontab
 from scheduler import channels
 from scheduler.digests import bot_username, build_digests
+from scheduler.followup import queue_due_followups
 from scheduler.introduction_expiry import expire_introductions
 from scheduler.reminders import queue_due_reminders
 from scheduler.timebank_expiry import expire_pending_exchanges
@@ -152,6 +153,7 @@ def standard_jobs(settings: Settings) -> JobRegistry:
     registry = JobRegistry(settings.tz)
     registry.register("outbox_sweeper", settings.schedule_outbox_sweeper, sweep_outbox)
     registry.register("reminders", settings.schedule_reminders, queue_due_reminders)
+    registry.register("followups", settings.schedule_followups, queue_due_followups)
     registry.register(
         "timebank_expiry", settings.schedule_timebank_expiry, expire_pending_exchanges
     )

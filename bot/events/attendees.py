@@ -19,6 +19,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.events.browse import bot_username
+from bot.events.followup import average_text
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, redraw, send
 from bot.ui.spreadsheets import csv_safe
@@ -129,23 +130,56 @@ def report_text(t: Translator, report: AttendeeReport) -> str:
     if report.waitlist:
         lines += ["", t("Waiting list:")]
         lines += [f"{n}. {a.name}" for n, a in enumerate(report.waitlist[:NAMES_SHOWN], start=1)]
+    lines += feedback_lines(t, report)
     return "\n".join(lines)
 
 
-def _report_markup(t: Translator, event_id: int) -> InlineKeyboardMarkup:
-    return keyboards.column(
-        [
-            keyboards.button(t("Participant list (CSV)"), f"oe:csv:{event_id}"),
-            keyboards.button(t("Check people in"), f"oe:ck:{event_id}:0"),
-            keyboards.button(t("Check-in code"), f"oe:qr:{event_id}"),
+def feedback_lines(t: Translator, report: AttendeeReport) -> list[str]:
+    """When the follow-up went, and the feedback: count, average, distribution, comments
+    (never with names)."""
+    lines: list[str] = []
+    if report.followup_sent_at is not None:
+        when = format_short(report.followup_sent_at, tz=report.event.tz, language=t.language)
+        lines += ["", t("Follow-up sent: {when}", when=when)]
+    summary = report.feedback
+    if summary.count and summary.average is not None:
+        average = average_text(t, summary.average)
+        lines += [
+            "",
+            t.plural(
+                "Feedback: {average} of 5 ({n} answer)",
+                "Feedback: {average} of 5 ({n} answers)",
+                summary.count,
+                average=average,
+            ),
+            "  " + "  ".join(f"{r}★ {n}" for r, n in sorted(summary.distribution.items())),
         ]
-    )
+        if summary.comments:
+            lines.append(t("Comments:"))
+            lines += [f"  “{c}”" for c in summary.comments[:20]]
+    return lines
+
+
+def _report_markup(t: Translator, event_id: int, *, started: bool) -> InlineKeyboardMarkup:
+    buttons = [
+        keyboards.button(t("Participant list (CSV)"), f"oe:csv:{event_id}"),
+        keyboards.button(t("Check people in"), f"oe:ck:{event_id}:0"),
+        keyboards.button(t("Check-in code"), f"oe:qr:{event_id}"),
+    ]
+    if started:
+        buttons.append(keyboards.button(t("Send follow-up now"), f"oe:fu:{event_id}"))
+    return keyboards.column(buttons)
 
 
 async def attendees_pressed(update: Update, context: Context) -> None:
     event_id = _event_id(await _answer_press(update))
     report = await event_attendance.attendees(context.uow(), acting(context), event_id)
-    await send(update, report_text(context.t, report), _report_markup(context.t, event_id))
+    started = report.event.starts_at <= context.now and not report.event.cancelled
+    await send(
+        update,
+        report_text(context.t, report),
+        _report_markup(context.t, event_id, started=started),
+    )
 
 
 # --- the participant list ----------------------------------------------------------------------

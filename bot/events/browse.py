@@ -125,6 +125,8 @@ def event_text(t: Translator, card: EventCard) -> str:
         )
     if view.description:
         lines += ["", view.description]
+    if card.programme:
+        lines += ["", t("Programme:"), *card.programme]
     answer = answer_line(t, card.answer)
     if answer:
         lines += ["", answer]
@@ -151,6 +153,12 @@ def event_keyboard(
         )
     if not view.cancelled:
         rows.append([keyboards.button(t("Add to calendar"), f"ev:ics:{view.id}")])
+    answer = card.answer
+    if not view.cancelled and (
+        can_manage
+        or (answer is not None and (answer.status == RsvpStatus.GOING or answer.checked_in))
+    ):
+        rows.append([keyboards.button(t("Materials"), f"mt:show:{view.id}")])
     if can_manage:
         rows.append(
             [

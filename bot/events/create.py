@@ -30,6 +30,7 @@ from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send, typed_text
 from bot.ui.texts import error_text
 from storage import regions
 from storage.errors import DomainError, InvalidInput
+from storage.events import programme
 from storage.events import publishing as event_publishing
 from storage.events import rules as event_rules
 from storage.events import views as events
@@ -39,6 +40,7 @@ from templates.formatting import format_moment, format_when
 from templates.i18n import Translator
 
 DRAFT = "newevent"
+N_PROGRAMME = "programme"
 
 (
     N_TITLE,
@@ -168,6 +170,11 @@ async def preview(update: Update, context: Context) -> str:
         )
     if draft.get("description"):
         lines += ["", str(draft["description"])]
+    items = programme.parse(str(draft["programme"])) if draft.get("programme") else []
+    if items:
+        lines += ["", t("Programme:"), *(item.compact() for item in items)]
+    else:
+        lines += ["", t("A programme is optional: add it with Change something.")]
     markup = keyboards.column(
         [
             keyboards.button(t("Publish"), "ne:publish"),
@@ -316,6 +323,29 @@ async def deadline_none(update: Update, context: Context) -> str | int:
     return await preview(update, context)
 
 
+async def ask_programme(update: Update, context: Context) -> str:
+    t = context.t
+    await send(
+        update,
+        t(
+            "Send the programme, one item per line: a time, a title, and optionally – the "
+            "speaker, their organisation. For example:\n13:00 Welcome – Karen Jensen, "
+            "Teknologisk Institut\n13:15 Short talks\n15:00 Workshop\nSend - to remove the "
+            "programme, /cancel to stop."
+        ),
+    )
+    return N_PROGRAMME
+
+
+async def programme_typed(update: Update, context: Context) -> str | int:
+    try:
+        items = programme.parse(typed_text(update))
+    except InvalidInput as error:
+        return await invalid(update, context, error, ask_programme)
+    _draft(context)["programme"] = programme.as_text(items)
+    return await preview(update, context)
+
+
 # --- preview, change, publish ----------------------------------------------------------------
 
 
@@ -325,6 +355,7 @@ async def change_chosen(update: Update, context: Context) -> str:
     buttons = [
         keyboards.button(t(label), f"ne:field:{f}") for f, label in forms.FIELD_LABELS.items()
     ]
+    buttons.append(keyboards.button(t("Programme (optional)"), "ne:field:programme"))
     await send(update, t("What do you want to change?"), keyboards.column(buttons))
     return N_PREVIEW
 
@@ -337,6 +368,7 @@ QUESTIONS: dict[str, Step] = {
     "region": ask_region,
     "capacity": ask_capacity,
     "deadline": ask_deadline,
+    "programme": ask_programme,
 }
 STATES: dict[str, Step] = {
     N_TITLE: ask_title,
@@ -348,6 +380,7 @@ STATES: dict[str, Step] = {
     N_REGION: ask_region,
     N_CAPACITY: ask_capacity,
     N_DEADLINE: ask_deadline,
+    N_PROGRAMME: ask_programme,
     N_PREVIEW: preview,
 }
 
@@ -372,6 +405,7 @@ def _draft_event(draft: dict[str, Any]) -> EventDraft:
         region_id=None if region in (None, "all") else int(region),
         capacity=draft.get("capacity"),
         rsvp_deadline=from_iso(draft.get("deadline")),
+        programme=tuple(programme.parse(str(draft["programme"]))) if draft.get("programme") else (),
     )
 
 
@@ -400,7 +434,8 @@ async def publish(update: Update, context: Context) -> str | int:
     if page:
         text += "\n" + t("Its page for everyone, also outside Telegram: {link}", link=page)
     await send(update, text)
-    await send_card(update, context, events.EventCard(view, None))
+    lines = [item.compact() for item in _draft_event(draft).programme]
+    await send_card(update, context, events.EventCard(view, None, lines))
     await channel_posts.offer(update, context, view)
     return ConversationHandler.END
 
@@ -457,6 +492,10 @@ def handler() -> ConversationHandler[Context]:
                 MessageHandler(TEXT, deadline_typed),
                 CallbackQueryHandler(deadline_none, pattern=callbacks.matching(r"^ne:dl:none$")),
                 *guards(N_DEADLINE, expects_text=True),
+            ],
+            N_PROGRAMME: [
+                MessageHandler(TEXT, programme_typed),
+                *guards(N_PROGRAMME, expects_text=True),
             ],
             N_PREVIEW: [
                 CallbackQueryHandler(publish, pattern=callbacks.matching(r"^ne:publish$")),

@@ -17,6 +17,7 @@ from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
+from bot.events.followup import average_text
 from bot.events.forms import network_tz
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, answer_press, send
@@ -143,6 +144,16 @@ def stats_text(t: Translator, report: StatsReport, tz: ZoneInfo) -> str:
             people=report.unique_attendees,
         ),
     ]
+    if report.feedback.count and report.feedback.average is not None:
+        average = average_text(t, report.feedback.average)
+        lines.append(
+            t.plural(
+                "Feedback: {average} of 5 ({n} answer)",
+                "Feedback: {average} of 5 ({n} answers)",
+                report.feedback.count,
+                average=average,
+            )
+        )
     if report.attended_by_sector:
         lines += ["", t("Attendance by sector:")]
         lines += [f"  {sector_label(t, s)}: {n}" for s, n in report.attended_by_sector.items()]
@@ -151,6 +162,7 @@ def stats_text(t: Translator, report: StatsReport, tz: ZoneInfo) -> str:
         lines += [
             f"  {format_short(e.starts_at, tz=tz, language=t.language)} – {e.title}: "
             f"{e.registered} / {e.attended}"
+            + (f" ({e.feedback.average:.1f}★)" if e.feedback.average is not None else "")
             for e in report.events
         ]
     return "\n".join(lines)

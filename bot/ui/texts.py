@@ -189,6 +189,21 @@ ERROR_MESSAGES: dict[str, str] = {
     "checkin_code_unknown": N_("I do not know that check-in code. Please check it and try again."),
     "checkin_too_early": N_("Check-in opens two hours before the event starts."),
     "checkin_closed": N_("Check-in for that event has closed."),
+    "followup_before_start": N_("The follow-up can go once the event has started."),
+    "comment_empty": N_("Please type a comment, or press Skip."),
+    "programme_line_unreadable": N_(
+        "I could not read line {line}. Please type each item like 13:00 Welcome – Karen "
+        "Jensen, Teknologisk Institut."
+    ),
+    "programme_empty": N_("Please type at least one item, or - to remove the programme."),
+    "programme_too_long": N_("That is too long: at most {max} items, please."),
+    "material_link_missing": N_("Please send a document, or a link with a title."),
+    "material_title_empty": N_("Please give the material a title."),
+    "material_not_found": N_("That material is no longer available."),
+    "material_kind_unknown": N_("Please send a document, or a link with a title."),
+    "materials_too_many": N_("An event can have at most {max} materials."),
+    "materials_not_for_you": N_("The materials are for members going to the event or who came."),
+    "comment_too_long": N_("That comment is too long: at most {max} characters, please."),
     # Broadcasts
     "broadcast_empty": N_("Please write something: the message is empty."),
     "broadcast_too_long": N_("That message is too long: at most {max} characters, please."),

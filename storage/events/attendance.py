@@ -10,15 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.errors import NotAllowed, NotFound
-from storage.events import rules
+from storage.events import followup, rules
 from storage.events import views as events
+from storage.events.followup import FeedbackSummary
 from storage.events.views import EventView
 from storage.models import CheckIn, Event, EventStatus, Member, Region, Rsvp, RsvpStatus
 from storage.permissions import Actor
@@ -45,6 +46,8 @@ class AttendeeReport:
     attendees: list[Attendee]  # going, then walk-ins who checked in; named members only
     waitlist: list[Attendee]
     anonymous: int  # going or checked in, but erased their data: counted, never named
+    feedback: FeedbackSummary = field(default_factory=FeedbackSummary)
+    followup_sent_at: dt.datetime | None = None  # when the follow-up first went
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ async def _report(session: AsyncSession, event: Event, region_name: str | None) 
     named = [a for a in going + walk_ins if a.name]
     named.sort(key=lambda a: (a.status != RsvpStatus.GOING, a.name.casefold()))
     by_sector, by_region = _groups(rsvps.values(), checkins.values(), region_names)
+    feedback, followup_sent_at = await followup.status(session, event.id)
     return AttendeeReport(
         event=events.view_of(event, region_name, counts),
         checked_in=len(checkins),
@@ -119,6 +123,8 @@ async def _report(session: AsyncSession, event: Event, region_name: str | None) 
         attendees=named,
         waitlist=[attendee(member, RsvpStatus.WAITLIST) for member in _waiting(rsvps.values())],
         anonymous=len(going) + len(walk_ins) - len(named),
+        feedback=feedback,
+        followup_sent_at=followup_sent_at,
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
-from storage.events import rules
+from storage.events import programme, rules
 from storage.models import Event, EventStatus, Member, OutboxMessage, OutboxStatus, Rsvp, RsvpStatus
 from templates.formatting import format_when
 from templates.i18n import Translator, translator
@@ -64,6 +64,7 @@ def calendar_payload(
     partstat: str,
     now: dt.datetime,
     url: str | None,
+    programme_text: str | None = None,
 ) -> dict[str, Any]:
     """The ``calendar`` part of an invite's outbox payload (templates.calendar makes the file)."""
     return {
@@ -75,7 +76,11 @@ def calendar_payload(
         # An online link goes in LOCATION when there is no address, else in DESCRIPTION.
         "description": "\n\n".join(
             part
-            for part in (event.description, event.online_url if event.location else None)
+            for part in (
+                event.description,
+                programme_text,
+                event.online_url if event.location else None,
+            )
             if part
         ),
         "location": event.location or event.online_url,
@@ -86,6 +91,14 @@ def calendar_payload(
         "status": "CANCELLED" if event.status == EventStatus.CANCELLED else "CONFIRMED",
         "attendee": {"name": member.name or "", "email": member.email, "partstat": partstat},
     }
+
+
+async def _programme_text(session: AsyncSession, event: Event, t: Translator) -> str | None:
+    """The programme for the invitation's description: a heading and one line per item."""
+    items = await programme.items_of(session, event.id)
+    if not items:
+        return None
+    return "\n".join([t("Programme:"), *(item.compact() for item in items)])
 
 
 def _may_mail(member: Member) -> bool:
@@ -178,6 +191,7 @@ async def mail_invite(
                 partstat=_partstat(rsvp.status),
                 now=now,
                 url=url,
+                programme_text=await _programme_text(session, event, t),
             ),
         },
     )

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.errors import InvalidInput, NotAllowed
-from storage.events import notices, rules
+from storage.events import notices, programme, rules
 from storage.events import views as events
 from storage.events.views import EventView
 from storage.events.waitlist import fill_free_seats
@@ -55,6 +55,7 @@ class EventDraft:
     region_id: int | None
     capacity: int | None = None
     rsvp_deadline: dt.datetime | None = None
+    programme: tuple[programme.Item, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ async def create(
         )
         session.add(event)
         await session.flush()
+        programme.add_items(session, event.id, list(draft.programme))
         audit.record(
             session, "event.created", now=now, actor_member_id=actor.member_id, event_id=event.id
         )

@@ -116,6 +116,7 @@ async def respond(
             card = EventCard(
                 events.view_of(event, region_name, counts),
                 await events.answer_of(session, rsvp, step.status),
+                await events.programme_lines(session, event.id),
             )
             return RsvpOutcome(card, changed=False, invited=False, promoted=0)
         if rsvp is None:
@@ -138,6 +139,7 @@ async def respond(
         card = EventCard(
             events.view_of(event, region_name, counts),
             await events.answer_of(session, rsvp, step.status),
+            await events.programme_lines(session, event.id),
         )
         await uow.commit()
         return RsvpOutcome(card, changed=True, invited=invited, promoted=promoted)

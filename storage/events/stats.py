@@ -7,14 +7,15 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Row, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotAllowed
 from storage.events import views as events
-from storage.models import CheckIn, Event, EventStatus, Member, Rsvp, RsvpStatus
+from storage.events.followup import FeedbackSummary, summarise
+from storage.models import CheckIn, Event, EventFeedback, EventStatus, Member, Rsvp, RsvpStatus
 from storage.permissions import Actor, require_organiser, visible_region_ids
 from storage.uow import UnitOfWork
 
@@ -29,6 +30,7 @@ class EventStats:
     registered: int
     attended: int
     attended_by_sector: dict[str, int]
+    feedback: FeedbackSummary = field(default_factory=FeedbackSummary)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class StatsReport:
     unique_attendees: int
     registered_by_sector: dict[str, int]
     attended_by_sector: dict[str, int]
+    feedback: FeedbackSummary = field(default_factory=FeedbackSummary)  # all events together
 
 
 async def _events_held(
@@ -103,6 +106,13 @@ async def stats(
                 .where(CheckIn.event_id.in_(ids))
             )
         ).all()
+        feedback_rows = (
+            await session.execute(
+                select(EventFeedback.event_id, EventFeedback.rating, EventFeedback.comment)
+                .where(EventFeedback.event_id.in_(ids))
+                .order_by(EventFeedback.created_at, EventFeedback.id)
+            )
+        ).all()
         per_event: list[EventStats] = []
         for event, name in rows:
             here = [sector or "" for event_id, _, sector in attended if event_id == event.id]
@@ -116,6 +126,9 @@ async def stats(
                     registered=sum(1 for event_id, _ in registered if event_id == event.id),
                     attended=len(here),
                     attended_by_sector=dict(Counter(here).most_common()),
+                    feedback=summarise(
+                        [(r, c) for event_id, r, c in feedback_rows if event_id == event.id]
+                    ),
                 )
             )
         return StatsReport(
@@ -128,4 +141,5 @@ async def stats(
             unique_attendees=len({member_id for _, member_id, _ in attended if member_id}),
             registered_by_sector=dict(Counter(s or "" for _, s in registered).most_common()),
             attended_by_sector=dict(Counter(s or "" for *_, s in attended).most_common()),
+            feedback=summarise([(r, c) for _, r, c in feedback_rows]),
         )

@@ -24,7 +24,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import InvalidInput, NotFound
-from storage.events import notices, rules
+from storage.events import notices, programme, rules
 from storage.models import CheckIn, Event, EventStatus, Member, Region, Rsvp, RsvpStatus
 from storage.permissions import Actor, require_organiser, visible_region_ids
 from storage.uow import UnitOfWork
@@ -86,6 +86,7 @@ class Answer:
 class EventCard:
     event: EventView
     answer: Answer | None
+    programme: list[str] = field(default_factory=list)  # compact lines, see events.programme
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,12 @@ async def get_card(uow: UnitOfWork, event_id: int, *, member_id: int | None) -> 
         return EventCard(
             await view_with_counts(uow.session, event, region_name),
             await _answer(uow.session, event.id, member_id),
+            await programme_lines(uow.session, event.id),
         )
+
+
+async def programme_lines(session: AsyncSession, event_id: int) -> list[str]:
+    return [item.compact() for item in await programme.items_of(session, event_id)]
 
 
 async def get(uow: UnitOfWork, event_id: int) -> EventView:

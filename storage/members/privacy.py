@@ -21,6 +21,7 @@ from storage.models import (
     CheckIn,
     EmailVerification,
     Event,
+    EventFeedback,
     Member,
     OutboxMessage,
     OutboxStatus,
@@ -160,6 +161,10 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
         await people_privacy.forget_member(session, member_id, now=now)
         await session.execute(
             delete(EmailVerification).where(EmailVerification.member_id == member_id)
+        )
+        # Ratings stay in the counts; a comment may say who wrote it.
+        await session.execute(
+            update(EventFeedback).where(EventFeedback.member_id == member_id).values(comment=None)
         )
         await session.execute(
             delete(OutboxMessage).where(

@@ -9,6 +9,7 @@ from storage.models.bot_state import BotConversation, BotUserData
 from storage.models.broadcasts import AudienceKind, Broadcast, MediaKind
 from storage.models.channels import BotChat, ChatKind, ChatPost, ChatPurpose
 from storage.models.events import CheckIn, Event, EventStatus, Rsvp, RsvpStatus
+from storage.models.followup import EventFeedback, EventFollowUp
 from storage.models.members import (
     AuditEntry,
     DigestFrequency,
@@ -32,6 +33,7 @@ from storage.models.people import (
     ParticipantVisibility,
     Topic,
 )
+from storage.models.programme import EventMaterial, ProgrammeItem
 from storage.models.scheduling import SchedulerRun
 from storage.models.timebank import (
     AccountKind,
@@ -70,6 +72,9 @@ __all__ = [
     "EmailVerification",
     "EntryKind",
     "Event",
+    "EventFeedback",
+    "EventFollowUp",
+    "EventMaterial",
     "EventStatus",
     "ExchangeStatus",
     "Introduction",
@@ -85,6 +90,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "ParticipantVisibility",
+    "ProgrammeItem",
     "Region",
     "Role",
     "Rsvp",

@@ -26,7 +26,7 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
     )
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["migrate"], ["worker"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["migrate"], ["worker"], ["report"]])
 def test_help_on_every_command(tmp_path: Path, command: list[str]) -> None:
     result = run([*command, "--help"], tmp_path)
     assert result.returncode == 0

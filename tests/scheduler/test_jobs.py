@@ -79,6 +79,7 @@ def test_a_job_is_registered_once() -> None:
     assert names == [
         "outbox_sweeper",
         "reminders",
+        "followups",
         "timebank_expiry",
         "introduction_expiry",
         "digest_weekly",

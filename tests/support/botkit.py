@@ -236,6 +236,21 @@ class ChatDriver:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return await self._process({"update_id": next(self._update_ids), "message": message})
 
+    async def send_document(
+        self, user_id: int, *, file_id: str, file_name: str, caption: str | None = None
+    ) -> list[SentMessage]:
+        """The member sends a file (a document), optionally with a caption."""
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(dt.datetime.now(dt.UTC).timestamp()),
+            "chat": {"id": user_id, "type": "private"},
+            "from": self._from(user_id),
+            "document": {"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                         "file_name": file_name},
+            **({"caption": caption} if caption else {}),
+        }  # fmt: skip
+        return await self._process({"update_id": next(self._update_ids), "message": message})
+
     async def send_photo(self, user_id: int) -> list[SentMessage]:
         message = {
             "message_id": next(self._message_ids),

@@ -129,9 +129,24 @@ async def test_an_organiser_creates_and_publishes_the_example_meeting(
         "Answer by Monday, 1 February 2027 12:00",
         "",
         "Gratis. Korte oplæg, derefter workshop.",
+        "",
+        "A programme is optional: add it with Change something.",
     ]
     assert preview.button_texts == ["Publish", "Change something", "Discard the draft"]
     assert await saved_events(db) == []  # nothing is published before Publish
+    # The optional programme, from the preview.
+    [fields] = await chat.press(ANNE, preview, "Change something")
+    [ask] = await chat.press(ANNE, fields, "Programme (optional)")
+    assert ask.text.startswith("Send the programme, one item per line")
+    [again, reasked] = await chat.send(ANNE, "Velkommen")
+    assert again.text.startswith("I could not read line 1.")
+    assert reasked.text == ask.text
+    [preview] = await chat.send(
+        ANNE, "13:00 Velkommen – Karen Jensen, Teknologisk Institut\n13:15 Korte oplæg"
+    )
+    assert preview.text.splitlines()[-3:] == [
+        "Programme:", "13:00 Velkommen (Karen Jensen, Teknologisk Institut)", "13:15 Korte oplæg",
+    ]  # fmt: skip
 
     [published, card] = await chat.press(ANNE, preview, "Publish")
     [event] = await saved_events(db)
@@ -146,8 +161,9 @@ async def test_an_organiser_creates_and_publishes_the_example_meeting(
     assert event.region_id == await region_id(db)
     assert event.timezone == "Europe/Copenhagen"
     assert card.text.startswith(f"📅 {TITLE}")
+    assert "Programme:\n13:00 Velkommen (Karen Jensen, Teknologisk Institut)" in card.text
     assert card.button_texts == [
-        "Going", "Maybe", "Can't go", "Add to calendar",
+        "Going", "Maybe", "Can't go", "Add to calendar", "Materials",
         "Attendees", "Check-in code", "Edit", "Cancel event",
     ]  # fmt: skip
 
@@ -237,6 +253,7 @@ async def test_change_an_answer_from_the_preview(bot: BotHarness, anne: None) ->
     [fields] = await bot.chat.press(ANNE, preview, "Change something")
     assert fields.button_texts == [
         "Title", "Description", "Time", "Place", "Region", "Seats", "Answer deadline",
+        "Programme (optional)",
     ]  # fmt: skip
     [ask] = await bot.chat.press(ANNE, fields, "Seats")
     assert ask.text == ASK_CAPACITY
@@ -398,7 +415,9 @@ async def test_attendees_counts_list_and_participant_csv(
     assert "1. =Lars Holm (Aarhus Kommune, Public sector (municipality or region))" in lines
     assert "2. Karen Jensen (Teknologisk Institut, University or research) ✓" in lines
     assert lines[-2:] == ["Waiting list:", "1. Ingrid Öberg"]
-    assert report.button_texts == ["Participant list (CSV)", "Check people in", "Check-in code"]
+    assert report.button_texts == [
+        "Participant list (CSV)", "Check people in", "Check-in code", "Send follow-up now",
+    ]  # fmt: skip
 
     names = record_filenames(bot.request)
     [document] = await bot.chat.press(ANNE, report, "Participant list (CSV)")

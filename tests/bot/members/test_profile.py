@@ -54,7 +54,7 @@ MEMBER_COMMANDS = [
     "privacy",
     "help",
 ]
-ORGANISER_COMMANDS = ["newevent", "attendees", "stats", "members", "broadcast", "invite"]
+ORGANISER_COMMANDS = ["newevent", "attendees", "stats", "report", "members", "broadcast", "invite"]
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""The funder report's figures (rendering lives in templates/report/)."""

@@ -1,0 +1,1 @@
+"""The funder report as PDF (HTML and SVG charts through WeasyPrint), CSV and xlsx."""
