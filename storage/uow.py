@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from types import TracebackType
 from typing import Self
 
@@ -13,8 +14,11 @@ from storage.db import create_engine, create_session_factory
 class UnitOfWork:
     session: AsyncSession
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, secret: bytes) -> None:
         self._sessions = sessions
+        # The server's secret, for keyed hashes of what must not be stored in the clear
+        # (e-mail codes, addresses in the code-mail throttle).
+        self.secret = secret
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -42,13 +46,16 @@ class UnitOfWork:
 class Database:
     """The engine and the factory of units of work, shared by the bot and the scheduler."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, secret: bytes | None = None) -> None:
+        """``secret``: the server's key (``Settings.signing_key()``); without one a random key
+        for this process (codes mailed before a restart then no longer verify)."""
         self.url = url
         self.engine: AsyncEngine = create_engine(url)
         self._sessions = create_session_factory(self.engine)
+        self.secret = secret if secret is not None else secrets.token_bytes(32)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions)
+        return UnitOfWork(self._sessions, secret=self.secret)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -133,6 +133,19 @@ def vevent(item: CalendarEvent, *, organizer_email: str) -> icalendar.Event:
     return event
 
 
+TIMEZONE_YEARS = 12
+# The time zone library computes offsets around the window's ends: keep clear of the first and
+# last dates Python knows.
+_EARLIEST = dt.date(1900, 1, 1)
+_LATEST = dt.date(9990, 12, 31)
+
+
+def _shifted(day: dt.date, days: int) -> dt.date:
+    """``day`` moved by ``days``, kept within _EARLIEST to _LATEST."""
+    ordinal = day.toordinal() + days
+    return dt.date.fromordinal(min(max(ordinal, _EARLIEST.toordinal()), _LATEST.toordinal()))
+
+
 def calendar(
     items: Iterable[CalendarEvent],
     *,
@@ -158,8 +171,11 @@ def calendar(
     if items:
         # Transitions from a year before the first event to a year after the last: enough for
         # every program, and far shorter than the library's 1970-2038 default.
-        first = min(i.start for i in items).date() - dt.timedelta(days=366)
-        last = max(i.end for i in items).date() + dt.timedelta(days=366)
+        # Whatever is stored (an event in year 1 or 9999) builds: the window is clamped to the
+        # dates Python has and to at most TIMEZONE_YEARS (clients continue the last rule).
+        first = _shifted(min(i.start for i in items).date(), -366)
+        last = _shifted(max(i.end for i in items).date(), 366)
+        last = min(last, _shifted(first, 366 * TIMEZONE_YEARS))
         cal.add_missing_timezones(first_date=first, last_date=last)
     return cal
 

@@ -156,10 +156,15 @@ def _time(hour: str, minute: str | None, ampm: str | None) -> dt.time:
 
 def _aware(day: dt.date, time: dt.time, tz: ZoneInfo) -> dt.datetime:
     local = dt.datetime.combine(day, time, tzinfo=tz)
+    try:
+        utc = local.astimezone(dt.UTC)
+        back = utc.astimezone(tz)
+    except OverflowError:  # the first or last hours of the calendar (1.1.0001 00:30)
+        raise _Fail("date_invalid") from None
     # A time that does not exist (the hour skipped when summer time begins) comes back changed.
-    if local.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+    if back.replace(tzinfo=None) != local.replace(tzinfo=None):
         raise _Fail("time_invalid")
-    return local.astimezone(dt.UTC)
+    return utc
 
 
 def _read(text: str, *, tz: ZoneInfo, now: dt.datetime) -> When:
@@ -184,8 +189,19 @@ def _read(text: str, *, tz: ZoneInfo, now: dt.datetime) -> When:
     raise _Fail("time_invalid")
 
 
+# No event, end or deadline further ahead than this: a typo such as 2062 or 9999 is refused at
+# once, and nothing stored is near the end of the calendar (feeds and invites keep working).
+YEARS_AHEAD = 5
+FURTHEST_AHEAD = dt.timedelta(days=365 * YEARS_AHEAD + 2)
+
+
+def too_far(moment: dt.datetime, *, now: dt.datetime) -> bool:
+    return moment > now + FURTHEST_AHEAD
+
+
 def parse_when(text: str, *, tz: ZoneInfo, now: dt.datetime) -> When | Rejected:
-    """A start (and perhaps an end) from what an organiser typed; not in the past."""
+    """A start (and perhaps an end) from what an organiser typed; not in the past, at most
+    YEARS_AHEAD years ahead."""
     try:
         when = _read(normalise(text), tz=tz, now=now)
     except _Fail as failure:
@@ -194,6 +210,8 @@ def parse_when(text: str, *, tz: ZoneInfo, now: dt.datetime) -> When | Rejected:
         return Rejected("when_in_past")
     if when.end is not None and when.end <= when.start:
         return Rejected("end_before_start")
+    if too_far(when.end or when.start, now=now):
+        return Rejected("when_too_far")
     return when
 
 
@@ -211,6 +229,8 @@ def parse_end(text: str, *, start: dt.datetime, tz: ZoneInfo) -> dt.datetime | R
         return Rejected(failure.reason)
     if end <= start:
         return Rejected("end_before_start")
+    if too_far(end, now=start):
+        return Rejected("when_too_far")
     return end
 
 
@@ -226,15 +246,23 @@ def _read_moment(
 
 
 def parse_moment(
-    text: str, *, tz: ZoneInfo, now: dt.datetime, default_time: dt.time = dt.time(23, 59)
+    text: str,
+    *,
+    tz: ZoneInfo,
+    now: dt.datetime,
+    default_time: dt.time = dt.time(23, 59),
+    latest: dt.datetime | None = None,
 ) -> dt.datetime | Rejected:
-    """A date with or without a time (e.g. an RSVP deadline: ``1.12.2026`` is the day's end)."""
+    """A date with or without a time (e.g. an RSVP deadline: ``1.12.2026`` is the day's end),
+    after ``now`` and at most ``latest`` (default: YEARS_AHEAD years after ``now``)."""
     try:
         moment = _read_moment(normalise(text), tz=tz, now=now, default_time=default_time)
     except _Fail as failure:
         return Rejected(failure.reason)
     if moment <= now:
         return Rejected("when_in_past")
+    if moment > (latest if latest is not None else now + FURTHEST_AHEAD):
+        return Rejected("when_too_far")
     return moment
 
 

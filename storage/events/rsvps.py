@@ -15,7 +15,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import InvalidInput, NotAllowed, NotFound
@@ -35,13 +35,31 @@ class RsvpOutcome:
     promoted: int  # members moved from the waiting list to a seat
 
 
-def _record(rsvp: Rsvp, status: str, now: dt.datetime) -> None:
+def _record(
+    rsvp: Rsvp, status: str, now: dt.datetime, *, queued_at: dt.datetime | None = None
+) -> None:
     """Set the member's answer; the time they took a seat or joined the waiting list goes with
-    it."""
+    it (``queued_at``: their place in the queue, from ``_queue_time``)."""
     rsvp.status = status
     rsvp.responded_at = now
     rsvp.going_since = now if status == RsvpStatus.GOING else None
-    rsvp.waitlist_since = now if status == RsvpStatus.WAITLIST else None
+    rsvp.waitlist_since = (queued_at or now) if status == RsvpStatus.WAITLIST else None
+
+
+QUEUE_STEP = dt.timedelta(microseconds=1)
+
+
+async def _queue_time(session: AsyncSession, event_id: int, now: dt.datetime) -> dt.datetime:
+    """When a member joining the waiting list now stands in the queue (the caller holds the
+    event's lock): after everyone already waiting, whatever the clock said when their press
+    arrived. The queue is then the order of decisions, so the place a member is told is true
+    even when presses that arrived earlier were decided later."""
+    last = await session.scalar(
+        select(func.max(Rsvp.waitlist_since)).where(
+            Rsvp.event_id == event_id, Rsvp.status == RsvpStatus.WAITLIST
+        )
+    )
+    return now if last is None or last < now else last + QUEUE_STEP
 
 
 async def _promote(
@@ -171,7 +189,10 @@ async def respond(
         else:
             rsvp.version += 1
             counts[before or ""] -= 1
-        _record(rsvp, step.status, now)
+        queued_at = None
+        if step.status == RsvpStatus.WAITLIST:
+            queued_at = await _queue_time(session, event.id, now)
+        _record(rsvp, step.status, now, queued_at=queued_at)
         counts[step.status] += 1
         invited = False
         if step.status == RsvpStatus.GOING:

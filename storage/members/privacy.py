@@ -148,6 +148,7 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
         member.telegram_username = None
         member.role = "member"
         member.organiser_region_id = None
+        member.organiser_all_regions = False
         member.consent_at = None
         member.deleted_at = now
         member.updated_at = now

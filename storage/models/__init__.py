@@ -11,6 +11,7 @@ from storage.models.events import CheckIn, Event, EventStatus, Rsvp, RsvpStatus
 from storage.models.members import (
     AuditEntry,
     DigestFrequency,
+    EmailCodeSend,
     EmailVerification,
     Member,
     Region,
@@ -46,6 +47,7 @@ __all__ = [
     "CheckIn",
     "ContactStatus",
     "DigestFrequency",
+    "EmailCodeSend",
     "EmailVerification",
     "EntryKind",
     "Event",

@@ -23,6 +23,7 @@ from storage.models import (
     TimebankListing,
 )
 from storage.permissions import Actor
+from storage.rules import ascii_number
 from storage.timebank.common import (
     AccountView,
     ExchangeView,
@@ -271,14 +272,15 @@ async def _member_party(session: AsyncSession, member: Member) -> Party:
 async def party_by_ref(session: AsyncSession, ref: str) -> Party:
     """The party a reference ("m12": member 12, "a3": account 3) stands for."""
     kind, number = ref[:1], ref[1:]
-    if kind not in ("m", "a") or not number.isdigit():
+    ref_id = ascii_number(number)
+    if kind not in ("m", "a") or ref_id is None:
         raise NotFound("counterpart_not_found")
     if kind == "m":
-        member = await session.get(Member, int(number))
+        member = await session.get(Member, ref_id)
         if member is None or member.deleted_at is not None:
             raise NotFound("counterpart_not_found")
         return await _member_party(session, member)
-    account = await session.get(TimebankAccount, int(number))
+    account = await session.get(TimebankAccount, ref_id)
     if account is None or not account.active:
         raise NotFound("counterpart_not_found")
     parties = await load_parties(session, [account.id])

@@ -347,7 +347,7 @@ def test_not_a_link(url: str) -> None:
 
 def test_who_may_manage_an_event() -> None:
     admin = Actor(1, None, is_admin=True)
-    everywhere = Actor(2, 2, role="organiser")
+    everywhere = Actor(2, 2, role="organiser", organiser_all_regions=True)
     regional = Actor(3, 3, role="organiser", organiser_region_id=4)
     member = Actor(4, 4)
     assert rules.may_manage(admin, 4)
