@@ -100,14 +100,23 @@ def _address(email: str) -> str:
     return f"mailto:{email}"
 
 
+def _local(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The moment in the event's time zone; in UTC where that zone's time would fall outside
+    the calendar Python knows (the last hours of year 9999)."""
+    try:
+        return moment.astimezone(tz)
+    except OverflowError:
+        return moment.astimezone(dt.UTC)
+
+
 def vevent(item: CalendarEvent, *, organizer_email: str) -> icalendar.Event:
     tz = ZoneInfo(item.tzid)
     event = icalendar.Event()
     event.add("uid", clean(item.uid))
     event.add("sequence", item.sequence)
     event.add("dtstamp", item.dtstamp.astimezone(dt.UTC))
-    event.add("dtstart", item.start.astimezone(tz))
-    event.add("dtend", item.end.astimezone(tz))
+    event.add("dtstart", _local(item.start, tz))
+    event.add("dtend", _local(item.end, tz))
     event.add("summary", clean(item.summary))
     if item.description:
         event.add("description", clean(item.description))
