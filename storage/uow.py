@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
+import random
 import secrets
+from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Self
+from typing import Any, ParamSpec, Self, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, create_session_factory
@@ -59,3 +65,52 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+# --- retrying a transaction that lost a race ---------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL's codes for "try the transaction again": deadlock_detected, serialization_failure.
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+RETRY_ATTEMPTS = 6
+RETRY_FIRST_DELAY = 0.01  # seconds; doubled each time, with jitter
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the database refused the transaction only because of a concurrent one (a
+    deadlock or a serialisation failure): running it again is safe and will succeed."""
+    if not isinstance(error, DBAPIError):
+        return False
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if code in RETRY_SQLSTATES:
+            return True
+    return False
+
+
+def retry_conflicts(
+    service: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Run a service again when its transaction lost a race (``is_transient``), so that a
+    deadlock or serialisation failure never reaches the member. The service must own its
+    transaction (``async with uow``: a fresh session each time) and do nothing outside the
+    database before it commits (messages go through the outbox), as every service here does."""
+
+    @functools.wraps(service)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        attempt = 0
+        while True:
+            try:
+                return await service(*args, **kwargs)
+            except DBAPIError as error:
+                attempt += 1
+                if attempt >= RETRY_ATTEMPTS or not is_transient(error):
+                    raise
+                log.info("%s: transaction conflict, retry %d", service.__qualname__, attempt)
+                await asyncio.sleep(random.uniform(0.5, 1.0) * RETRY_FIRST_DELAY * 2**attempt)
+
+    return run

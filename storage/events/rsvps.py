@@ -23,7 +23,7 @@ from storage.events import notices, rules
 from storage.events import views as events
 from storage.events.views import EventCard
 from storage.models import Event, EventStatus, Member, Rsvp, RsvpStatus
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, retry_conflicts
 from templates.i18n import translator
 
 
@@ -130,6 +130,7 @@ async def fill_free_seats(
     return promoted
 
 
+@retry_conflicts
 async def respond(
     uow: UnitOfWork,
     *,

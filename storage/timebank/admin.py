@@ -45,7 +45,7 @@ from storage.timebank.common import (
 )
 from storage.timebank.ledger import MAX_ADJUSTMENT_MINUTES, Policy, validate_minutes
 from storage.timebank.listings import CategoryView
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, retry_conflicts
 from templates.i18n import Translator
 
 REASON_MAX = 500
@@ -144,6 +144,7 @@ async def _complete_correction(
     return view
 
 
+@retry_conflicts
 async def adjust(
     uow: UnitOfWork,
     actor: Actor,
@@ -187,6 +188,7 @@ async def adjust(
         return await _complete_correction(uow, entry, balances, now=now)
 
 
+@retry_conflicts
 async def reverse(
     uow: UnitOfWork,
     actor: Actor,
@@ -245,6 +247,7 @@ async def reverse(
 # --- organisation accounts and categories -------------------------------------------------
 
 
+@retry_conflicts
 async def create_organisation_account(
     uow: UnitOfWork,
     actor: Actor,
@@ -295,6 +298,7 @@ async def create_organisation_account(
         return view
 
 
+@retry_conflicts
 async def set_coordinator(
     uow: UnitOfWork,
     actor: Actor,
@@ -330,6 +334,7 @@ async def set_coordinator(
         await uow.commit()
 
 
+@retry_conflicts
 async def account_of_member(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int:
     """The member's account id (made if needed), e.g. for an administrator's adjustment."""
     async with uow:

@@ -349,7 +349,7 @@ async def post_entry(
                 select(TimebankAccount)
                 .where(TimebankAccount.id.in_([debit_account_id, credit_account_id]))
                 .order_by(TimebankAccount.id)
-                .with_for_update()
+                .with_for_update(key_share=True)
                 .execution_options(populate_existing=True)
             )
         ).all()

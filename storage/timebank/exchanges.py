@@ -43,7 +43,7 @@ from storage.timebank.common import (
     require_coordinator,
 )
 from storage.timebank.ledger import LimitExceeded, Policy, check_entry, validate_minutes
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, retry_conflicts
 from templates.i18n import Translator
 
 DESCRIPTION_MAX = 200
@@ -130,6 +130,7 @@ def _confirm_request_text(t: Translator, view: ExchangeView) -> str:
 # --- logging --------------------------------------------------------------------------------
 
 
+@retry_conflicts
 async def start_exchange(
     uow: UnitOfWork,
     member_id: int,
@@ -252,7 +253,7 @@ async def _locked_exchange(session: AsyncSession, exchange_id: int) -> TimebankE
     exchange = await session.scalar(
         select(TimebankExchange)
         .where(TimebankExchange.id == exchange_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     if exchange is None:
@@ -284,6 +285,7 @@ async def _exchange_to_answer(
     return exchange
 
 
+@retry_conflicts
 async def confirm(
     uow: UnitOfWork, member_id: int, exchange_id: int, *, policy: Policy, now: dt.datetime
 ) -> Decision:
@@ -394,6 +396,7 @@ async def _close_pending(
     return Decision(view, changed=True)
 
 
+@retry_conflicts
 async def decline(
     uow: UnitOfWork, member_id: int, exchange_id: int, *, now: dt.datetime
 ) -> Decision:
@@ -417,6 +420,7 @@ async def decline(
         )
 
 
+@retry_conflicts
 async def cancel(
     uow: UnitOfWork, member_id: int, exchange_id: int, *, now: dt.datetime
 ) -> Decision:
@@ -489,6 +493,7 @@ def _expired_text(t: Translator, view: ExchangeView, days: int) -> str:
     )
 
 
+@retry_conflicts
 async def expire_due(uow: UnitOfWork, *, policy: Policy, now: dt.datetime, limit: int = 100) -> int:
     """Expire up to ``limit`` exchanges pending longer than the expiry period; how many.
 
