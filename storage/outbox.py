@@ -184,14 +184,25 @@ async def mark_sent_many(
 
 
 async def mark_retry(
-    uow: UnitOfWork, message: ClaimedMessage, *, error: str, next_attempt_at: dt.datetime
+    uow: UnitOfWork,
+    message: ClaimedMessage,
+    *,
+    error: str,
+    next_attempt_at: dt.datetime,
+    count_attempt: bool = True,
 ) -> bool:
+    """Due again at ``next_attempt_at``. ``count_attempt=False``: the message never reached the
+    other side (the server was unreachable), so this claim does not use up an attempt."""
+    extra: dict[str, Any] = {}
+    if not count_attempt:
+        extra["attempts"] = max(message.attempts - 1, 0)
     return await _settle(
         uow,
         message,
         status=OutboxStatus.RETRY,
         next_attempt_at=next_attempt_at,
         last_error=error[:1000],
+        **extra,
     )
 
 
