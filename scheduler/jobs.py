@@ -29,7 +29,8 @@ from samvirke.settings import Settings, check_crontab
 from scheduler.digests import bot_username, build_digests
 from scheduler.reminders import queue_due_reminders
 from scheduler.timebank_expiry import expire_pending_exchanges
-from storage import scheduling
+from storage import bot_state, scheduling
+from storage.members import verification
 from storage.models import DigestFrequency
 from storage.uow import Database
 
@@ -142,6 +143,21 @@ async def _digest(db: Database, settings: Settings, now: dt.datetime, frequency:
     return sum(run.queued for run in runs)
 
 
+# Every hour: unfinished sign-ups older than a day, and the code-mail throttle's old rows.
+FORGET_SCHEDULE = "23 * * * *"
+
+
+async def forget_unfinished(db: Database, _settings: Settings, now: dt.datetime) -> int:
+    """What people typed before they agreed (issue 17, item 19) is not kept beyond a day."""
+    dropped = await bot_state.forget_unfinished(db.unit_of_work(), now=now)
+    async with db.unit_of_work() as uow:
+        await verification.forget_old_sends(uow.session, now=now)
+        await uow.commit()
+    if dropped:
+        log.info("dropped %d unfinished sign-up(s)", dropped)
+    return dropped
+
+
 def standard_jobs(settings: Settings) -> JobRegistry:
     """The jobs every deployment runs (schedules from settings, in the network's time zone)."""
     registry = JobRegistry(settings.tz)
@@ -152,4 +168,5 @@ def standard_jobs(settings: Settings) -> JobRegistry:
     )
     registry.register("digest_weekly", settings.schedule_digest_weekly, weekly_digest)
     registry.register("digest_monthly", settings.schedule_digest_monthly, monthly_digest)
+    registry.register("forget_unfinished", FORGET_SCHEDULE, forget_unfinished)
     return registry

@@ -22,7 +22,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.events import browse as events
-from bot.members import menu
+from bot.members import menu, privacy
 from bot.ui import keyboards
 from bot.ui.chat import PRIVATE, TEXT, answer_press, send
 from bot.ui.texts import error_text, sector_label
@@ -305,6 +305,8 @@ def _guards(state: str, *, expects_text: bool) -> list[BaseHandler[Update, Conte
     wrong_input = EXPECT_TEXT if expects_text else EXPECT_BUTTON
     return [
         CommandHandler("cancel", cancel),
+        # /privacy in the middle of signing up says what is kept so far (the question stays).
+        CommandHandler("privacy", privacy.show),
         MessageHandler(filters.COMMAND, _reask(state, IN_FLOW_COMMAND)),
         CallbackQueryHandler(_reask(state, OLD_BUTTON)),
         MessageHandler(filters.ALL, _reask(state, wrong_input)),

@@ -82,6 +82,7 @@ def test_a_job_is_registered_once() -> None:
         "timebank_expiry",
         "digest_weekly",
         "digest_monthly",
+        "forget_unfinished",
     ]
 
 
