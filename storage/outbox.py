@@ -14,6 +14,7 @@ Payloads by channel:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import Member, OutboxMessage, OutboxStatus
 from storage.uow import UnitOfWork
 
 EMAIL = "email"
@@ -181,6 +182,23 @@ async def mark_sent_many(
         result = await connection.execute(_MARK_SENT, params)
         await uow.commit()
         return int(result.rowcount)
+
+
+async def of_erased_members(uow: UnitOfWork, outbox_ids: Iterable[int]) -> set[int]:
+    """Which of these rows were to members who have since erased their data."""
+    wanted = list(outbox_ids)
+    if not wanted:
+        return set()
+    async with uow:
+        return set(
+            (
+                await uow.session.scalars(
+                    select(OutboxMessage.id)
+                    .join(Member, Member.id == OutboxMessage.member_id)
+                    .where(OutboxMessage.id.in_(wanted), Member.deleted_at.is_not(None))
+                )
+            ).all()
+        )
 
 
 async def mark_retry(

@@ -44,6 +44,19 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.commit()
 
+    async def checkpoint(self) -> None:
+        """SQLite: move the write-ahead log into the database file and empty it, so that what
+        was just erased (zeroed there by ``secure_delete``) leaves no copy in the WAL. Call
+        after the transaction; best effort (a busy reader may keep part of the log)."""
+        bind = self._sessions.kw.get("bind")
+        if bind is None or bind.dialect.name != "sqlite":
+            return
+        async with bind.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     @property
     def dialect(self) -> str:
         return self.session.get_bind().dialect.name

@@ -272,4 +272,8 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
             session, "privacy.erased", now=now, member_id=member_id, consent_version=CONSENT_VERSION
         )
         await uow.commit()
-        return telegram_user_id
+    # The erased values are zeroed in the database file (secure_delete, storage.db); the WAL
+    # still holds the old pages until it is checkpointed. (.eml copies of the member's mails
+    # are deleted by the scheduler's forget job; PostgreSQL: see the README.)
+    await uow.checkpoint()
+    return telegram_user_id
