@@ -239,7 +239,10 @@ async def _set_other(update: Update, context: Context, other: Party) -> str:
     member = member_of(context)
     if other.member_id == member.id:
         return await ask_again(update, context, InvalidInput("self_exchange"), ask_other)
-    _log(context).update(other=other.ref, other_name=other.name)
+    # Name and organisation, so that the member sees who they are logging hours with before
+    # anything is sent (a @username can change hands).
+    name = f"{other.name} ({other.organisation})" if other.organisation else other.name
+    _log(context).update(other=other.ref, other_name=name)
     return await _next_log_step(update, context)
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -133,6 +133,17 @@ async def note_telegram_username(uow: UnitOfWork, member_id: int, username: str 
     """Keep the member's Telegram @username current (people change it; lookups by @username
     and timebank introductions use it)."""
     async with uow:
+        if username:
+            # A username belongs to one Telegram account at a time: whoever showed up with it
+            # last has it, and nobody else is found by it any more.
+            await uow.session.execute(
+                update(Member)
+                .where(
+                    func.lower(Member.telegram_username) == username.lower(),
+                    Member.id != member_id,
+                )
+                .values(telegram_username=None)
+            )
         await uow.session.execute(
             update(Member)
             .where(Member.id == member_id, Member.deleted_at.is_(None))

@@ -239,14 +239,18 @@ async def find_member(uow: UnitOfWork, username: str) -> Party:
     if not name or len(name) > 64:
         raise NotFound("username_unknown", username=username.strip())
     async with uow:
-        member = await uow.session.scalar(
-            select(Member)
-            .where(func.lower(Member.telegram_username) == name, Member.deleted_at.is_(None))
-            .order_by(Member.updated_at.desc())
-            .limit(1)
-        )
-        if member is None:
+        # Usernames are kept current (storage.members.profiles.note_telegram_username): one
+        # member holds a username at a time; should two still, neither is guessed.
+        found = (
+            await uow.session.scalars(
+                select(Member)
+                .where(func.lower(Member.telegram_username) == name, Member.deleted_at.is_(None))
+                .limit(2)
+            )
+        ).all()
+        if len(found) != 1:
             raise NotFound("username_unknown", username="@" + name)
+        member = found[0]
         return await _member_party(uow.session, member)
 
 
@@ -266,7 +270,9 @@ async def organisation_accounts(uow: UnitOfWork, *, policy: Policy) -> list[Acco
 async def _member_party(session: AsyncSession, member: Member) -> Party:
     """A member as a party (account 0 while they have no account yet)."""
     account_id = await existing_member_account(session, member.id)
-    return Party(account_id or 0, AccountKind.MEMBER, member.name or "", member.id)
+    return Party(
+        account_id or 0, AccountKind.MEMBER, member.name or "", member.id, member.organisation
+    )
 
 
 async def party_by_ref(session: AsyncSession, ref: str) -> Party:
