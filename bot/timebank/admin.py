@@ -14,6 +14,7 @@ from bot.timebank.history import show_history
 from bot.ui.chat import acting, send
 from storage.errors import InvalidInput
 from storage.permissions import require_admin
+from storage.rules import ascii_number
 from storage.timebank import accounts as timebank_accounts
 from storage.timebank import admin as timebank_admin
 from storage.timebank import listings as timebank_listings
@@ -37,10 +38,16 @@ ADMIN_HELP = N_(
 )
 
 
+def _number(text: str) -> bool:
+    """A number typed with ASCII digits (``²`` is not one), small enough for an id."""
+    return ascii_number(text) is not None
+
+
 async def _account_ref(context: Context, ref: str) -> int:
     """An account id from "@username" or "org:NUMBER"."""
-    if ref.lower().startswith("org:") and ref[4:].isdigit():
-        return int(ref[4:])
+    number = ascii_number(ref[4:]) if ref.lower().startswith("org:") else None
+    if number is not None:
+        return number
     other = await timebank_accounts.find_member(context.uow(), ref)
     assert other.member_id is not None
     return await timebank_admin.account_of_member(context.uow(), other.member_id, now=context.now)
@@ -74,7 +81,7 @@ async def admin_command(update: Update, context: Context, args: list[str]) -> No
             context.uow(), actor, " ".join(rest[1:]), now=context.now
         )
         await send(update, t("Category added: {name}", name=category.name))
-    elif command == "category" and len(rest) == 2 and rest[0] == "remove" and rest[1].isdigit():
+    elif command == "category" and len(rest) == 2 and rest[0] == "remove" and _number(rest[1]):
         await timebank_admin.remove_category(context.uow(), actor, int(rest[1]), now=context.now)
         await send(update, t("Category removed."))
     elif command == "orgs":
@@ -95,7 +102,7 @@ async def admin_command(update: Update, context: Context, args: list[str]) -> No
                 name=account.name,
             ),
         )
-    elif command == "coordinator" and len(rest) in (2, 3) and rest[0].isdigit():
+    elif command == "coordinator" and len(rest) in (2, 3) and _number(rest[0]):
         other = await timebank_accounts.find_member(context.uow(), rest[1])
         assert other.member_id is not None
         add = len(rest) == 2
@@ -141,7 +148,7 @@ async def admin_command(update: Update, context: Context, args: list[str]) -> No
                 entry=view.id,
             ),
         )
-    elif command == "reverse" and len(rest) >= 2 and rest[0].lstrip("#").isdigit():
+    elif command == "reverse" and len(rest) >= 2 and _number(rest[0].lstrip("#")):
         view = await _unless_over_limit(
             update,
             t,

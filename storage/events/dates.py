@@ -56,20 +56,20 @@ WEEKDAYS = set(_WEEKDAY_NAMES.split())
 FILLERS = {"kl", "klokken", "klockan", "at", "den", "the", "on", "fra", "från", "from", "d"}
 RANGE_WORDS = {"til", "till", "to", "until", "tom", "-"}
 
-_TIME = r"(?P<{p}h>\d{{1,2}})(?:[:.](?P<{p}m>\d{{2}}))?\s*(?P<{p}ap>am|pm)?"
+_TIME = r"(?P<{p}h>[0-9]{{1,2}})(?:[:.](?P<{p}m>[0-9]{{2}}))?\s*(?P<{p}ap>am|pm)?"
 START_TIME = _TIME.format(p="s")
 END_TIME = _TIME.format(p="e")
 DATE_FORMS = [
-    re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:t|\s|$)"),
-    re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4}|\d{2})(?=\s|$)"),
-    re.compile(r"(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?=\s|$)"),
+    re.compile(r"(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})(?:t|\s|$)"),
+    re.compile(r"(?P<d>[0-9]{1,2})\.(?P<m>[0-9]{1,2})\.(?P<y>[0-9]{4}|[0-9]{2})(?=\s|$)"),
+    re.compile(r"(?P<d>[0-9]{1,2})/(?P<m>[0-9]{1,2})(?:/(?P<y>[0-9]{4}|[0-9]{2}))?(?=\s|$)"),
     re.compile(
-        r"(?P<d>\d{1,2})(?:\.|st|nd|rd|th)?\s*(?P<mon>[a-zæøåäö]+)\.?(?:\s+(?P<y>\d{4}))?(?=\s|$)"
+        r"(?P<d>[0-9]{1,2})(?:\.|st|nd|rd|th)?\s*(?P<mon>[a-zæøåäö]+)\.?(?:\s+(?P<y>[0-9]{4}))?(?=\s|$)"
     ),
     re.compile(
-        r"(?P<mon>[a-zæøåäö]+)\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:\s+(?P<y>\d{4}))?(?=\s|$)"
+        r"(?P<mon>[a-zæøåäö]+)\.?\s+(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?(?:\s+(?P<y>[0-9]{4}))?(?=\s|$)"
     ),
-    re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.?(?=\s)"),
+    re.compile(r"(?P<d>[0-9]{1,2})\.(?P<m>[0-9]{1,2})\.?(?=\s)"),
 ]
 ONLY_TIME = re.compile(rf"^{START_TIME}$")
 TIME_RANGE = re.compile(rf"^{START_TIME}\s*-\s*{END_TIME}$")

@@ -67,3 +67,21 @@ def test_names_keep_joiners_and_lose_only_what_is_dangerous(typed: str, kept: st
 def test_a_name_of_only_invisible_characters_is_empty() -> None:
     with pytest.raises(InvalidInput):
         validate_name("\u200d\u202e\u200b")
+
+
+def test_dates_and_hours_are_read_from_ascii_digits_only() -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from storage.events.dates import Rejected, parse_when
+    from storage.timebank.ledger import parse_hours
+
+    now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    tz = ZoneInfo("Europe/Copenhagen")
+    assert isinstance(parse_when("٣.١٢.٢٠٢٧ ١٣:٠٠", tz=tz, now=now), Rejected)
+    assert not isinstance(parse_when("3.12.2027 13:00", tz=tz, now=now), Rejected)
+    with pytest.raises(InvalidInput):
+        parse_hours("١")
+    with pytest.raises(InvalidInput):
+        parse_hours("1²")
+    assert parse_hours("1.5") == 90
