@@ -139,6 +139,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "event_started": N_("That event has already begun, so answers are closed."),
     "event_over": N_("That event is over."),
     "rsvp_closed": N_("The deadline for answering has passed, so answers are closed."),
+    "attendee_unknown": N_("I cannot find that member for this event."),
     "checkin_code_unknown": N_("I do not know that check-in code. Please check it and try again."),
     "checkin_too_early": N_("Check-in opens two hours before the event starts."),
     "checkin_closed": N_("Check-in for that event has closed."),

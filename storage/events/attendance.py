@@ -263,7 +263,7 @@ async def set_checked_in(
         if present and not await _may_check_in(session, actor, event.id, member):
             # Not on this event's list and outside the organiser's region: as if unknown, so
             # that a forged button neither reveals nor lists a member of another region.
-            raise NotFound("member_not_found")
+            raise NotFound("attendee_unknown")
         if present:
             changed = await _insert_checkin(
                 session, event.id, member.id, now=now, by=actor.member_id
