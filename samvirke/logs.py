@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import traceback
+from types import TracebackType
 
 QUIET = {
     # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
@@ -37,6 +39,46 @@ class _RedactSecrets(logging.Filter):
                     message = message.replace(secret, "[redacted]")
                 record.msg, record.args = message, None
         return True
+
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+WITHHELD = "[message withheld]"
+
+
+class SafeFormatter(logging.Formatter):
+    """Tracebacks with their frames and exception types but not the exceptions' messages, which
+    often quote what a person typed or an address (``invalid literal for int(): '…'``); and the
+    given secrets blanked out of the whole record, traceback included."""
+
+    def __init__(self, fmt: str, *, secrets: list[str]) -> None:
+        super().__init__(fmt)
+        self._secrets = [s for s in secrets if s]
+
+    def formatException(self, ei: ExcInfo) -> str:
+        _, error, _ = ei
+        if error is None:
+            return ""
+        chain: list[BaseException] = []
+        current: BaseException | None = error
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = current.__cause__ or (
+                None if current.__suppress_context__ else current.__context__
+            )
+        parts: list[str] = []
+        for exc in reversed(chain):
+            if parts:
+                parts.append("\nThe above exception led to the following:\n\n")
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(traceback.format_tb(exc.__traceback__))
+            parts.append(f"{type(exc).__module__}.{type(exc).__qualname__}: {WITHHELD}\n")
+        return "".join(parts).rstrip("\n")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
 
 
 def quiet_noisy_libraries() -> None:
@@ -73,7 +115,9 @@ def configure(
     level: int = logging.INFO, *, secrets: list[str] | None = None, format: str = "text"
 ) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(
+        JsonFormatter() if format == "json" else SafeFormatter(TEXT_FORMAT, secrets=secrets or [])
+    )
     handler.addFilter(_RedactSecrets(secrets or []))
     root = logging.getLogger()
     root.handlers[:] = [handler]

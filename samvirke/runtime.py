@@ -59,7 +59,7 @@ async def run(settings: Settings) -> None:
     token = settings.telegram_token.get_secret_value()
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, secret=settings.signing_key())
     services = Services(settings=settings, db=db)
     bot_app = build_application(services)
     metrics = Metrics()

@@ -9,8 +9,11 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from storage.models import BotConversation, BotUserData
+from storage.models import BotConversation, BotUserData, Member
 from storage.uow import UnitOfWork
+
+# A sign-up left unfinished (a name and an address typed, no consent given) is kept this long.
+UNFINISHED_KEPT = dt.timedelta(days=1)
 
 
 def conversation_key(key: Sequence[int | str]) -> str:
@@ -83,3 +86,34 @@ async def drop_user_data(uow: UnitOfWork, telegram_user_id: int) -> None:
             delete(BotUserData).where(BotUserData.telegram_user_id == telegram_user_id)
         )
         await uow.commit()
+
+
+async def forget_unfinished(uow: UnitOfWork, *, now: dt.datetime) -> int:
+    """Drop what people who are not members typed into a conversation (a sign-up draft: name,
+    e-mail) once it has been left for UNFINISHED_KEPT, with their conversation states. Returns
+    how many people's drafts were dropped."""
+    members = select(Member.telegram_user_id).where(
+        Member.telegram_user_id.is_not(None), Member.deleted_at.is_(None)
+    )
+    async with uow:
+        stale = (
+            await uow.session.scalars(
+                select(BotUserData.telegram_user_id).where(
+                    BotUserData.updated_at < now - UNFINISHED_KEPT,
+                    BotUserData.telegram_user_id.not_in(members),
+                )
+            )
+        ).all()
+        keys = [key for user_id in stale for key in private_chat_keys(user_id)]
+        if stale:
+            await uow.session.execute(
+                delete(BotUserData).where(BotUserData.telegram_user_id.in_(stale))
+            )
+            await uow.session.execute(
+                delete(BotConversation).where(
+                    BotConversation.key.in_(keys),
+                    BotConversation.updated_at < now - UNFINISHED_KEPT,
+                )
+            )
+        await uow.commit()
+        return len(stale)

@@ -14,14 +14,14 @@ Payloads by channel:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import Member, OutboxMessage, OutboxStatus
 from storage.sql import insert_ignore
 from storage.uow import UnitOfWork
 
@@ -213,15 +213,43 @@ async def mark_sent_many(
         return int(result.rowcount)
 
 
+async def of_erased_members(uow: UnitOfWork, outbox_ids: Iterable[int]) -> set[int]:
+    """Which of these rows were to members who have since erased their data."""
+    wanted = list(outbox_ids)
+    if not wanted:
+        return set()
+    async with uow:
+        return set(
+            (
+                await uow.session.scalars(
+                    select(OutboxMessage.id)
+                    .join(Member, Member.id == OutboxMessage.member_id)
+                    .where(OutboxMessage.id.in_(wanted), Member.deleted_at.is_not(None))
+                )
+            ).all()
+        )
+
+
 async def mark_retry(
-    uow: UnitOfWork, message: ClaimedMessage, *, error: str, next_attempt_at: dt.datetime
+    uow: UnitOfWork,
+    message: ClaimedMessage,
+    *,
+    error: str,
+    next_attempt_at: dt.datetime,
+    count_attempt: bool = True,
 ) -> bool:
+    """Due again at ``next_attempt_at``. ``count_attempt=False``: the message never reached the
+    other side (the server was unreachable), so this claim does not use up an attempt."""
+    extra: dict[str, Any] = {}
+    if not count_attempt:
+        extra["attempts"] = max(message.attempts - 1, 0)
     return await _settle(
         uow,
         message,
         status=OutboxStatus.RETRY,
         next_attempt_at=next_attempt_at,
         last_error=error[:1000],
+        **extra,
     )
 
 

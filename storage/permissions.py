@@ -17,6 +17,9 @@ class Actor:
     role: str = Role.MEMBER
     organiser_region_id: int | None = None
     is_admin: bool = False
+    # An organiser for the whole network: an explicit flag, never read from a missing region
+    # (an organiser whose region was deleted organises nothing until given a new one).
+    organiser_all_regions: bool = False
 
     @property
     def is_organiser(self) -> bool:
@@ -33,8 +36,15 @@ def require_admin(actor: Actor) -> None:
         raise NotAllowed("admins_only")
 
 
+def organises_everywhere(actor: Actor) -> bool:
+    return actor.is_admin or (actor.is_organiser and actor.organiser_all_regions)
+
+
 def visible_region_ids(actor: Actor) -> int | None:
-    """The region an organiser is limited to, or None for all regions."""
-    if actor.is_admin or actor.organiser_region_id is None:
+    """The region an organiser is limited to, or None for all regions. An organiser for one
+    region whose region is gone is refused (``NotAllowed``), never widened to all regions."""
+    if organises_everywhere(actor):
         return None
+    if actor.organiser_region_id is None:
+        raise NotAllowed("organiser_region_gone")
     return actor.organiser_region_id

@@ -15,11 +15,39 @@ EMAIL_MAX = 254
 REGION_NAME_MAX = 100
 
 
+# Invisible characters that change how text around them is shown (bidi embeddings, overrides
+# and isolates, marks) or hide in it (zero-width space, byte-order mark): never stored.
+_DROPPED = frozenset(
+    "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
+)
+# Joiners (ZWJ, ZWNJ) are kept inside a word or an emoji sequence (👩‍💻, Persian and Indic
+# scripts need them) and dropped only where they join nothing (at the start or end of a word).
+_JOINERS = "\u200c\u200d"
+
+
 def clean_text(value: str) -> str:
-    """Normalise to NFC, drop control characters (no line breaks in names), squeeze spaces."""
+    """Normalise to NFC, turn control characters into spaces (no line breaks in names), drop
+    bidi controls and stray joiners, squeeze spaces. Other format characters (joiners inside
+    words, emoji tags) and characters newer than Python's Unicode tables are kept."""
     value = unicodedata.normalize("NFC", value)
-    value = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in value)
-    return " ".join(value.split())
+    kept: list[str] = []
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category == "Cc":
+            kept.append(" ")
+        elif category != "Cs" and ch not in _DROPPED:
+            kept.append(ch)
+    return " ".join(word.strip(_JOINERS) for word in "".join(kept).split() if word.strip(_JOINERS))
+
+
+def ascii_number(text: str, *, max_digits: int = 18) -> int | None:
+    """The value of a whole number typed with the ASCII digits 0-9 only, else None.
+
+    ``"²".isdigit()`` and ``"٣".isdigit()`` are true, but neither is a number a member typed
+    on purpose; ``max_digits`` bounds the value (18 digits fit a 64-bit database integer)."""
+    if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 def clean_multiline(value: str) -> str:
@@ -74,6 +102,10 @@ def validate_email_address(value: str) -> str:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError:
         raise InvalidInput("email_invalid") from None
+    if not result.local_part.isascii():
+        # Letters such as æ, ø, å before the @ need SMTPUTF8, which the mail path does not
+        # use: the code mail could never be sent, so the member could never confirm.
+        raise InvalidInput("email_not_ascii")
     return str(result.normalized)
 
 

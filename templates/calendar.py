@@ -99,14 +99,23 @@ def _address(email: str) -> str:
     return f"mailto:{email}"
 
 
+def _local(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The moment in the event's time zone; in UTC where that zone's time would fall outside
+    the calendar Python knows (the last hours of year 9999)."""
+    try:
+        return moment.astimezone(tz)
+    except OverflowError:
+        return moment.astimezone(dt.UTC)
+
+
 def vevent(item: CalendarEvent, *, organizer_email: str) -> icalendar.Event:
     tz = ZoneInfo(item.tzid)
     event = icalendar.Event()
     event.add("uid", clean(item.uid))
     event.add("sequence", item.sequence)
     event.add("dtstamp", item.dtstamp.astimezone(dt.UTC))
-    event.add("dtstart", item.start.astimezone(tz))
-    event.add("dtend", item.end.astimezone(tz))
+    event.add("dtstart", _local(item.start, tz))
+    event.add("dtend", _local(item.end, tz))
     event.add("summary", clean(item.summary))
     if item.description:
         event.add("description", clean(item.description))
@@ -130,6 +139,19 @@ def vevent(item: CalendarEvent, *, organizer_email: str) -> icalendar.Event:
         attendee.params["rsvp"] = "FALSE"
         event.add("attendee", attendee)
     return event
+
+
+TIMEZONE_YEARS = 12
+# The time zone library computes offsets around the window's ends: keep clear of the first and
+# last dates Python knows.
+_EARLIEST = dt.date(1900, 1, 1)
+_LATEST = dt.date(9990, 12, 31)
+
+
+def _shifted(day: dt.date, days: int) -> dt.date:
+    """``day`` moved by ``days``, kept within _EARLIEST to _LATEST."""
+    ordinal = day.toordinal() + days
+    return dt.date.fromordinal(min(max(ordinal, _EARLIEST.toordinal()), _LATEST.toordinal()))
 
 
 def calendar(
@@ -157,8 +179,11 @@ def calendar(
     if items:
         # Transitions from a year before the first event to a year after the last: enough for
         # every program, and far shorter than the library's 1970-2038 default.
-        first = min(i.start for i in items).date() - dt.timedelta(days=366)
-        last = max(i.end for i in items).date() + dt.timedelta(days=366)
+        # Whatever is stored (an event in year 1 or 9999) builds: the window is clamped to the
+        # dates Python has and to at most TIMEZONE_YEARS (clients continue the last rule).
+        first = _shifted(min(i.start for i in items).date(), -366)
+        last = _shifted(max(i.end for i in items).date(), 366)
+        last = min(last, _shifted(first, 366 * TIMEZONE_YEARS))
         cal.add_missing_timezones(first_date=first, last_date=last)
     return cal
 

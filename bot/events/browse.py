@@ -41,7 +41,9 @@ ANSWER_LABELS = {
 }
 # Six letters and digits with at least one of each (a six-digit e-mail code is not one).
 CHECKIN_TEXT = (
-    filters.Regex(re.compile(r"^\s*(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9]{3}[\s-]?[A-Za-z0-9]{3}\s*$"))
+    filters.Regex(
+        re.compile(r"^\s*(?=.*[A-Za-z])(?=.*[0-9])[A-Za-z0-9]{3}[\s-]?[A-Za-z0-9]{3}\s*$")
+    )
     & PRIVATE
 )
 TITLE_IN_BUTTON = 48
@@ -478,7 +480,7 @@ async def code_typed(update: Update, context: Context) -> None:
 
 # --- deep links -----------------------------------------------------------------------------
 
-EVENT_LINK = re.compile(r"^event_(\d{1,10})$")
+EVENT_LINK = re.compile(r"^event_([0-9]{1,10})$")
 CHECKIN_LINK = re.compile(r"^checkin_([A-Za-z0-9]{6})$")
 
 

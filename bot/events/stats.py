@@ -46,12 +46,8 @@ def _period_code(start: dt.date, end: dt.date) -> str:
     return f"{start:%Y%m%d}-{end:%Y%m%d}"
 
 
-def _parse_period_code(code: str) -> tuple[dt.date, dt.date]:
-    first, last = code.split("-")
-    return (
-        dt.datetime.strptime(first, "%Y%m%d").date(),  # noqa: DTZ007 - a calendar date
-        dt.datetime.strptime(last, "%Y%m%d").date(),  # noqa: DTZ007
-    )
+def _today(context: Context) -> dt.date:
+    return context.now.astimezone(network_tz(context)).date()
 
 
 def _typed_period(args: list[str], context: Context) -> tuple[dt.date, dt.date] | None:
@@ -59,16 +55,15 @@ def _typed_period(args: list[str], context: Context) -> tuple[dt.date, dt.date] 
     if len(args) != 2:
         return None
     tz = network_tz(context)
-    far_past = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    far_past = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+    never = dt.datetime.max.replace(tzinfo=dt.UTC)  # the period's rule bounds it below
     days = []
     for arg in args:
-        moment = parse_moment(arg, tz=tz, now=far_past, default_time=dt.time(12, 0))
+        moment = parse_moment(arg, tz=tz, now=far_past, default_time=dt.time(12, 0), latest=never)
         if isinstance(moment, Rejected):
             raise InvalidInput(moment.reason)
         days.append(moment.astimezone(tz).date())
-    if days[1] < days[0]:
-        raise InvalidInput("end_before_start")
-    return days[0], days[1] + dt.timedelta(days=1)
+    return event_rules.checked_period(days[0], days[1], today=_today(context))
 
 
 @organisers_only
@@ -199,7 +194,7 @@ async def _stats_report(
 ) -> None:
     t = context.t
     tz = network_tz(context)
-    first, after_last = _parse_period_code(period)
+    first, after_last = event_rules.period_from_code(period, today=_today(context))
     report = await event_stats.stats(
         context.uow(),
         acting(context),

@@ -129,9 +129,11 @@ async def _find(update: Update, context: Context, query: str) -> None:
 
 def _role_text(t: Translator, member: MemberView) -> str:
     if member.role == Role.ORGANISER:
+        if member.organiser_all_regions:
+            return t("organiser for all regions")
         if member.organiser_region_name:
             return t("organiser for {region}", region=member.organiser_region_name)
-        return t("organiser for all regions")
+        return t("organiser whose region was removed")
     return t("member")
 
 

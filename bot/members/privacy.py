@@ -20,6 +20,15 @@ async def show(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     if context.member is None:
+        if context.user_data:  # a sign-up (or another conversation) under way: say so
+            await chat.send_message(
+                t(
+                    "You have started signing up. Until you finish, we keep what you have typed "
+                    "so far (such as your name and e-mail address), for at most a day. Send "
+                    "/cancel to delete it now."
+                )
+            )
+            return
         await chat.send_message(
             t("We store nothing about you until you sign up and agree. Send /start to sign up.")
         )

@@ -21,7 +21,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.events import browse as events
-from bot.members import menu
+from bot.members import menu, privacy
 from bot.people import membership
 from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, answer_press, send, typed_text
@@ -293,13 +293,17 @@ IN_FLOW_COMMAND = N_(
 
 def _guards(state: str, *, expects_text: bool) -> list[BaseHandler[Update, Context, Any]]:
     """Handlers that catch anything a state does not expect (in this order, after its own)."""
-    return guards(
-        ASK[state],
-        cancel=cancel,
-        expects_text=expects_text,
-        own_buttons=r"^su:",
-        in_flow=IN_FLOW_COMMAND,
-    )
+    return [
+        # /privacy in the middle of signing up says what is kept so far (the question stays).
+        CommandHandler("privacy", privacy.show),
+        *guards(
+            ASK[state],
+            cancel=cancel,
+            expects_text=expects_text,
+            own_buttons=r"^su:",
+            in_flow=IN_FLOW_COMMAND,
+        ),
+    ]
 
 
 def handler() -> ConversationHandler[Context]:

@@ -12,7 +12,7 @@ from bot.ui.chat import PRIVATE
 from storage.members import verification
 from storage.members.verification import CheckResult
 
-CODE = filters.Regex(r"^\s*\d{3}\s?\d{3}\s*$") & PRIVATE
+CODE = filters.Regex(r"^\s*[0-9]{3}\s?[0-9]{3}\s*$") & PRIVATE
 
 
 async def code_typed(update: Update, context: Context) -> None:
@@ -48,8 +48,13 @@ async def code_typed(update: Update, context: Context) -> None:
             reply_markup=verify_keyboard(context),
         )
     elif check.result is CheckResult.TOO_MANY_TRIES:
+        wait = (check.locked_until or context.now) - context.now
         await chat.send_message(
-            t("Too many wrong tries. Press the button to get a new code."),
+            t.plural(
+                "Too many wrong tries. You can try again in {n} minute.",
+                "Too many wrong tries. You can try again in {n} minutes.",
+                max(1, -(-int(wait.total_seconds()) // 60)),
+            ),
             reply_markup=verify_keyboard(context),
         )
     else:

@@ -14,6 +14,7 @@ from bot.timebank.history import send_history
 from bot.ui.chat import acting, send
 from storage.errors import InvalidInput
 from storage.permissions import require_admin
+from storage.rules import ascii_number
 from storage.timebank import accounts as timebank_accounts
 from storage.timebank import admin as timebank_admin
 from storage.timebank import listings as timebank_listings
@@ -69,7 +70,7 @@ async def _category(update: Update, context: Context, rest: list[str]) -> bool:
         )
         await send(update, t("Category added: {name}", name=category.name))
         return True
-    if len(rest) == 2 and rest[0] == "remove" and rest[1].isdigit():
+    if len(rest) == 2 and rest[0] == "remove" and ascii_number(rest[1]) is not None:
         await timebank_admin.remove_category(context.uow(), actor, int(rest[1]), now=context.now)
         await send(update, t("Category removed."))
         return True
@@ -110,7 +111,7 @@ async def _org(update: Update, context: Context, rest: list[str]) -> bool:
 
 
 async def _coordinator(update: Update, context: Context, rest: list[str]) -> bool:
-    if len(rest) not in (2, 3) or not rest[0].isdigit():
+    if len(rest) not in (2, 3) or ascii_number(rest[0]) is None:
         return False
     add = len(rest) == 2
     if not add and rest[2].lower() != "remove":
@@ -171,7 +172,7 @@ async def _adjust(update: Update, context: Context, rest: list[str]) -> bool:
 
 
 async def _reverse(update: Update, context: Context, rest: list[str]) -> bool:
-    if len(rest) < 2 or not rest[0].lstrip("#").isdigit():
+    if len(rest) < 2 or ascii_number(rest[0].lstrip("#")) is None:
         return False
     t = context.t
     view = await _unless_over_limit(

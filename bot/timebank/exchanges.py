@@ -231,11 +231,18 @@ async def ask_other(update: Update, context: Context) -> str:
     return LOG_OTHER
 
 
-async def _set_other(update: Update, context: Context, other: Party) -> str:
+async def _set_other(
+    update: Update, context: Context, other: Party, *, with_organisation: bool = False
+) -> str:
     member = member_of(context)
     if other.member_id == member.id:
         return await ask_again(update, context, InvalidInput("self_exchange"), ask_other)
-    _log(context).update(other=other.ref, other_name=other.name)
+    # Found by a typed @username: name and organisation, so that the member sees who it is
+    # before anything is sent (a username can change hands).
+    name = other.name
+    if with_organisation and other.organisation:
+        name = f"{other.name} ({other.organisation})"
+    _log(context).update(other=other.ref, other_name=name)
     return await _next_log_step(update, context)
 
 
@@ -258,7 +265,7 @@ async def other_typed(update: Update, context: Context) -> str:
         other = await timebank_accounts.find_member(context.uow(), typed_text(update))
     except NotFound as error:
         return await ask_again(update, context, error, ask_other)
-    return await _set_other(update, context, other)
+    return await _set_other(update, context, other, with_organisation=True)
 
 
 async def ask_hours(update: Update, context: Context) -> str:

@@ -141,6 +141,10 @@ ERROR_MESSAGES: dict[str, str] = {
     "email_invalid": N_(
         "That does not look like an e-mail address. Please type it like name@example.org."
     ),
+    "email_not_ascii": N_(
+        "Sorry, our mail cannot reach an address with letters such as æ, ø or å before the @. "
+        "Please type another address (only a–z, 0–9 and . _ - before the @)."
+    ),
     "email_unchanged": N_("That is already your e-mail address."),
     "organisation_empty": N_("Please type the name of your organisation."),
     "organisation_too_long": N_("That is too long: at most {max} characters, please."),
@@ -153,10 +157,18 @@ ERROR_MESSAGES: dict[str, str] = {
     "role_unknown": N_("Please choose one of the roles."),
     "organisers_only": N_("Sorry, that is for the network's organisers."),
     "admins_only": N_("Sorry, that is for administrators."),
+    "organiser_region_gone": N_(
+        "Your region as an organiser has been removed. Please ask an administrator to give you "
+        "a region again."
+    ),
     "member_not_found": SIGN_UP_FIRST,
     "nothing_pending": N_("There is no code waiting to be confirmed."),
     "resend_too_soon": N_(
         "We sent a code less than a minute ago. Please wait a moment and try again."
+    ),
+    "code_mails_throttled": N_(
+        "We have sent too many codes to you or to this address lately. Please try again in "
+        "{minutes} min."
     ),
     # Events
     "title_empty": N_("Please type a title."),
@@ -178,6 +190,13 @@ ERROR_MESSAGES: dict[str, str] = {
     "time_invalid": N_("Please type the time like 13:00 or 13-17."),
     "when_in_past": N_("That time has passed. Please choose a time in the future."),
     "end_before_start": N_("The end must be after the start."),
+    "when_too_far": N_(
+        "That is too far ahead: events can be planned at most five years ahead. Please check "
+        "the year."
+    ),
+    "period_invalid": N_(
+        "Please choose a period between {first} and {last}, e.g. /stats 1.1.2026 30.6.2026."
+    ),
     "deadline_in_past": N_("That deadline has passed. Please choose a later one."),
     "deadline_after_start": N_("The RSVP deadline must be before the event starts."),
     "event_other_region": N_("Sorry, you organise events for another region."),
@@ -186,6 +205,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "event_started": N_("That event has already begun, so answers are closed."),
     "event_over": N_("That event is over."),
     "rsvp_closed": N_("The deadline for answering has passed, so answers are closed."),
+    "attendee_unknown": N_("I cannot find that member for this event."),
     "checkin_code_unknown": N_("I do not know that check-in code. Please check it and try again."),
     "checkin_too_early": N_("Check-in opens two hours before the event starts."),
     "checkin_closed": N_("Check-in for that event has closed."),

@@ -168,6 +168,26 @@ class FileConnection:
     async def close(self) -> None:
         return None
 
+    @staticmethod
+    def outbox_id_of(name: str) -> int | None:
+        """The outbox id in a file name this connection wrote, else None."""
+        stem, dot, extension = name.rpartition(".")
+        number = stem.rpartition("-")[2]
+        if not dot or extension != "eml" or not (number.isascii() and number.isdigit()):
+            return None
+        return int(number[:18])
+
+
+def delete_eml_files(directory: Path, outbox_ids: set[int]) -> int:
+    """Delete the ``.eml`` files of these outbox rows (an erased member's mails)."""
+    deleted = 0
+    for path in directory.glob("*.eml"):
+        if FileConnection.outbox_id_of(path.name) in outbox_ids:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                deleted += 1
+    return deleted
+
 
 class FileTransport:
     """The embedded default when no SMTP host is set: mail lands in ``mail_dir``."""

@@ -23,6 +23,7 @@ from storage.models import (
     Sector,
 )
 from storage.permissions import Actor, require_organiser, visible_region_ids
+from storage.rules import ascii_number
 from storage.uow import UnitOfWork
 
 
@@ -84,9 +85,10 @@ class Preview:
 
 
 def _int(value: str | None) -> int:
-    if value is None or not value.isdigit():
+    number = None if value is None else ascii_number(value)
+    if number is None:
         raise InvalidInput("audience_unknown")
-    return int(value)
+    return number
 
 
 Recipients: TypeAlias = "Select[int, int | None]"  # member id, Telegram id

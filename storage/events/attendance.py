@@ -22,7 +22,8 @@ from storage.events import views as events
 from storage.events.followup import FeedbackSummary
 from storage.events.views import EventView
 from storage.models import CheckIn, Event, EventStatus, Member, Region, Rsvp, RsvpStatus
-from storage.permissions import Actor
+from storage.permissions import Actor, organises_everywhere
+from storage.rules import clean_text
 from storage.uow import UnitOfWork
 
 
@@ -181,6 +182,64 @@ async def _insert_checkin(
     return True
 
 
+def _in_scope(actor: Actor, member: Member) -> bool:
+    """Whether the organiser may see the member as a possible walk-in (their region)."""
+    if organises_everywhere(actor):
+        return True
+    return actor.organiser_region_id is not None and member.region_id == actor.organiser_region_id
+
+
+async def _may_check_in(session: AsyncSession, actor: Actor, event_id: int, member: Member) -> bool:
+    """A member on the event's list (they answered it, or are checked in) or a walk-in the
+    organiser may see."""
+    if _in_scope(actor, member):
+        return True
+    answered = await events.rsvp_of(session, event_id, member.id)
+    return answered is not None or await events.checked_in(session, event_id, member.id)
+
+
+WALK_IN_MATCHES = 8
+
+
+@dataclass(frozen=True)
+class WalkIn:
+    member_id: int
+    name: str
+    organisation: str | None
+
+
+async def find_walk_ins(uow: UnitOfWork, actor: Actor, event_id: int, query: str) -> list[WalkIn]:
+    """Members the organiser may check in who are not on the list yet, found by what the
+    organiser typed: part of the name, or the exact @username. Only members in the organiser's
+    region (all members for organisers of all regions); at most WALK_IN_MATCHES."""
+    needle = clean_text(query).casefold()
+    async with uow:
+        session = uow.session
+        event, _ = await events.load(session, event_id, lock=False)
+        rules.require_manager(actor, event.region_id)
+        if len(needle) < 2:
+            return []
+        on_list = select(CheckIn.member_id).where(CheckIn.event_id == event.id)
+        statement = select(Member).where(
+            Member.deleted_at.is_(None), Member.name.is_not(None), Member.id.not_in(on_list)
+        )
+        if not organises_everywhere(actor):
+            statement = statement.where(Member.region_id == actor.organiser_region_id)
+        username = needle.removeprefix("@") if needle.startswith("@") else None
+        found = []
+        # Matched in Python with casefold(): SQLite's lower() knows only ASCII letters.
+        for member in (await session.scalars(statement.order_by(Member.name))).all():
+            if username is not None:
+                matches = (member.telegram_username or "").casefold() == username
+            else:
+                matches = needle in (member.name or "").casefold()
+            if matches:
+                found.append(WalkIn(member.id, member.name or "", member.organisation))
+            if len(found) == WALK_IN_MATCHES:
+                break
+        return found
+
+
 async def check_in_by_code(
     uow: UnitOfWork, member_id: int, code: str, *, now: dt.datetime
 ) -> CheckInOutcome:
@@ -268,6 +327,10 @@ async def _set(
     member = await session.get(Member, member_id)
     if member is None or member.deleted_at is not None:
         raise NotFound("member_not_found")
+    if present and not await _may_check_in(session, actor, event.id, member):
+        # Not on this event's list and outside the organiser's region: as if unknown, so that a
+        # forged button neither reveals nor lists a member of another region.
+        raise NotFound("attendee_unknown")
     if present:
         changed = await _insert_checkin(session, event.id, member.id, now=now, by=actor.member_id)
     else:

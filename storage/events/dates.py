@@ -55,20 +55,20 @@ WEEKDAYS = set(_WEEKDAY_NAMES.split())
 FILLERS = {"kl", "klokken", "klockan", "at", "den", "the", "on", "fra", "från", "from", "d"}
 RANGE_WORDS = {"til", "till", "to", "until", "tom", "-"}
 
-_TIME = r"(?P<{p}h>\d{{1,2}})(?:[:.](?P<{p}m>\d{{2}}))?\s*(?P<{p}ap>am|pm)?"
+_TIME = r"(?P<{p}h>[0-9]{{1,2}})(?:[:.](?P<{p}m>[0-9]{{2}}))?\s*(?P<{p}ap>am|pm)?"
 START_TIME = _TIME.format(p="s")
 END_TIME = _TIME.format(p="e")
 DATE_FORMS = [
-    re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:t|\s|$)"),
-    re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4}|\d{2})(?=\s|$)"),
-    re.compile(r"(?P<d>\d{1,2})/(?P<m>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?=\s|$)"),
+    re.compile(r"(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})(?:t|\s|$)"),
+    re.compile(r"(?P<d>[0-9]{1,2})\.(?P<m>[0-9]{1,2})\.(?P<y>[0-9]{4}|[0-9]{2})(?=\s|$)"),
+    re.compile(r"(?P<d>[0-9]{1,2})/(?P<m>[0-9]{1,2})(?:/(?P<y>[0-9]{4}|[0-9]{2}))?(?=\s|$)"),
     re.compile(
-        r"(?P<d>\d{1,2})(?:\.|st|nd|rd|th)?\s*(?P<mon>[a-zæøåäö]+)\.?(?:\s+(?P<y>\d{4}))?(?=\s|$)"
+        r"(?P<d>[0-9]{1,2})(?:\.|st|nd|rd|th)?\s*(?P<mon>[a-zæøåäö]+)\.?(?:\s+(?P<y>[0-9]{4}))?(?=\s|$)"
     ),
     re.compile(
-        r"(?P<mon>[a-zæøåäö]+)\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?(?:\s+(?P<y>\d{4}))?(?=\s|$)"
+        r"(?P<mon>[a-zæøåäö]+)\.?\s+(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?(?:\s+(?P<y>[0-9]{4}))?(?=\s|$)"
     ),
-    re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.?(?=\s)"),
+    re.compile(r"(?P<d>[0-9]{1,2})\.(?P<m>[0-9]{1,2})\.?(?=\s)"),
 ]
 ONLY_TIME = re.compile(rf"^{START_TIME}$")
 TIME_RANGE = re.compile(rf"^{START_TIME}\s*-\s*{END_TIME}$")
@@ -155,10 +155,15 @@ def _time(hour: str, minute: str | None, ampm: str | None) -> dt.time:
 
 def _aware(day: dt.date, time: dt.time, tz: ZoneInfo) -> dt.datetime:
     local = dt.datetime.combine(day, time, tzinfo=tz)
+    try:
+        utc = local.astimezone(dt.UTC)
+        back = utc.astimezone(tz)
+    except OverflowError:  # the first or last hours of the calendar (1.1.0001 00:30)
+        raise _Fail("date_invalid") from None
     # A time that does not exist (the hour skipped when summer time begins) comes back changed.
-    if local.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+    if back.replace(tzinfo=None) != local.replace(tzinfo=None):
         raise _Fail("time_invalid")
-    return local.astimezone(dt.UTC)
+    return utc
 
 
 def _read(text: str, *, tz: ZoneInfo, now: dt.datetime) -> When:
@@ -183,8 +188,19 @@ def _read(text: str, *, tz: ZoneInfo, now: dt.datetime) -> When:
     raise _Fail("time_invalid")
 
 
+# No event, end or deadline further ahead than this: a typo such as 2062 or 9999 is refused at
+# once, and nothing stored is near the end of the calendar (feeds and invites keep working).
+YEARS_AHEAD = 5
+FURTHEST_AHEAD = dt.timedelta(days=365 * YEARS_AHEAD + 2)
+
+
+def too_far(moment: dt.datetime, *, now: dt.datetime) -> bool:
+    return moment > now + FURTHEST_AHEAD
+
+
 def parse_when(text: str, *, tz: ZoneInfo, now: dt.datetime) -> When | Rejected:
-    """A start (and perhaps an end) from what an organiser typed; not in the past."""
+    """A start (and perhaps an end) from what an organiser typed; not in the past, at most
+    YEARS_AHEAD years ahead."""
     try:
         when = _read(normalise(text), tz=tz, now=now)
     except _Fail as failure:
@@ -193,6 +209,8 @@ def parse_when(text: str, *, tz: ZoneInfo, now: dt.datetime) -> When | Rejected:
         return Rejected("when_in_past")
     if when.end is not None and when.end <= when.start:
         return Rejected("end_before_start")
+    if too_far(when.end or when.start, now=now):
+        return Rejected("when_too_far")
     return when
 
 
@@ -210,6 +228,8 @@ def parse_end(text: str, *, start: dt.datetime, tz: ZoneInfo) -> dt.datetime | R
         return Rejected(failure.reason)
     if end <= start:
         return Rejected("end_before_start")
+    if too_far(end, now=start):
+        return Rejected("when_too_far")
     return end
 
 
@@ -225,13 +245,21 @@ def _read_moment(
 
 
 def parse_moment(
-    text: str, *, tz: ZoneInfo, now: dt.datetime, default_time: dt.time = dt.time(23, 59)
+    text: str,
+    *,
+    tz: ZoneInfo,
+    now: dt.datetime,
+    default_time: dt.time = dt.time(23, 59),
+    latest: dt.datetime | None = None,
 ) -> dt.datetime | Rejected:
-    """A date with or without a time (e.g. an RSVP deadline: ``1.12.2026`` is the day's end)."""
+    """A date with or without a time (e.g. an RSVP deadline: ``1.12.2026`` is the day's end),
+    after ``now`` and at most ``latest`` (default: YEARS_AHEAD years after ``now``)."""
     try:
         moment = _read_moment(normalise(text), tz=tz, now=now, default_time=default_time)
     except _Fail as failure:
         return Rejected(failure.reason)
     if moment <= now:
         return Rejected("when_in_past")
+    if moment > (latest if latest is not None else now + FURTHEST_AHEAD):
+        return Rejected("when_too_far")
     return moment

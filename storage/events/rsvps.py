@@ -22,9 +22,9 @@ from storage.errors import InvalidInput, NotAllowed, NotFound
 from storage.events import notices, rules
 from storage.events import views as events
 from storage.events.views import EventCard
-from storage.events.waitlist import fill_free_seats, record_answer
+from storage.events.waitlist import fill_free_seats, queue_time, record_answer
 from storage.models import Event, EventStatus, Member, Rsvp, RsvpStatus
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, retry_conflicts
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ async def _mail_the_change(
     return False
 
 
+@retry_conflicts
 async def respond(
     uow: UnitOfWork,
     *,
@@ -125,7 +126,10 @@ async def respond(
         else:
             rsvp.version += 1
             counts[before or ""] -= 1
-        record_answer(rsvp, step.status, now)
+        queued_at = None
+        if step.status == RsvpStatus.WAITLIST:
+            queued_at = await queue_time(session, event.id, now)
+        record_answer(rsvp, step.status, now, queued_at=queued_at)
         counts[step.status] += 1
         invited = await _mail_the_change(
             session, event, member, rsvp, before, now=now, bot_username=bot_username

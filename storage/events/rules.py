@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from storage.errors import InvalidInput, NotAllowed
+from storage.events.dates import YEARS_AHEAD, too_far
 from storage.models import EventStatus, RsvpStatus
-from storage.permissions import Actor, require_organiser
-from storage.rules import checked_title, clean_multiline, clean_text
+from storage.permissions import Actor, organises_everywhere, require_organiser
+from storage.rules import ascii_number, checked_title, clean_multiline, clean_text
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 4000
@@ -91,9 +92,10 @@ def validate_capacity(value: str | int | None) -> int | None:
     if value is None or value == "":
         return None
     text = str(value).strip().replace(".", "").replace(" ", "")
-    if not text.isdigit() or not 1 <= int(text) <= CAPACITY_MAX:
+    seats = ascii_number(text, max_digits=7)
+    if seats is None or not 1 <= seats <= CAPACITY_MAX:
         raise InvalidInput("capacity_invalid", max=CAPACITY_MAX)
-    return int(text)
+    return seats
 
 
 def validate_times(start: dt.datetime, end: dt.datetime, *, now: dt.datetime) -> None:
@@ -101,6 +103,8 @@ def validate_times(start: dt.datetime, end: dt.datetime, *, now: dt.datetime) ->
         raise InvalidInput("when_in_past")
     if end <= start:
         raise InvalidInput("end_before_start")
+    if too_far(end, now=now):
+        raise InvalidInput("when_too_far", years=YEARS_AHEAD)
 
 
 def validate_deadline(
@@ -122,9 +126,9 @@ def may_manage(actor: Actor | None, event_region_id: int | None) -> bool:
     region manages that region's events."""
     if actor is None or not actor.is_organiser:
         return False
-    if actor.is_admin or actor.organiser_region_id is None:
+    if organises_everywhere(actor):
         return True
-    return event_region_id == actor.organiser_region_id
+    return actor.organiser_region_id is not None and event_region_id == actor.organiser_region_id
 
 
 def require_manager(actor: Actor, event_region_id: int | None) -> None:
@@ -300,6 +304,42 @@ def map_link(location: str) -> str:
 
 
 # --- reporting periods -------------------------------------------------------------------------
+
+
+# Figures can be asked for from this day on, and up to YEARS_AHEAD years after today.
+EARLIEST_FIGURES = dt.date(2000, 1, 1)
+
+
+def checked_period(first: dt.date, last: dt.date, *, today: dt.date) -> tuple[dt.date, dt.date]:
+    """A period of figures from ``first`` to ``last`` (included), as its first day and the day
+    after its last; refused ("period_invalid") outside EARLIEST_FIGURES to YEARS_AHEAD years
+    ahead, so that no date near the calendar's ends is computed with."""
+    latest = today.replace(year=today.year + YEARS_AHEAD, day=min(today.day, 28))
+    if last < first:
+        raise InvalidInput("end_before_start")
+    if first < EARLIEST_FIGURES or last > latest:
+        raise InvalidInput("period_invalid", first=EARLIEST_FIGURES.year, last=latest.year)
+    return first, last + dt.timedelta(days=1)
+
+
+def period_from_code(code: str, *, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The period a button stands for (``20260101-20260201``: first day, day after the last),
+    checked like a typed one; forged or impossible dates are "period_invalid"."""
+    first_text, _, after_text = code.partition("-")
+    latest_year = today.year + YEARS_AHEAD
+    days: list[dt.date] = []
+    for text in (first_text, after_text):
+        if len(text) != 8 or ascii_number(text) is None:
+            raise InvalidInput("period_invalid", first=EARLIEST_FIGURES.year, last=latest_year)
+        try:
+            days.append(dt.date(int(text[:4]), int(text[4:6]), int(text[6:])))
+        except ValueError:
+            raise InvalidInput(
+                "period_invalid", first=EARLIEST_FIGURES.year, last=latest_year
+            ) from None
+    if days[1] <= days[0]:
+        raise InvalidInput("end_before_start")
+    return checked_period(days[0], days[1] - dt.timedelta(days=1), today=today)
 
 
 def period_bounds(name: str, *, today: dt.date) -> tuple[dt.date, dt.date]:

@@ -144,7 +144,7 @@ async def load(session: AsyncSession, event_id: int, *, lock: bool) -> tuple[Eve
     transaction ends (every change of seats for this event queues behind it)."""
     statement = with_region().where(Event.id == event_id)
     if lock:
-        statement = statement.with_for_update(of=Event)
+        statement = statement.with_for_update(of=Event, key_share=True)
     row = (await session.execute(statement)).first()
     if row is None:
         raise NotFound("event_not_found")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.events import notices, rules
@@ -17,13 +17,31 @@ from storage.models import Event, Member, Rsvp, RsvpStatus
 from templates.i18n import translator
 
 
-def record_answer(rsvp: Rsvp, status: str, now: dt.datetime) -> None:
+def record_answer(
+    rsvp: Rsvp, status: str, now: dt.datetime, *, queued_at: dt.datetime | None = None
+) -> None:
     """Set the member's answer; the time they took a seat or joined the waiting list goes with
-    it."""
+    it (``queued_at``: their place in the queue, from ``queue_time``)."""
     rsvp.status = status
     rsvp.responded_at = now
     rsvp.going_since = now if status == RsvpStatus.GOING else None
-    rsvp.waitlist_since = now if status == RsvpStatus.WAITLIST else None
+    rsvp.waitlist_since = (queued_at or now) if status == RsvpStatus.WAITLIST else None
+
+
+QUEUE_STEP = dt.timedelta(microseconds=1)
+
+
+async def queue_time(session: AsyncSession, event_id: int, now: dt.datetime) -> dt.datetime:
+    """When a member joining the waiting list now stands in the queue (the caller holds the
+    event's lock): after everyone already waiting, whatever the clock said when their press
+    arrived. The queue is then the order of decisions, so the place a member is told is true
+    even when presses that arrived earlier were decided later."""
+    last = await session.scalar(
+        select(func.max(Rsvp.waitlist_since)).where(
+            Rsvp.event_id == event_id, Rsvp.status == RsvpStatus.WAITLIST
+        )
+    )
+    return now if last is None or last < now else last + QUEUE_STEP
 
 
 async def _promote(

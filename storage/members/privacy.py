@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -18,7 +18,9 @@ from storage.models import (
     AuditEntry,
     BotConversation,
     BotUserData,
+    Broadcast,
     CheckIn,
+    EmailCodeSend,
     EmailVerification,
     Event,
     EventFeedback,
@@ -30,6 +32,27 @@ from storage.models import (
 from storage.people import privacy as people_privacy
 from storage.timebank import privacy as timebank_privacy
 from storage.uow import UnitOfWork
+
+# Where each table that refers to a member shows up in their export ("a.b": key b of section a).
+# tests/storage/members/test_export_completeness.py fails when a table with a member reference
+# is missing here, or a path is missing from a real export.
+EXPORT_COVERAGE: dict[str, tuple[str, ...]] = {
+    "members": ("member",),
+    "audit_log": ("history",),
+    "broadcasts": ("broadcasts",),
+    "email_code_sends": ("code_mails_sent_at",),
+    "email_verifications": ("member.pending_email",),
+    "events": ("events_organised",),
+    "outbox": ("messages",),
+    "check_ins": ("events", "check_ins_recorded"),
+    "rsvps": ("events",),
+    "timebank_accounts": ("timebank.balance_minutes",),
+    "timebank_listings": ("timebank.listings",),
+    "timebank_contact_requests": ("timebank.contact_requests",),
+    "timebank_coordinators": ("timebank.coordinates",),
+    "timebank_exchanges": ("timebank.exchanges",),
+    "timebank_entries": ("timebank.exchanges", "history"),
+}
 
 # What is stored and why, shown by /privacy (the bot localises these keys).
 STORED_FIELDS = ("name", "email", "organisation", "sector", "region", "language", "telegram")
@@ -102,6 +125,7 @@ async def export(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> dict[s
             ],
         }
         data["events"] = await _event_answers(uow.session, member_id)
+        data.update(await _authored(uow.session, member_id))
         data["timebank"] = await timebank_privacy.export_member(uow.session, member_id)
         data["directory"] = await people_privacy.export_member(uow.session, member_id)
         audit.record(uow.session, "privacy.exported", now=now, member_id=member_id)
@@ -110,25 +134,79 @@ async def export(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> dict[s
 
 
 async def _event_answers(session: AsyncSession, member_id: int) -> list[dict[str, Any]]:
+    """Every event the member answered or was checked in at (a walk-in has no answer)."""
+    answers = {
+        event_id: (status, responded_at)
+        for event_id, status, responded_at in (
+            await session.execute(
+                select(Rsvp.event_id, Rsvp.status, Rsvp.responded_at).where(
+                    Rsvp.member_id == member_id
+                )
+            )
+        ).all()
+    }
+    check_ins = dict(
+        (
+            await session.execute(
+                select(CheckIn.event_id, CheckIn.at).where(CheckIn.member_id == member_id)
+            )
+        ).all()
+    )
     rows = (
         await session.execute(
-            select(Event.title, Event.starts_at, Rsvp.status, Rsvp.responded_at, CheckIn.at)
-            .join(Rsvp, Rsvp.event_id == Event.id)
-            .outerjoin(CheckIn, (CheckIn.event_id == Event.id) & (CheckIn.member_id == member_id))
-            .where(Rsvp.member_id == member_id)
-            .order_by(Event.starts_at)
+            select(Event.id, Event.title, Event.starts_at)
+            .where(Event.id.in_(set(answers) | set(check_ins)))
+            .order_by(Event.starts_at, Event.id)
         )
     ).all()
     return [
         {
             "event": title,
             "starts_at": _iso(starts_at),
-            "answer": status,
-            "answered_at": _iso(responded_at),
-            "checked_in_at": _iso(checked_in),
+            "answer": answers.get(event_id, (None, None))[0],
+            "answered_at": _iso(answers.get(event_id, (None, None))[1]),
+            "checked_in_at": _iso(check_ins.get(event_id)),
         }
-        for title, starts_at, status, responded_at, checked_in in rows
+        for event_id, title, starts_at in rows
     ]
+
+
+async def _authored(session: AsyncSession, member_id: int) -> dict[str, Any]:
+    """What the member did as an organiser, and the code mails sent to them."""
+    organised = (
+        await session.execute(
+            select(Event.title, Event.starts_at, Event.status)
+            .where(Event.organiser_member_id == member_id)
+            .order_by(Event.starts_at)
+        )
+    ).all()
+    broadcasts = (
+        await session.scalars(
+            select(Broadcast).where(Broadcast.author_member_id == member_id).order_by(Broadcast.id)
+        )
+    ).all()
+    recorded = await session.scalar(
+        select(func.count()).select_from(CheckIn).where(CheckIn.by_member_id == member_id)
+    )
+    code_mails = (
+        await session.scalars(
+            select(EmailCodeSend.sent_at)
+            .where(EmailCodeSend.member_id == member_id)
+            .order_by(EmailCodeSend.sent_at)
+        )
+    ).all()
+    return {
+        "events_organised": [
+            {"event": title, "starts_at": _iso(starts_at), "status": status}
+            for title, starts_at, status in organised
+        ],
+        "broadcasts": [
+            {"text": b.text, "audience": b.audience_kind, "created_at": _iso(b.created_at)}
+            for b in broadcasts
+        ],
+        "check_ins_recorded": int(recorded or 0),
+        "code_mails_sent_at": [_iso(at) for at in code_mails],
+    }
 
 
 async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | None:
@@ -151,6 +229,7 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
         member.telegram_username = None
         member.role = "member"
         member.organiser_region_id = None
+        member.organiser_all_regions = False
         member.consent_at = None
         member.deleted_at = now
         member.updated_at = now
@@ -201,4 +280,8 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
             session, "privacy.erased", now=now, member_id=member_id, consent_version=CONSENT_VERSION
         )
         await uow.commit()
-        return telegram_user_id
+    # The erased values are zeroed in the database file (secure_delete, storage.db); the WAL
+    # still holds the old pages until it is checkpointed. (.eml copies of the member's mails
+    # are deleted by the scheduler's forget job; PostgreSQL: see the README.)
+    await uow.checkpoint()
+    return telegram_user_id

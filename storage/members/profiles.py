@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,12 @@ from storage.errors import InvalidInput, NotFound
 from storage.members import verification
 from storage.models import DigestFrequency, EmailVerification, Member, Region, Role, Sector
 from storage.permissions import Actor, require_admin, require_organiser, visible_region_ids
-from storage.rules import validate_email_address, validate_name, validate_organisation
+from storage.rules import (
+    ascii_number,
+    validate_email_address,
+    validate_name,
+    validate_organisation,
+)
 from storage.uow import UnitOfWork
 
 CONSENT_VERSION = "2026-11"
@@ -41,6 +46,7 @@ class MemberView:
     organiser_region_id: int | None
     organiser_region_name: str | None
     created_at: dt.datetime
+    organiser_all_regions: bool = False
 
     def actor(self, admins: frozenset[int]) -> Actor:
         assert self.telegram_user_id is not None
@@ -50,6 +56,7 @@ class MemberView:
             role=self.role,
             organiser_region_id=self.organiser_region_id,
             is_admin=self.telegram_user_id in admins,
+            organiser_all_regions=self.organiser_all_regions,
         )
 
 
@@ -80,6 +87,7 @@ def view(member: Member, pending: EmailVerification | None = None) -> MemberView
         organiser_region_id=member.organiser_region_id,
         organiser_region_name=member.organiser_region.name if member.organiser_region else None,
         created_at=member.created_at,
+        organiser_all_regions=member.organiser_all_regions,
     )
 
 
@@ -125,6 +133,17 @@ async def note_telegram_username(uow: UnitOfWork, member_id: int, username: str 
     """Keep the member's Telegram @username current (people change it; lookups by @username
     and timebank introductions use it)."""
     async with uow:
+        if username:
+            # A username belongs to one Telegram account at a time: whoever showed up with it
+            # last has it, and nobody else is found by it any more.
+            await uow.session.execute(
+                update(Member)
+                .where(
+                    func.lower(Member.telegram_username) == username.lower(),
+                    Member.id != member_id,
+                )
+                .values(telegram_username=None)
+            )
         await uow.session.execute(
             update(Member)
             .where(Member.id == member_id, Member.deleted_at.is_(None))
@@ -210,7 +229,7 @@ async def register(
             member_id=member.id,
             consent_version=CONSENT_VERSION,
         )
-        await verification.issue(uow.session, member, email, now=now)
+        await verification.issue(uow.session, member, email, key=uow.secret, now=now)
         await uow.session.refresh(member)
         result = Registration(await _view(uow.session, member), created=True, code_sent=True)
         await uow.commit()
@@ -237,7 +256,7 @@ async def update_profile(
             email = validate_email_address(str(value or ""))
             if email == member.email and member.email_verified_at is not None:
                 raise InvalidInput("email_unchanged")
-            await verification.issue(uow.session, member, email, now=now)
+            await verification.issue(uow.session, member, email, key=uow.secret, now=now)
         else:
             raise InvalidInput("field_unknown")
         member.updated_at = now
@@ -306,6 +325,7 @@ async def set_role(
             await _check_region(uow.session, region_id)
         member.role = role
         member.organiser_region_id = region_id if role == Role.ORGANISER else None
+        member.organiser_all_regions = role == Role.ORGANISER and region_id is None
         member.updated_at = now
         audit.record(
             uow.session,
@@ -331,10 +351,9 @@ async def find_for_admin(uow: UnitOfWork, actor: Actor, query: str) -> list[Memb
         return []
     async with uow:
         statement = select(Member).where(Member.deleted_at.is_(None))
-        if query.isdigit():
-            statement = statement.where(
-                (Member.telegram_user_id == int(query)) | (Member.id == int(query))
-            )
+        number = ascii_number(query)
+        if number is not None:
+            statement = statement.where((Member.telegram_user_id == number) | (Member.id == number))
             rows = (await uow.session.scalars(statement.limit(10))).all()
             return [view(m) for m in rows]
         # Matched in Python with casefold(): SQLite's lower() knows only ASCII letters, and a

@@ -13,6 +13,7 @@ from storage.models.followup import EventFeedback, EventFollowUp
 from storage.models.members import (
     AuditEntry,
     DigestFrequency,
+    EmailCodeSend,
     EmailVerification,
     Member,
     Region,
@@ -69,6 +70,7 @@ __all__ = [
     "ContactStatus",
     "DigestFrequency",
     "DirectoryEntry",
+    "EmailCodeSend",
     "EmailVerification",
     "EntryKind",
     "Event",

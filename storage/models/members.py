@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.clock import utcnow
@@ -62,6 +62,9 @@ class Member(Base):
     organiser_region_id: Mapped[int | None] = mapped_column(
         ForeignKey("regions.id", ondelete="SET NULL")
     )
+    # An organiser for every region: explicit, so that losing the region row (SET NULL above)
+    # takes the organiser's powers away instead of widening them to the whole network.
+    organiser_all_regions: Mapped[bool] = mapped_column(default=False)
     consent_at: Mapped[dt.datetime | None]
     consent_version: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -88,9 +91,27 @@ class EmailVerification(Base):
     email: Mapped[str] = mapped_column(String(254))
     code_hash: Mapped[str] = mapped_column(String(64))
     sequence: Mapped[int] = mapped_column(Integer, default=1)
+    # Wrong tries since the address was last confirmed: a new code does not reset them.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
+    # After each run of wrong tries, no code is checked until then (the wait grows).
+    locked_until: Mapped[dt.datetime | None]
+
+
+class EmailCodeSend(Base):
+    """One code mail sent: the throttle per member and per address counts these. The address
+    is kept only as a keyed hash, and rows older than a day are deleted."""
+
+    __tablename__ = "email_code_sends"
+    __table_args__ = (Index("ix_email_code_sends_address_sent", "address_hash", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    address_hash: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[dt.datetime]
 
 
 class AuditEntry(Base):

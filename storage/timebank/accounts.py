@@ -23,6 +23,7 @@ from storage.models import (
     TimebankListing,
 )
 from storage.permissions import Actor
+from storage.rules import ascii_number
 from storage.timebank.common import (
     AccountView,
     ExchangeView,
@@ -239,20 +240,22 @@ async def find_member(uow: UnitOfWork, username: str) -> Party:
 
 
 async def member_by_username(session: AsyncSession, username: str) -> Member:
-    """The member with this Telegram @username (the most recently updated, should two
-    members have had it)."""
+    """The one current member with this Telegram @username."""
     name = username.strip().removeprefix("@").lower()
     if not name or len(name) > 64:
         raise NotFound("username_unknown", username=username.strip())
-    member = await session.scalar(
-        select(Member)
-        .where(func.lower(Member.telegram_username) == name, Member.deleted_at.is_(None))
-        .order_by(Member.updated_at.desc())
-        .limit(1)
-    )
-    if member is None:
+    # Usernames are kept current (storage.members.profiles.note_telegram_username): one member
+    # holds a username at a time; should two still, neither is guessed.
+    found = (
+        await session.scalars(
+            select(Member)
+            .where(func.lower(Member.telegram_username) == name, Member.deleted_at.is_(None))
+            .limit(2)
+        )
+    ).all()
+    if len(found) != 1:
         raise NotFound("username_unknown", username="@" + name)
-    return member
+    return found[0]
 
 
 async def organisation_accounts(uow: UnitOfWork, *, policy: Policy) -> list[AccountView]:
@@ -271,20 +274,23 @@ async def organisation_accounts(uow: UnitOfWork, *, policy: Policy) -> list[Acco
 async def member_party(session: AsyncSession, member: Member) -> Party:
     """A member as a party (account 0 while they have no account yet)."""
     account_id = await existing_member_account(session, member.id)
-    return Party(account_id or 0, AccountKind.MEMBER, member.name or "", member.id)
+    return Party(
+        account_id or 0, AccountKind.MEMBER, member.name or "", member.id, member.organisation
+    )
 
 
 async def party_by_ref(session: AsyncSession, ref: str) -> Party:
     """The party a reference ("m12": member 12, "a3": account 3) stands for."""
     kind, number = ref[:1], ref[1:]
-    if kind not in ("m", "a") or not number.isdigit():
+    ref_id = ascii_number(number)
+    if kind not in ("m", "a") or ref_id is None:
         raise NotFound("counterpart_not_found")
     if kind == "m":
-        member = await session.get(Member, int(number))
+        member = await session.get(Member, ref_id)
         if member is None or member.deleted_at is not None:
             raise NotFound("counterpart_not_found")
         return await member_party(session, member)
-    account = await session.get(TimebankAccount, int(number))
+    account = await session.get(TimebankAccount, ref_id)
     if account is None or not account.active:
         raise NotFound("counterpart_not_found")
     parties = await load_parties(session, [account.id])

@@ -43,7 +43,7 @@ from storage.timebank.common import (
 from storage.timebank.ledger import MAX_ADJUSTMENT_MINUTES, Policy, validate_minutes
 from storage.timebank.listings import CategoryView
 from storage.timebank.posting import post_entry
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, retry_conflicts
 from templates.formatting import balance_line, hours_text, party_name
 from templates.i18n import Translator
 
@@ -145,6 +145,7 @@ async def _complete_correction(
     return view
 
 
+@retry_conflicts
 async def adjust(
     uow: UnitOfWork,
     actor: Actor,
@@ -192,6 +193,7 @@ async def adjust(
         return await _complete_correction(uow, entry, balances, now=now)
 
 
+@retry_conflicts
 async def reverse(
     uow: UnitOfWork,
     actor: Actor,
@@ -250,6 +252,7 @@ async def reverse(
 # --- organisation accounts and categories -------------------------------------------------
 
 
+@retry_conflicts
 async def create_organisation_account(
     uow: UnitOfWork,
     actor: Actor,
@@ -300,6 +303,7 @@ async def create_organisation_account(
         return view
 
 
+@retry_conflicts
 async def set_coordinator(
     uow: UnitOfWork,
     actor: Actor,
@@ -342,6 +346,7 @@ async def set_coordinator(
         return party
 
 
+@retry_conflicts
 async def account_of_member(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int:
     """The member's account id (made if needed), e.g. for an administrator's adjustment."""
     async with uow:

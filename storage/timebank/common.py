@@ -64,6 +64,7 @@ class Party:
     kind: str
     name: str  # "" for a member who erased their data
     member_id: int | None
+    organisation: str | None = None  # a member's organisation, shown to confirm who it is
 
     @property
     def is_organisation(self) -> bool:

@@ -22,7 +22,7 @@ from storage.models import (
 )
 from storage.timebank.common import Buttons, insert_once, live_member, notify
 from storage.timebank.listings import ListingView, listing_query, listing_view, load_listing
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, retry_conflicts
 from templates.i18n import Translator
 
 
@@ -43,6 +43,7 @@ def _mention(member: Member, t: Translator) -> str:
     return text
 
 
+@retry_conflicts
 async def request_contact(
     uow: UnitOfWork, member_id: int, listing_id: int, *, now: dt.datetime
 ) -> ContactResult:
@@ -130,6 +131,7 @@ async def request_contact(
         return ContactResult(request.id, request.status, True, listing)
 
 
+@retry_conflicts
 async def answer_contact(
     uow: UnitOfWork, member_id: int, contact_id: int, *, accept: bool, now: dt.datetime
 ) -> ContactResult:
@@ -140,7 +142,7 @@ async def answer_contact(
         request = await session.scalar(
             select(TimebankContactRequest)
             .where(TimebankContactRequest.id == contact_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
         if request is None:

@@ -38,7 +38,7 @@ from storage.timebank.common import (
 )
 from storage.timebank.ledger import Policy, validate_minutes
 from storage.timebank.posting import check_limits, post_entry
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, retry_conflicts
 from templates.formatting import balance_line, hours_text, party_name
 from templates.i18n import Translator
 
@@ -170,6 +170,7 @@ async def _check_current_balances(
     await check_limits(session, accounts[receiver], accounts[giver], minutes, policy)
 
 
+@retry_conflicts
 async def start_exchange(
     uow: UnitOfWork,
     member_id: int,
@@ -260,7 +261,7 @@ async def _locked_exchange(session: AsyncSession, exchange_id: int) -> TimebankE
     exchange = await session.scalar(
         select(TimebankExchange)
         .where(TimebankExchange.id == exchange_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     if exchange is None:
@@ -292,6 +293,7 @@ async def _exchange_to_answer(
     return exchange
 
 
+@retry_conflicts
 async def confirm(
     uow: UnitOfWork, member_id: int, exchange_id: int, *, policy: Policy, now: dt.datetime
 ) -> Decision:
@@ -402,6 +404,7 @@ async def _close_pending(
     return Decision(view, changed=True)
 
 
+@retry_conflicts
 async def decline(
     uow: UnitOfWork, member_id: int, exchange_id: int, *, now: dt.datetime
 ) -> Decision:
@@ -425,6 +428,7 @@ async def decline(
         )
 
 
+@retry_conflicts
 async def cancel(
     uow: UnitOfWork, member_id: int, exchange_id: int, *, now: dt.datetime
 ) -> Decision:
@@ -497,6 +501,7 @@ def _expired_text(t: Translator, view: ExchangeView, days: int) -> str:
     )
 
 
+@retry_conflicts
 async def expire_due(uow: UnitOfWork, *, policy: Policy, now: dt.datetime, limit: int = 100) -> int:
     """Expire up to ``limit`` exchanges pending longer than the expiry period; how many.
 

@@ -101,10 +101,10 @@ def validate_minutes(minutes: int, *, maximum: int = MAX_EXCHANGE_MINUTES) -> in
 
 
 _HOURS = re.compile(
-    r"^(?P<number>\d{1,4}(?:[.,]\d{1,4})?|[.,]\d{1,4})\s*"
+    r"^(?P<number>[0-9]{1,4}(?:[.,][0-9]{1,4})?|[.,][0-9]{1,4})\s*"
     r"(?P<unit>h|hrs?|hours?|t|timer?|tim(?:mar|me)?|min|minutes?|minutter?|minuter)?\.?$"
 )
-_CLOCK = re.compile(r"^(?P<hours>\d{1,2}):(?P<minutes>[0-5]\d)\s*(?:h|t)?$")
+_CLOCK = re.compile(r"^(?P<hours>[0-9]{1,2}):(?P<minutes>[0-5][0-9])\s*(?:h|t)?$")
 _FRACTIONS = {"½": ".5", "¼": ".25", "¾": ".75"}
 
 

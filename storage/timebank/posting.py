@@ -49,7 +49,7 @@ async def post_entry(
                 select(TimebankAccount)
                 .where(TimebankAccount.id.in_([debit_account_id, credit_account_id]))
                 .order_by(TimebankAccount.id)
-                .with_for_update()
+                .with_for_update(key_share=True)  # FOR NO KEY UPDATE: no conflict with FK checks
                 .execution_options(populate_existing=True)
             )
         ).all()

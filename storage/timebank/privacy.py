@@ -48,6 +48,17 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
             for listing in listings
         ],
         "exchanges": [],
+        "contact_requests": await _contact_requests(session, member_id),
+        "coordinates": list(
+            (
+                await session.scalars(
+                    select(TimebankAccount.name)
+                    .join(TimebankCoordinator, TimebankCoordinator.account_id == TimebankAccount.id)
+                    .where(TimebankCoordinator.member_id == member_id)
+                    .order_by(TimebankAccount.name)
+                )
+            ).all()
+        ),
     }
     if account is not None:
         exchanges = (
@@ -68,6 +79,32 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
             for e in exchanges
         ]
     return data
+
+
+async def _contact_requests(session: AsyncSession, member_id: int) -> list[dict[str, Any]]:
+    """Contact requests the member sent, and those sent to the member's listings (without the
+    other person's name: that is theirs)."""
+    rows = (
+        await session.execute(
+            select(TimebankContactRequest, TimebankListing)
+            .join(TimebankListing, TimebankListing.id == TimebankContactRequest.listing_id)
+            .where(
+                (TimebankContactRequest.requester_member_id == member_id)
+                | (TimebankListing.member_id == member_id)
+            )
+            .order_by(TimebankContactRequest.id)
+        )
+    ).all()
+    return [
+        {
+            "direction": "sent" if request.requester_member_id == member_id else "received",
+            "listing": listing.title,
+            "status": request.status,
+            "created_at": request.created_at.isoformat(),
+            "decided_at": request.decided_at.isoformat() if request.decided_at else None,
+        }
+        for request, listing in rows
+    ]
 
 
 async def forget_member(session: AsyncSession, member_id: int, *, now: dt.datetime) -> None:

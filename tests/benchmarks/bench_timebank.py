@@ -196,7 +196,9 @@ async def bench_reports(db: Database, entries: int) -> None:
             )
         await uow.commit()
 
-    organiser = Actor(telegram_user_id=50_000, member_id=people[0], role="organiser")
+    organiser = Actor(
+        telegram_user_id=50_000, member_id=people[0], role="organiser", organiser_all_regions=True
+    )
     timings = {}
     for label, call in (
         (

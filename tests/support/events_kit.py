@@ -66,6 +66,7 @@ async def add_member(
             language=language,
             role=role,
             organiser_region_id=organiser_region_id,
+            organiser_all_regions=role == Role.ORGANISER and organiser_region_id is None,
             consent_at=NOW,
             consent_version="test",
             created_at=NOW,
@@ -85,7 +86,13 @@ async def add_organiser(
         db, telegram_user_id, role=Role.ORGANISER, organiser_region=organiser_region, **kw
     )
     region = await region_id(db, organiser_region) if organiser_region else None
-    return Actor(telegram_user_id, member_id, role=Role.ORGANISER, organiser_region_id=region)
+    return Actor(
+        telegram_user_id,
+        member_id,
+        role=Role.ORGANISER,
+        organiser_region_id=region,
+        organiser_all_regions=region is None,
+    )
 
 
 def draft(**overrides: Any) -> EventDraft:

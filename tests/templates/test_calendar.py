@@ -374,3 +374,34 @@ def test_the_event_file_for_the_chat_is_a_publish_without_attendees() -> None:
         invites.file_name(view) == "innovation-paa-det-sociale-omraade-aktoerer-i-region-midt.ics"
     )
     assert CPH.key == "Europe/Copenhagen"
+
+
+@pytest.mark.parametrize("year", [1, 9999])
+async def test_the_feed_and_the_event_file_survive_dates_at_the_ends_of_the_calendar(
+    db: Database, year: int
+) -> None:
+    """Issue 17, item 4: an event stored in year 9999 (or 1) before dates had a range made
+    every feed answer 500. Whatever is stored, the feed and the event file build."""
+    from sqlalchemy import update
+
+    from storage.models import Event
+
+    far = await publish(db, title="Far away")
+    await publish(db, title="Normal")
+    starts = dt.datetime(year, 12 if year > 1 else 1, 31 if year > 1 else 2, 20, tzinfo=dt.UTC)
+    async with db.unit_of_work() as uow:
+        await uow.session.execute(
+            update(Event)
+            .where(Event.id == far.id)
+            .values(starts_at=starts, ends_at=starts + dt.timedelta(hours=3))
+        )
+        await uow.commit()
+    settings = Settings(_env_file=None, mail_from=MAIL_FROM, secret_key="feeds-test-key-0123456789")
+    app = build_http_app(db, None, secret=None, settings=settings, clock=lambda: NOW)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/calendar/all.ics")
+        assert response.status == 200
+        summaries = {str(e["SUMMARY"]) for e in parse(await response.read()).walk("VEVENT")}
+        assert "Normal" in summaries
+    view = await events.get(db.unit_of_work(), far.id)
+    assert only_event(parse(invites.event_file(view, url=None, organizer_email=MAIL_FROM, now=NOW)))

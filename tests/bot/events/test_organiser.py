@@ -6,6 +6,7 @@ and /stats."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 
@@ -529,6 +530,28 @@ async def test_stats_for_funders_with_csv(bot: BotHarness, db: Database, anne: N
     assert text.text.startswith("Participation 01.01.2027 – 28.02.2027, all regions")
     assert "Events held: 2" in text.text
     assert ADMIN.is_admin
+
+
+@pytest.mark.parametrize(
+    ("typed", "data"),
+    [
+        ("/stats 1.1.2026 31.12.9999", None),
+        (None, "st:r:00010101-00010201:all"),
+        (None, "st:r:20261399-20261499:all"),
+    ],
+    ids=["typed-year-9999", "forged-year-1", "forged-month-13"],
+)
+async def test_stats_for_impossible_periods_answer_clearly(
+    bot: BotHarness, anne: None, typed: str | None, data: str | None
+) -> None:
+    """Issue 17, item 4: these crashed into the apology (OverflowError, ValueError)."""
+    if typed is not None:
+        replies = await bot.chat.send(ANNE, typed)
+    else:
+        [periods] = await bot.chat.send(ANNE, "/stats")
+        forged = dataclasses.replace(periods, buttons=[{"text": "x", "callback_data": data}])
+        replies = await bot.chat.press(ANNE, forged, "x")
+    assert replies[-1].text.startswith("Please choose a period between 2000 and 20")
 
 
 async def test_an_edit_to_an_event_cancelled_meanwhile_ends_with_a_reason(

@@ -385,3 +385,19 @@ async def test_no_personal_data_or_token_in_logs_at_info(
     assert "a chat has blocked the bot" in messages
     for secret in ("Karen Ærø", EMAIL, "karenaero", TOKEN):
         assert not [m for m in messages if secret in m], secret
+
+
+async def test_privacy_in_the_middle_of_sign_up_tells_what_is_kept(bot: BotHarness) -> None:
+    """Issue 17, item 19: after /start, a name and an e-mail, "we store nothing" was untrue."""
+    bot.chat.user(KAREN, "Karen", "Jensen", language_code="en")
+    replies = await bot.chat.send(KAREN, "/start")
+    replies = await bot.chat.press(KAREN, replies[-1], "su:name")
+    await bot.chat.send(KAREN, EMAIL)
+
+    replies = await bot.chat.send(KAREN, "/privacy")
+
+    assert replies[-1].text == (
+        "You have started signing up. Until you finish, we keep what you have typed so far "
+        "(such as your name and e-mail address), for at most a day. Send /cancel to delete it "
+        "now."
+    )

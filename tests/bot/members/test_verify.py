@@ -20,7 +20,7 @@ EMAIL = "karen@example.dk"
 VERIFIED = "Thank you! {email} is confirmed. Send /help to see what you can do."
 WRONG = "That code is not right. You can try {n} more times."
 WRONG_LAST = "That code is not right. You can try 1 more time."
-TOO_MANY = "Too many wrong tries. Press the button to get a new code."
+TOO_MANY = "Too many wrong tries. You can try again in {n} minutes."
 EXPIRED = "That code has expired. Press the button to get a new one."
 NEW_CODE_SENT = "We have sent a new code to {email}. It is valid for 30 minutes."
 WAIT = "We sent a code less than a minute ago."
@@ -91,17 +91,18 @@ async def test_five_wrong_codes_lock_the_code_even_the_right_one(
         WRONG.format(n=3),
         WRONG.format(n=2),
         WRONG_LAST,
-        TOO_MANY,
+        TOO_MANY.format(n=15),
     ]
     replies = await bot.chat.send(KAREN, right)
-    assert [m.text for m in replies] == [TOO_MANY]
+    assert [m.text for m in replies] == [TOO_MANY.format(n=15)]
     assert replies[-1].button_texts == ["Send the code again"]
     assert not await is_verified(db)
 
 
-async def test_a_new_code_after_too_many_tries_works(
+async def test_a_new_code_does_not_reset_the_tries_and_the_lock_grows(
     bot: BotHarness, db: Database, member_id: int
 ) -> None:
+    """Issue 17, item 3: tries count per member across new codes, each lock-out longer."""
     old = await latest_code(db, member_id)
     for _ in range(5):
         await bot.chat.send(KAREN, wrong_code(old))
@@ -109,7 +110,19 @@ async def test_a_new_code_after_too_many_tries_works(
 
     replies = await bot.chat.press(KAREN, bot.chat.last(KAREN), "Send the code again")
     assert [m.text for m in replies] == [NEW_CODE_SENT.format(email=EMAIL)]
+    new = await latest_code(db, member_id)
+    # The new code does not open the lock: even the right code waits.
+    replies = await bot.chat.send(KAREN, new)
+    assert [m.text for m in replies] == [TOO_MANY.format(n=14)]
 
+    bot.clock.advance(minutes=14)
+    texts = [(await bot.chat.send(KAREN, wrong_code(new)))[-1].text for _ in range(5)]
+    assert texts[0] == WRONG.format(n=4)
+    assert texts[-1] == TOO_MANY.format(n=30)  # the second lock is twice as long
+
+    bot.clock.advance(minutes=30)
+    replies = await bot.chat.press(KAREN, bot.chat.last(KAREN), "Send the code again")
+    assert [m.text for m in replies] == [NEW_CODE_SENT.format(email=EMAIL)]
     replies = await bot.chat.send(KAREN, await latest_code(db, member_id))
     assert [m.text for m in replies] == [VERIFIED.format(email=EMAIL)]
 

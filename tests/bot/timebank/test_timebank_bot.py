@@ -367,8 +367,10 @@ async def test_i_helped_someone_typed_username_then_they_confirm_once(
     assert ask.text.startswith("Describe the help in a few words")
     [summary] = await chat.send(KAREN, "Grant-writing help for the food co-op")
     assert summary.text == (
-        "Please check:\n\nYou helped Lars Holm: 2 h, “Grant-writing help for the food co-op”"
-        "\n\nLars Holm is asked to confirm. The hours move when they do."
+        # Found by a typed @username: the organisation shows who it is (issue 17, item 11).
+        "Please check:\n\nYou helped Lars Holm (Sociale Entreprenører i Danmark): 2 h, "
+        "“Grant-writing help for the food co-op”\n\nLars Holm (Sociale Entreprenører i Danmark) "
+        "is asked to confirm. The hours move when they do."
     )
     tapped = snapshot(summary)
     [sent] = await chat.press(KAREN, summary, "Send for confirmation")
@@ -504,7 +506,7 @@ async def test_an_exchange_past_the_limit_is_refused_with_the_reason_and_balance
     assert ask.text.startswith("How many hours?")
     # Fewer hours: the description is kept, so the summary comes straight back.
     [summary] = await bot.chat.send(KAREN, "1")
-    assert "You helped Lars Holm: 1 h" in summary.text
+    assert "You helped Lars Holm (Sociale Entreprenører i Danmark): 1 h" in summary.text
     await bot.chat.press(KAREN, summary, "Send for confirmation")
     # Meanwhile Lars accepted more help elsewhere: now the confirmation itself is refused.
     [*_, logged] = await telegram_rows(db, "tb:confirm:")

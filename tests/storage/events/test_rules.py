@@ -124,7 +124,7 @@ def test_the_time_zone_is_shown_as_people_write_it(
 
 
 @settings(max_examples=300)
-@given(moment=st.datetimes(min_value=dt.datetime(2027, 1, 1), max_value=dt.datetime(2036, 1, 1)))  # noqa: DTZ001 - hypothesis wants naive bounds
+@given(moment=st.datetimes(min_value=dt.datetime(2027, 1, 1), max_value=dt.datetime(2031, 11, 1)))  # noqa: DTZ001 - hypothesis wants naive bounds
 def test_what_is_shown_reads_back_as_the_same_moment(moment: dt.datetime) -> None:
     """The forms the bot itself suggests always read back exactly (minutes, local time)."""
     aware = moment.replace(second=0, microsecond=0, tzinfo=CPH)
@@ -340,7 +340,7 @@ def test_not_a_link(url: str) -> None:
 
 def test_who_may_manage_an_event() -> None:
     admin = Actor(1, None, is_admin=True)
-    everywhere = Actor(2, 2, role="organiser")
+    everywhere = Actor(2, 2, role="organiser", organiser_all_regions=True)
     regional = Actor(3, 3, role="organiser", organiser_region_id=4)
     member = Actor(4, 4)
     assert rules.may_manage(admin, 4)
@@ -377,3 +377,39 @@ def test_periods() -> None:
     assert rules.period_bounds("this_month", today=dt.date(2026, 12, 31))[1] == dt.date(2027, 1, 1)
     with pytest.raises(InvalidInput):
         rules.period_bounds("forever", today=today)
+
+
+# --- issue 17, item 4: a sane range of dates ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed", ["31.12.9999 21:00-23:30", "1.1.2040 10:00-12:00", "2.1.2032 10-12"]
+)
+def test_typed_dates_more_than_five_years_ahead_are_refused(typed: str) -> None:
+    now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    assert parse_when(typed, tz=CPH, now=now) == Rejected("when_too_far")
+
+
+def test_dates_at_the_first_hours_of_the_calendar_are_refused_not_crashing() -> None:
+    now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    assert isinstance(parse_when("1.1.0001 00:30-01:00", tz=CPH, now=now), Rejected)
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["00010101-00010201", "20261399-20261499", "20260101-99991231", "2026010-20260201", "x-y"],
+)
+def test_forged_period_buttons_are_refused_clearly(code: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        rules.period_from_code(code, today=dt.date(2026, 12, 1))
+    assert caught.value.code in ("period_invalid", "end_before_start")
+
+
+def test_a_typed_period_ending_in_year_9999_is_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        rules.checked_period(dt.date(2026, 1, 1), dt.date(9999, 12, 31), today=dt.date(2026, 12, 1))
+    assert caught.value.code == "period_invalid"
+    assert rules.period_from_code("20260101-20270101", today=dt.date(2026, 12, 1)) == (
+        dt.date(2026, 1, 1),
+        dt.date(2027, 1, 1),
+    )

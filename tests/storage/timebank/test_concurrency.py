@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from samvirke.settings import load_settings
 from scheduler.timebank_expiry import expire_pending_exchanges
-from storage.errors import InvalidInput
+from storage.errors import DomainError, InvalidInput
 from storage.models import TimebankEntry, TimebankExchange
 from storage.timebank import admin as timebank_admin
 from storage.timebank import common as timebank
@@ -147,7 +147,7 @@ async def test_confirm_decline_and_expiry_racing_for_one_exchange_one_wins(
     views = [await exchange(db, now, karen, lars, 1, confirm=False) for _ in range(8)]
 
     async def race(view: timebank.ExchangeView) -> Sequence[object]:
-        return await asyncio.gather(
+        results: Sequence[object] = await asyncio.gather(
             timebank_exchanges.confirm(
                 db.unit_of_work(), lars.id, view.id, policy=POLICY, now=late
             ),
@@ -155,6 +155,7 @@ async def test_confirm_decline_and_expiry_racing_for_one_exchange_one_wins(
             timebank_exchanges.cancel(db.unit_of_work(), karen.id, view.id, now=late),
             return_exceptions=True,
         )
+        return results
 
     outcomes = await asyncio.gather(*(race(v) for v in views))
     for results in outcomes:
@@ -227,3 +228,104 @@ async def test_simultaneous_adjustments_reversals_and_confirmations(
         assert unexpected == []
         await assert_ledger_sound(db)
     assert await count(db, TimebankEntry) == len(await entries(db))
+
+
+# --- issue 17, item 23: no deadlock or serialisation failure reaches a caller -------------------
+
+
+async def test_hundreds_of_mixed_ledger_operations_at_once_reach_no_caller_as_an_error(
+    db: Database, now: dt.datetime
+) -> None:
+    """Exchanges logged, confirmed (some twice at once), declined, withdrawn, raced, and
+    administrators' adjustments and reversals, all at the same moment across 10 members and an
+    organisation account: on PostgreSQL the exchange inserts' foreign-key checks and the
+    ledger's row locks used to cross into deadlocks that reached the member as an error. Only
+    domain answers (limits, already decided) may come back; the ledger stays exact."""
+    if not db.url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): nothing can deadlock")
+    rng = random.Random(23)
+    crowd = await people(db, now, 10, first_id=2300)
+    org = await timebank_admin.create_organisation_account(
+        db.unit_of_work(), ADMIN, "Food co-op", policy=POLICY, now=now
+    )
+    accounts = [
+        await timebank_admin.account_of_member(db.unit_of_work(), p.id, now=now) for p in crowd
+    ] + [org.id]
+    confirmed = [
+        await exchange(db, now, crowd[i], crowd[(i + 3) % 10], 1, description=f"done {i}")
+        for i in range(10)
+    ]
+    pending = [
+        (await exchange(db, now, giver, receiver, 0.5, confirm=False), giver, receiver)
+        for giver, receiver in (rng.sample(crowd, 2) for _ in range(80))
+    ]
+    done_entries = [e.id for e in await entries(db)]
+
+    def operations() -> list[Coroutine[Any, Any, Any]]:
+        ops: list[Coroutine[Any, Any, Any]] = []
+        for view, giver, receiver in pending:
+            choice = rng.random()
+            confirm = timebank_exchanges.confirm
+            if choice < 0.35:
+                ops.append(confirm(db.unit_of_work(), receiver.id, view.id, policy=POLICY, now=now))
+            elif choice < 0.5:  # a double confirm
+                ops += [
+                    confirm(db.unit_of_work(), receiver.id, view.id, policy=POLICY, now=now)
+                    for _ in range(2)
+                ]
+            elif choice < 0.65:
+                ops.append(
+                    timebank_exchanges.decline(db.unit_of_work(), receiver.id, view.id, now=now)
+                )
+            elif choice < 0.8:
+                ops.append(timebank_exchanges.cancel(db.unit_of_work(), giver.id, view.id, now=now))
+            else:  # a race: confirm and withdraw at once
+                ops += [
+                    confirm(db.unit_of_work(), receiver.id, view.id, policy=POLICY, now=now),
+                    timebank_exchanges.cancel(db.unit_of_work(), giver.id, view.id, now=now),
+                ]
+        for i in range(80):
+            giver, receiver = rng.sample(crowd, 2)
+            ops.append(
+                timebank_exchanges.start_exchange(
+                    db.unit_of_work(),
+                    giver.id,
+                    other=receiver.ref if i % 4 else f"a{org.id}",
+                    direction="gave",
+                    minutes=30,
+                    description=f"new {i}",
+                    policy=POLICY,
+                    now=now,
+                )
+            )
+        for i in range(80):
+            debit, credit = rng.sample(accounts, 2)
+            ops.append(
+                timebank_admin.adjust(
+                    db.unit_of_work(),
+                    ADMIN,
+                    debit_account_id=debit,
+                    credit_account_id=credit,
+                    minutes=15,
+                    reason=f"correction {i}",
+                    policy=POLICY,
+                    now=now,
+                )
+            )
+        for entry_id in done_entries:
+            ops.append(
+                timebank_admin.reverse(
+                    db.unit_of_work(), ADMIN, entry_id, reason="mistake", policy=POLICY, now=now
+                )
+            )
+        rng.shuffle(ops)
+        return ops
+
+    ops = operations()
+    assert len(ops) >= 250
+    results = await asyncio.gather(*ops, return_exceptions=True)
+
+    errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, DomainError)]
+    assert errors == []
+    assert len(confirmed) == 10
+    await assert_ledger_sound(db)

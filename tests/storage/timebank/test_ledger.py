@@ -263,7 +263,8 @@ class World:
                 telegram_user_id=self.examples * 10 + n,
                 telegram_username=None,
                 name=f"Member {n}",
-                email=f"m{n}@example.dk",
+                # One address per member: code mails are throttled per address.
+                email=f"m{self.examples}-{n}@example.dk",
                 organisation=None,
                 sector="civil_society",
                 region_id=self.region_id,

@@ -516,7 +516,9 @@ async def test_adjustments_need_an_administrator_and_a_reason_and_are_audited(
 ) -> None:
     karen_account = await timebank_admin.account_of_member(db.unit_of_work(), karen.id, now=now)
     lars_account = await timebank_admin.account_of_member(db.unit_of_work(), lars.id, now=now)
-    organiser = Actor(telegram_user_id=101, member_id=karen.id, role="organiser")
+    organiser = Actor(
+        telegram_user_id=101, member_id=karen.id, role="organiser", organiser_all_regions=True
+    )
     with pytest.raises(NotAllowed):
         await timebank_admin.adjust(
             db.unit_of_work(),
@@ -687,7 +689,9 @@ async def test_statistics_per_month_region_and_sector(
         now=now,
     )
 
-    organiser = Actor(telegram_user_id=101, member_id=karen.id, role="organiser")
+    organiser = Actor(
+        telegram_user_id=101, member_id=karen.id, role="organiser", organiser_all_regions=True
+    )
     report = await timebank_stats.stats(db.unit_of_work(), organiser, tz=tz, now=now)
     assert report.total_minutes == 270
     assert report.total_exchanges == 3
