@@ -141,7 +141,9 @@ async def audience_menu(update: Update, context: Context) -> str:
     elif choice == "events":
         options = await broadcasts.audience_options(context.uow(), acting(context), now=context.now)
         buttons = [
-            keyboards.button(f"{_when(context, e.starts_at)} {e.title}"[:60], f"bc:event:{e.id}")
+            keyboards.button(
+                keyboards.label(f"{_when(context, e.starts_at)} {e.title}", 60), f"bc:event:{e.id}"
+            )
             for e in options.events
         ]
         await redraw(

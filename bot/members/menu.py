@@ -14,7 +14,35 @@ from storage.members.profiles import MemberView
 
 
 def verify_keyboard(context: Context) -> InlineKeyboardMarkup:
-    return keyboards.column([keyboards.button(context.t("Send the code again"), "verify:resend")])
+    """Under every "type the code" message: a new code, or another address (a mistyped one is
+    fixed right there, through the same e-mail change as /profile's)."""
+    t = context.t
+    return keyboards.column(
+        [
+            keyboards.button(t("Send the code again"), "verify:resend"),
+            keyboards.button(t("Wrong address? Change it"), "pf:edit:email"),
+        ]
+    )
+
+
+def menu_markup(context: Context) -> InlineKeyboardMarkup:
+    """The main menu: the screens a member uses most, one tap each."""
+    t = context.t
+    return keyboards.rows(
+        [
+            keyboards.button(t("Events"), "menu:events"),
+            keyboards.button(t("My events"), "menu:myevents"),
+        ],
+        [
+            keyboards.button(t("My profile"), "menu:profile"),
+            keyboards.button(t("Settings"), "menu:settings"),
+        ],
+        [
+            keyboards.button(t("Privacy"), "menu:privacy"),
+            keyboards.button(t("Help"), "menu:help"),
+        ],
+        [keyboards.button(t("Timebank"), "menu:timebank")],
+    )
 
 
 async def after_signup(update: Update, context: Context, member: MemberView) -> None:
@@ -50,22 +78,7 @@ async def welcome_back(update: Update, context: Context) -> None:
                 email=member.pending_email or member.email,
             )
         )
-    markup = keyboards.rows(
-        [
-            keyboards.button(t("Events"), "menu:events"),
-            keyboards.button(t("My events"), "menu:myevents"),
-        ],
-        [
-            keyboards.button(t("My profile"), "menu:profile"),
-            keyboards.button(t("Settings"), "menu:settings"),
-        ],
-        [
-            keyboards.button(t("Privacy"), "menu:privacy"),
-            keyboards.button(t("Help"), "menu:help"),
-        ],
-        [keyboards.button(t("Timebank"), "menu:timebank")],
-    )
-    await chat.send_message("\n\n".join(lines), reply_markup=markup)
+    await chat.send_message("\n\n".join(lines), reply_markup=menu_markup(context))
 
 
 async def help_command(update: Update, context: Context) -> None:

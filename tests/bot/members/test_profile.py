@@ -291,7 +291,7 @@ async def change_email_and_confirm(bot: BotHarness, db: Database, member_id: int
         "We have sent a six-digit code to karen@new.example.dk. Type it here to confirm the new "
         "address."
     ]
-    assert replies[-1].button_texts == ["Send the code again"]
+    assert replies[-1].button_texts == ["Send the code again", "Wrong address? Change it"]
     member = await find_member(db, KAREN)
     assert (member.email, member.email_verified_at) == (EMAIL, old.email_verified_at)
     mail = (await outbox_rows(db, member_id))[-1]
@@ -303,7 +303,7 @@ async def change_email_and_confirm(bot: BotHarness, db: Database, member_id: int
     replies = await bot.chat.send(KAREN, await latest_code(db, member_id))
 
     assert [m.text for m in replies] == [
-        "Thank you! karen@new.example.dk is confirmed. Send /help to see what you can do."
+        "Thank you! karen@new.example.dk is confirmed. What would you like to do?"
     ]
     member = await find_member(db, KAREN)
     assert member.email == "karen@new.example.dk"
