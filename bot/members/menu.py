@@ -81,6 +81,18 @@ async def welcome_back(update: Update, context: Context) -> None:
     await chat.send_message("\n\n".join(lines), reply_markup=menu_markup(context))
 
 
+async def show_menu(update: Update, context: Context) -> None:
+    """The menu on its own (the way back from a screen)."""
+    chat = update.effective_chat
+    assert chat is not None
+    if context.member is None:
+        await chat.send_message(context.t("Hello! Send /start to sign up."))
+        return
+    await chat.send_message(
+        context.t("What would you like to do?"), reply_markup=menu_markup(context)
+    )
+
+
 async def help_command(update: Update, context: Context) -> None:
     t = context.t
     chat = update.effective_chat
@@ -115,7 +127,9 @@ async def menu_button(update: Update, context: Context) -> None:
         "myevents": events.my_events_command,
         "timebank": timebank.show,
     }
-    if target in screens:
+    if target == "home":
+        await show_menu(update, context)
+    elif target in screens:
         await screens[target](update, context)
 
 

@@ -365,7 +365,10 @@ def listing_text(
     )
     description = listing.description
     if not whole and len(description) > PREVIEW_CHARS:
-        description = description[: PREVIEW_CHARS - 1].rstrip() + "…"
+        cut = description[: PREVIEW_CHARS - 1]
+        if " " in cut[PREVIEW_CHARS // 2 :]:  # at a word boundary, not in the middle of one
+            cut = cut.rsplit(" ", 1)[0]
+        description = cut.rstrip(" ,.;:–-\n") + "…"
     lines = [head, listing.title, description]
     if with_poster:
         lines.append("– " + (listing.poster_name or t("a former member")))
