@@ -154,7 +154,9 @@ async def audience_menu(update: Update, context: Context) -> str:
             context.uow(), acting(context), now=context.now
         )
         buttons = [
-            keyboards.button(f"{_when(context, e.starts_at)} {e.title}"[:60], f"bc:event:{e.id}")
+            keyboards.button(
+                keyboards.label(f"{_when(context, e.starts_at)} {e.title}", 60), f"bc:event:{e.id}"
+            )
             for e in options.events
         ]
         await redraw(

@@ -64,7 +64,9 @@ async def attendees_command(update: Update, context: Context) -> None:
         return
     buttons = [
         keyboards.button(
-            f"{format_short(v.starts_at, tz=v.tz, language=t.language)} – {v.title}"[:60],
+            keyboards.label(
+                f"{format_short(v.starts_at, tz=v.tz, language=t.language)} – {v.title}", 60
+            ),
             f"oe:att:{v.id}",
         )
         for v in found[-20:]

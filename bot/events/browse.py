@@ -175,6 +175,7 @@ def event_keyboard(
                     keyboards.button(t("Cancel event"), f"oe:cancel:{view.id}"),
                 ]
             )
+    rows.append([keyboards.button(t("« Upcoming events"), "ev:list:r:0")])  # the way back
     return InlineKeyboardMarkup(rows)
 
 
@@ -243,7 +244,12 @@ def _list_text(
         heading = t("Upcoming events in all regions")
     else:
         heading = t("Upcoming events in {region}", region=region or t("your region"))
-    lines = [f"{heading} ({first}–{first + len(page.events) - 1} / {page.total})", ""]
+    last = first + len(page.events) - 1
+    if page.pages > 1:  # where this page is in the list; nothing to say when it is all of it
+        heading += (
+            f" ({first}–{last} / {page.total})" if last > first else f" ({first} / {page.total})"
+        )
+    lines = [heading, ""]
     for number, view in enumerate(page.events, start=first):
         lines.append(
             f"{number}. {format_short(view.starts_at, tz=view.tz, language=t.language)}"
@@ -283,7 +289,7 @@ def _list_markup(
 
 
 def _short_title(title: str) -> str:
-    return title if len(title) <= TITLE_IN_BUTTON else title[: TITLE_IN_BUTTON - 1] + "…"
+    return keyboards.label(title, TITLE_IN_BUTTON)
 
 
 async def _render_list(

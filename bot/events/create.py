@@ -8,8 +8,10 @@ storage.event_publishing.create, and show the result.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.ext import (
@@ -127,13 +129,29 @@ async def ask_capacity(update: Update, context: Context) -> str:
     return N_CAPACITY
 
 
+def deadline_example(start: dt.datetime | None, *, now: dt.datetime, tz: ZoneInfo) -> str:
+    """A deadline to show as the example, as organisers type it: two days before the event at
+    noon, or (for an event that soon) an hour before it starts; never a moment already past."""
+    if start is None:
+        start = now + dt.timedelta(days=14)
+    local = start.astimezone(tz)
+    example = dt.datetime.combine(local.date() - dt.timedelta(days=2), dt.time(12), tzinfo=tz)
+    if example <= now:
+        example = local - dt.timedelta(hours=1)
+    return f"{example.day}.{example.month}.{example.year} {example:%H:%M}"
+
+
 async def ask_deadline(update: Update, context: Context) -> str:
     t = context.t
+    example = deadline_example(
+        from_iso(_draft(context).get("starts_at")), now=context.now, tz=network_tz(context)
+    )
     await send(
         update,
         t(
-            "Until when can members answer? Type a date (and a time), for example 1.12.2026 "
-            "12:00, or press No deadline: then until the event starts."
+            "Until when can members answer? Type a date (and a time), for example {example}, "
+            "or press No deadline: then until the event starts.",
+            example=example,
         ),
         keyboards.column([keyboards.button(t("No deadline"), "ne:dl:none")]),
     )

@@ -26,7 +26,7 @@ from storage.errors import DomainError, InvalidInput
 from storage.events import rules as event_rules
 from storage.events.dates import Rejected, parse_end, parse_moment, parse_when
 from storage.permissions import Actor
-from templates.formatting import format_when, format_zone
+from templates.formatting import format_when
 from templates.i18n import N_, Translator
 
 Step = Callable[[Update, Context], Coroutine[Any, Any, str | int]]
@@ -108,10 +108,11 @@ def store_end(context: Context, name: str, text: str) -> None:
 def _when_confirmation(
     t: Translator, start: dt.datetime, end: dt.datetime, tz: ZoneInfo, prefix: str
 ) -> tuple[str, InlineKeyboardMarkup]:
+    # No zone after the time: typed times are read in the network's zone, and every time the
+    # bot shows is in it, so "CET" (which Danes and Swedes do not write) would only puzzle.
     text = t(
-        "I read that as: {when} {zone}. Is that right?",
+        "I read that as: {when}. Is that right?",
         when=format_when(start, end, tz=tz, language=t.language),
-        zone=format_zone(start, end, tz=tz),
     )
     markup = keyboards.rows(
         [

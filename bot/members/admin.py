@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from telegram import InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import commands
@@ -173,10 +173,12 @@ async def pick_region(update: Update, context: Context) -> None:
     require_admin(_actor(context))
     member_id = int((query.data or "").rsplit(":", 1)[-1])
     available = await regions.list_active(context.uow())
+    picker = keyboards.regions(available, f"ad:role:{member_id}:region")
+    back = [keyboards.button(context.t("« Back"), f"ad:card:{member_id}")]
     await redraw(
         update,
         context.t("Organiser for which region?"),
-        reply_markup=keyboards.regions(available, f"ad:role:{member_id}:region"),
+        reply_markup=InlineKeyboardMarkup([*picker.inline_keyboard, back]),
     )
 
 

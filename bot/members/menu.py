@@ -14,7 +14,35 @@ from storage.members.profiles import MemberView
 
 
 def verify_keyboard(context: Context) -> InlineKeyboardMarkup:
-    return keyboards.column([keyboards.button(context.t("Send the code again"), "verify:resend")])
+    """Under every "type the code" message: a new code, or another address (a mistyped one is
+    fixed right there, through the same e-mail change as /profile's)."""
+    t = context.t
+    return keyboards.column(
+        [
+            keyboards.button(t("Send the code again"), "verify:resend"),
+            keyboards.button(t("Wrong address? Change it"), "pf:edit:email"),
+        ]
+    )
+
+
+def menu_markup(context: Context) -> InlineKeyboardMarkup:
+    """The main menu: the screens a member uses most, one tap each."""
+    t = context.t
+    return keyboards.rows(
+        [
+            keyboards.button(t("Events"), "menu:events"),
+            keyboards.button(t("My events"), "menu:myevents"),
+        ],
+        [
+            keyboards.button(t("My profile"), "menu:profile"),
+            keyboards.button(t("Settings"), "menu:settings"),
+        ],
+        [
+            keyboards.button(t("Privacy"), "menu:privacy"),
+            keyboards.button(t("Help"), "menu:help"),
+        ],
+        [keyboards.button(t("Timebank"), "menu:timebank")],
+    )
 
 
 async def after_signup(update: Update, context: Context, member: MemberView) -> None:
@@ -50,22 +78,19 @@ async def welcome_back(update: Update, context: Context) -> None:
                 email=member.pending_email or member.email,
             )
         )
-    markup = keyboards.rows(
-        [
-            keyboards.button(t("Events"), "menu:events"),
-            keyboards.button(t("My events"), "menu:myevents"),
-        ],
-        [
-            keyboards.button(t("My profile"), "menu:profile"),
-            keyboards.button(t("Settings"), "menu:settings"),
-        ],
-        [
-            keyboards.button(t("Privacy"), "menu:privacy"),
-            keyboards.button(t("Help"), "menu:help"),
-        ],
-        [keyboards.button(t("Timebank"), "menu:timebank")],
+    await chat.send_message("\n\n".join(lines), reply_markup=menu_markup(context))
+
+
+async def show_menu(update: Update, context: Context) -> None:
+    """The menu on its own (the way back from a screen)."""
+    chat = update.effective_chat
+    assert chat is not None
+    if context.member is None:
+        await chat.send_message(context.t("Hello! Send /start to sign up."))
+        return
+    await chat.send_message(
+        context.t("What would you like to do?"), reply_markup=menu_markup(context)
     )
-    await chat.send_message("\n\n".join(lines), reply_markup=markup)
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -102,7 +127,9 @@ async def menu_button(update: Update, context: Context) -> None:
         "myevents": events.my_events_command,
         "timebank": timebank.show,
     }
-    if target in screens:
+    if target == "home":
+        await show_menu(update, context)
+    elif target in screens:
         await screens[target](update, context)
 
 

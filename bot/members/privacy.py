@@ -42,6 +42,12 @@ async def show(update: Update, context: Context) -> None:
                 "your account."
             ),
             t(
+                "When you use the bot, we also store your answers to events (going, maybe, "
+                "can't go, the waiting list) and your check-ins; in the timebank, your balance, "
+                "your offers and requests and the exchanges of hours you were part of; and a "
+                "record of the messages and e-mails we sent you."
+            ),
+            t(
                 "Why: to invite you to the network's meetings, to send you the newsletter you "
                 "chose, and to count participation by sector and region for the network's "
                 "funders (as totals, without names). The network's organisers can see your name, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -72,6 +72,7 @@ async def show(update: Update, context: Context) -> None:
         lines.append(t("Waiting for confirmation: {email}", email=member.pending_email))
     buttons = [keyboards.button(t(label), f"pf:edit:{f}") for f, label in CHANGE_LABELS.items()]
     buttons.append(keyboards.button(t("Member directory"), "pp:me"))  # bot.people.directory
+    buttons.append(keyboards.button(t("« Menu"), "menu:home"))
     await chat.send_message("\n".join(lines), reply_markup=keyboards.column(buttons))
 
 
@@ -95,18 +96,18 @@ async def _ask(update: Update, context: Context, field: str) -> str:
     chat = update.effective_chat
     assert chat is not None
     question = t(QUESTIONS[field]) + "\n" + t("Send /cancel to keep it as it is.")
+    back = keyboards.button(t("« Back to your profile"), "pf:back")
     if field == "sector":
-        await chat.send_message(question, reply_markup=keyboards.sectors(t, "pf:set"))
-        return EDIT_CHOICE
-    if field == "region":
-        available = await regions.list_active(context.uow())
-        await chat.send_message(question, reply_markup=keyboards.regions(available, "pf:set"))
-        return EDIT_CHOICE
-    markup = None
-    if field == "organisation":
+        markup = keyboards.sectors(t, "pf:set")
+    elif field == "region":
+        markup = keyboards.regions(await regions.list_active(context.uow()), "pf:set")
+    elif field == "organisation":
         markup = keyboards.column([keyboards.button(t("Remove"), "pf:set:")])
+    else:
+        markup = InlineKeyboardMarkup([])
+    markup = InlineKeyboardMarkup([*markup.inline_keyboard, [back]])
     await chat.send_message(question, reply_markup=markup)
-    return EDIT_TEXT
+    return EDIT_CHOICE if field in ("sector", "region") else EDIT_TEXT
 
 
 async def _save(update: Update, context: Context, value: str | None) -> str | int:
@@ -158,6 +159,17 @@ async def choice_made(update: Update, context: Context) -> str | int:
     return await _save(update, context, value or None)
 
 
+async def back_pressed(update: Update, context: Context) -> int:
+    """« Back to your profile: nothing changes, the profile again."""
+    drafts.drop(context, DRAFT)
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await remove_buttons(update)
+    await show(update, context)
+    return ConversationHandler.END
+
+
 async def cancel(update: Update, context: Context) -> int:
     drafts.drop(context, DRAFT)
     chat = update.effective_chat
@@ -194,10 +206,12 @@ def handlers() -> list[BaseHandler[Update, Context, Any]]:
             states={
                 EDIT_TEXT: [
                     MessageHandler(filters.TEXT & ~filters.COMMAND, text_typed),
+                    CallbackQueryHandler(back_pressed, pattern=callbacks.matching(r"^pf:back$")),
                     CallbackQueryHandler(choice_made, pattern=callbacks.matching(r"^pf:set:$")),
                     *_guards(expects_text=True),
                 ],
                 EDIT_CHOICE: [
+                    CallbackQueryHandler(back_pressed, pattern=callbacks.matching(r"^pf:back$")),
                     CallbackQueryHandler(choice_made, pattern=callbacks.matching(r"^pf:set:")),
                     *_guards(expects_text=False),
                 ],

@@ -34,19 +34,29 @@ from storage.models import Sector
 from storage.rules import validate_email_address, validate_name, validate_organisation
 from templates.i18n import N_
 
-NAME, EMAIL, ORGANISATION, SECTOR, REGION, CONSENT = (
+Ask = Callable[[Update, Context], Coroutine[Any, Any, str]]
+
+NAME, EMAIL, ORGANISATION, SECTOR, REGION, CONSENT, CHANGE = (
     "name",
     "email",
     "organisation",
     "sector",
     "region",
     "consent",
+    "change",
 )
 DRAFT = "signup"
 
 
 def _draft(context: Context) -> dict[str, Any]:
     return drafts.draft(context, DRAFT)
+
+
+async def _then(update: Update, context: Context, ask: Ask) -> str:
+    """The next question; back to the summary when the member is changing one answer."""
+    if _draft(context).get("reviewing"):
+        return await ask_consent(update, context)
+    return await ask(update, context)
 
 
 def _telegram_name(update: Update) -> str:
@@ -61,7 +71,7 @@ async def ask_name(update: Update, context: Context) -> str:
     if suggestion:
         _draft(context)["suggested_name"] = suggestion[:100]
         markup = keyboards.column(
-            [keyboards.button(t("Use “{name}”", name=suggestion[:60]), "su:name")]
+            [keyboards.button(t("Use “{name}”", name=keyboards.label(suggestion, 60)), "su:name")]
         )
     await send(update, t("What is your name? Type it, or use the button."), markup)
     return NAME
@@ -133,20 +143,52 @@ async def ask_consent(update: Update, context: Context) -> str:
     markup = keyboards.column(
         [
             keyboards.button(t("Yes, I agree"), "su:consent:yes"),
+            keyboards.button(t("Change something"), "su:consent:change"),
             keyboards.button(t("No, cancel sign-up"), "su:consent:no"),
         ]
     )
+    draft["reviewing"] = True
     await send(update, text, markup)
     return CONSENT
 
 
-ASK: dict[str, Callable[[Update, Context], Coroutine[Any, Any, str]]] = {
+CHANGE_LABELS = {
+    NAME: N_("Name"),
+    EMAIL: N_("E-mail"),
+    ORGANISATION: N_("Organisation"),
+    SECTOR: N_("Sector"),
+    REGION: N_("Region"),
+}
+
+
+async def ask_change(update: Update, context: Context) -> str:
+    t = context.t
+    buttons = [keyboards.button(t(label), f"su:chg:{f}") for f, label in CHANGE_LABELS.items()]
+    buttons.append(keyboards.button(t("« Back to the summary"), "su:chg:back"))
+    await send(update, t("Which answer do you want to change?"), keyboards.column(buttons))
+    return CHANGE
+
+
+async def change_pressed(update: Update, context: Context) -> str:
+    await answer_press(update, keep_buttons=False)
+    return await ask_change(update, context)
+
+
+async def change_chosen(update: Update, context: Context) -> str:
+    data = await answer_press(update, keep_buttons=False)
+    field = data.rsplit(":", 1)[-1]
+    ask = ASK.get(field, ask_consent) if field in CHANGE_LABELS else ask_consent
+    return await ask(update, context)
+
+
+ASK: dict[str, Ask] = {
     NAME: ask_name,
     EMAIL: ask_email,
     ORGANISATION: ask_organisation,
     SECTOR: ask_sector,
     REGION: ask_region,
     CONSENT: ask_consent,
+    CHANGE: ask_change,
 }
 
 
@@ -183,7 +225,7 @@ async def name_typed(update: Update, context: Context) -> str:
     except InvalidInput as error:
         await send(update, error_text(context.t, error))
         return await ask_name(update, context)
-    return await ask_email(update, context)
+    return await _then(update, context, ask_email)
 
 
 async def name_suggested(update: Update, context: Context) -> str:
@@ -193,7 +235,7 @@ async def name_suggested(update: Update, context: Context) -> str:
     except InvalidInput as error:
         await send(update, error_text(context.t, error))
         return await ask_name(update, context)
-    return await ask_email(update, context)
+    return await _then(update, context, ask_email)
 
 
 async def email_typed(update: Update, context: Context) -> str:
@@ -202,7 +244,7 @@ async def email_typed(update: Update, context: Context) -> str:
     except InvalidInput as error:
         await send(update, error_text(context.t, error))
         return await ask_email(update, context)
-    return await ask_organisation(update, context)
+    return await _then(update, context, ask_organisation)
 
 
 async def organisation_typed(update: Update, context: Context) -> str:
@@ -212,13 +254,13 @@ async def organisation_typed(update: Update, context: Context) -> str:
     except InvalidInput as error:
         await send(update, error_text(context.t, error))
         return await ask_organisation(update, context)
-    return await ask_sector(update, context)
+    return await _then(update, context, ask_sector)
 
 
 async def organisation_skipped(update: Update, context: Context) -> str:
     await answer_press(update, keep_buttons=False)
     _draft(context)["organisation"] = None
-    return await ask_sector(update, context)
+    return await _then(update, context, ask_sector)
 
 
 async def sector_chosen(update: Update, context: Context) -> str:
@@ -227,7 +269,7 @@ async def sector_chosen(update: Update, context: Context) -> str:
     if sector not in set(Sector):
         return await ask_sector(update, context)
     _draft(context)["sector"] = sector
-    return await ask_region(update, context)
+    return await _then(update, context, ask_region)
 
 
 async def region_chosen(update: Update, context: Context) -> str:
@@ -336,9 +378,21 @@ def handler() -> ConversationHandler[Context]:
                     consent_given, pattern=callbacks.matching(r"^su:consent:yes$")
                 ),
                 CallbackQueryHandler(
+                    change_pressed, pattern=callbacks.matching(r"^su:consent:change$")
+                ),
+                CallbackQueryHandler(
                     consent_refused, pattern=callbacks.matching(r"^su:consent:no$")
                 ),
                 *_guards(CONSENT, expects_text=False),
+            ],
+            CHANGE: [
+                CallbackQueryHandler(
+                    change_chosen,
+                    pattern=callbacks.matching(
+                        r"^su:chg:(name|email|organisation|sector|region|back)$"
+                    ),
+                ),
+                *_guards(CHANGE, expects_text=False),
             ],
         },
         fallbacks=[CommandHandler("cancel", cancel)],

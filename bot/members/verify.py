@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import Context
-from bot.members.menu import verify_keyboard
+from bot.members.menu import menu_markup, verify_keyboard
 from bot.ui import callbacks
 from bot.ui.chat import PRIVATE
 from storage.members import verification
@@ -28,10 +28,8 @@ async def code_typed(update: Update, context: Context) -> None:
     check = await verification.check(context.uow(), member.id, message.text or "", now=context.now)
     if check.result is CheckResult.VERIFIED:
         await chat.send_message(
-            t(
-                "Thank you! {email} is confirmed. Send /help to see what you can do.",
-                email=check.email,
-            )
+            t("Thank you! {email} is confirmed. What would you like to do?", email=check.email),
+            reply_markup=menu_markup(context),
         )
     elif check.result is CheckResult.WRONG:
         await chat.send_message(

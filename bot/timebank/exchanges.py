@@ -306,7 +306,7 @@ async def ask_description(update: Update, context: Context) -> str:
     draft = _log(context)
     markup = None
     if draft.get("listing_title"):
-        label = t("Use “{title}”", title=str(draft["listing_title"])[:40])
+        label = t("Use “{title}”", title=keyboards.label(str(draft["listing_title"])))
         markup = keyboards.column([keyboards.button(label, "tb:lg:desc")])
     await send(
         update,

@@ -4,6 +4,7 @@ category and region buttons that browsing uses too."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -33,11 +34,13 @@ KIND_LABELS: dict[str, str] = {ListingKind.OFFER: N_("Offer"), ListingKind.REQUE
 # --- posting a listing (a conversation) -------------------------------------------------------
 
 
-NEW_TITLE, NEW_DESCRIPTION, NEW_CATEGORY, NEW_REGION = (
+NEW_TITLE, NEW_DESCRIPTION, NEW_CATEGORY, NEW_REGION, NEW_PREVIEW, NEW_CHANGE = (
     "new_title",
     "new_description",
     "new_category",
     "new_region",
+    "new_preview",
+    "new_change",
 )
 NEW_DRAFT = "timebank_listing"
 
@@ -73,6 +76,8 @@ async def title_typed(update: Update, context: Context) -> str:
         _new(context)["title"] = timebank_listings.validate_title(typed_text(update))
     except InvalidInput as error:
         return await ask_again(update, context, error, ask_title)
+    if _new(context).get("reviewing"):
+        return await ask_preview(update, context)
     return await ask_listing_description(update, context)
 
 
@@ -94,6 +99,8 @@ async def listing_description_typed(update: Update, context: Context) -> str:
         )
     except InvalidInput as error:
         return await ask_again(update, context, error, ask_listing_description)
+    if _new(context).get("reviewing"):
+        return await ask_preview(update, context)
     return await ask_category(update, context)
 
 
@@ -113,6 +120,8 @@ async def ask_category(update: Update, context: Context) -> str:
 async def category_chosen(update: Update, context: Context) -> str:
     data = await answer_press(update, keep_buttons=False)
     _new(context)["category_id"] = callbacks.number(data)
+    if _new(context).get("reviewing"):
+        return await ask_preview(update, context)
     return await ask_listing_region(update, context)
 
 
@@ -130,12 +139,101 @@ async def ask_listing_region(update: Update, context: Context) -> str:
     return NEW_REGION
 
 
-async def listing_region_chosen(update: Update, context: Context) -> str | int:
-    t = context.t
+async def listing_region_chosen(update: Update, context: Context) -> str:
     data = await answer_press(update, keep_buttons=False)
+    _new(context)["region_id"] = callbacks.number(data)
+    return await ask_preview(update, context)
+
+
+async def _draft_view(context: Context) -> ListingView:
+    """The listing as it will look once published (nothing is stored)."""
+    draft = _new(context)
+    category_id = int(draft.get("category_id", 0))
+    region_id = int(draft.get("region_id", 0))
+    category = next(
+        (c for c in await timebank_listings.categories(context.uow()) if c.id == category_id),
+        None,
+    )
+    region = next(
+        (r.name for r in await regions.list_active(context.uow()) if r.id == region_id), None
+    )
+    member = member_of(context)
+    return ListingView(
+        id=0,
+        kind=str(draft.get("kind", ListingKind.OFFER)),
+        title=str(draft.get("title", "")),
+        description=str(draft.get("description", "")),
+        category=category or timebank_listings.CategoryView(category_id, "", "–"),
+        region_id=region_id or None,
+        region_name=region,
+        status=ListingStatus.ACTIVE,
+        member_id=member.id,
+        poster_name=member.name,
+        created_at=context.now,
+        updated_at=context.now,
+    )
+
+
+async def ask_preview(update: Update, context: Context) -> str:
+    """The listing as members will see it under Browse, before it goes live."""
+    t = context.t
+    _new(context)["reviewing"] = True
+    preview = listing_text(t, await _draft_view(context), with_poster=True, whole=True)
+    await send(
+        update,
+        t("This is how members will see it under Browse:") + "\n\n" + preview,
+        keyboards.rows(
+            [keyboards.button(t("Publish"), "tb:nl:pub")],
+            [
+                keyboards.button(t("Change something"), "tb:nl:chg"),
+                keyboards.button(t("Cancel"), "tb:nl:cancel"),
+            ],
+        ),
+    )
+    return NEW_PREVIEW
+
+
+async def ask_change(update: Update, context: Context) -> str:
+    t = context.t
+    labels = {
+        "title": t("Title"),
+        "description": t("Description"),
+        "category": t("Category"),
+        "region": t("Region"),
+    }
+    buttons = [keyboards.button(label, f"tb:nl:fld:{f}") for f, label in labels.items()]
+    buttons.append(keyboards.button(t("« Back to the preview"), "tb:nl:back"))
+    await send(update, t("What do you want to change?"), keyboards.column(buttons))
+    return NEW_CHANGE
+
+
+async def change_pressed(update: Update, context: Context) -> str:
+    await answer_press(update, keep_buttons=False)
+    return await ask_change(update, context)
+
+
+async def change_field_chosen(update: Update, context: Context) -> str:
+    data = await answer_press(update, keep_buttons=False)
+    questions: dict[str, Callable[[Update, Context], Coroutine[Any, Any, str]]] = {
+        "title": ask_title,
+        "description": ask_listing_description,
+        "category": ask_category,
+        "region": ask_listing_region,
+        "back": ask_preview,
+    }
+    return await questions.get(data.rsplit(":", 1)[-1], ask_preview)(update, context)
+
+
+async def preview_cancelled(update: Update, context: Context) -> int:
+    await answer_press(update, keep_buttons=False)
+    return await new_cancel(update, context)
+
+
+async def publish_pressed(update: Update, context: Context) -> str | int:
+    t = context.t
+    await answer_press(update, keep_buttons=False)
     member = member_of(context)
     draft = _new(context)
-    region_id = callbacks.number(data) or None
     try:
         listing = await timebank_listings.create_listing(
             context.uow(),
@@ -144,7 +242,7 @@ async def listing_region_chosen(update: Update, context: Context) -> str | int:
             title=str(draft.get("title", "")),
             description=str(draft.get("description", "")),
             category_id=int(draft.get("category_id", 0)),
-            region_id=region_id,
+            region_id=int(draft.get("region_id", 0)) or None,
             now=context.now,
         )
     except InvalidInput as error:
@@ -156,7 +254,7 @@ async def listing_region_chosen(update: Update, context: Context) -> str | int:
         drafts.drop(context, NEW_DRAFT)
         return ConversationHandler.END
     drafts.drop(context, NEW_DRAFT)
-    await send(update, t("Posted. Members can now find it under Browse."))
+    await send(update, t("Published. Members can now find it under Browse."))
     await listing_card(update, context, listing)
     return ConversationHandler.END
 
@@ -173,6 +271,8 @@ NEW_ASK: dict[str, Ask] = {
     NEW_DESCRIPTION: ask_listing_description,
     NEW_CATEGORY: ask_category,
     NEW_REGION: ask_listing_region,
+    NEW_PREVIEW: ask_preview,
+    NEW_CHANGE: ask_change,
 }
 
 
@@ -253,7 +353,9 @@ def new_listing_buttons(t: Translator) -> list[InlineKeyboardButton]:
     ]
 
 
-def listing_text(t: Translator, listing: ListingView, *, with_poster: bool) -> str:
+def listing_text(
+    t: Translator, listing: ListingView, *, with_poster: bool, whole: bool = False
+) -> str:
     head = " · ".join(
         [
             t(KIND_LABELS.get(listing.kind, KIND_LABELS[ListingKind.OFFER])),
@@ -262,8 +364,11 @@ def listing_text(t: Translator, listing: ListingView, *, with_poster: bool) -> s
         ]
     )
     description = listing.description
-    if len(description) > PREVIEW_CHARS:
-        description = description[: PREVIEW_CHARS - 1].rstrip() + "…"
+    if not whole and len(description) > PREVIEW_CHARS:
+        cut = description[: PREVIEW_CHARS - 1]
+        if " " in cut[PREVIEW_CHARS // 2 :]:  # at a word boundary, not in the middle of one
+            cut = cut.rsplit(" ", 1)[0]
+        description = cut.rstrip(" ,.;:–-\n") + "…"
     lines = [head, listing.title, description]
     if with_poster:
         lines.append("– " + (listing.poster_name or t("a former member")))
@@ -375,6 +480,21 @@ def listing_conversations() -> list[ConversationHandler[Context]]:
             NEW_REGION: [
                 CallbackQueryHandler(
                     listing_region_chosen, pattern=callbacks.matching(r"^tb:nl:reg:\d+$")
+                )
+            ],
+            NEW_PREVIEW: [
+                CallbackQueryHandler(publish_pressed, pattern=callbacks.matching(r"^tb:nl:pub$")),
+                CallbackQueryHandler(change_pressed, pattern=callbacks.matching(r"^tb:nl:chg$")),
+                CallbackQueryHandler(
+                    preview_cancelled, pattern=callbacks.matching(r"^tb:nl:cancel$")
+                ),
+            ],
+            NEW_CHANGE: [
+                CallbackQueryHandler(
+                    change_field_chosen,
+                    pattern=callbacks.matching(
+                        r"^tb:nl:(fld:(title|description|category|region)|back)$"
+                    ),
                 )
             ],
         },

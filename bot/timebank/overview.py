@@ -31,10 +31,12 @@ from bot.context import Context
 from bot.timebank.admin import admin_command
 from bot.timebank.browse import (
     browse_category,
+    browse_filter,
     browse_list,
     browse_pressed,
     contact_answered,
     contact_pressed,
+    listing_opened,
 )
 from bot.timebank.common import day_text, exchange_line, policy_of
 from bot.timebank.exchanges import (
@@ -184,7 +186,11 @@ def handlers() -> list[BaseHandler[Update, Context, Any]]:
         CallbackQueryHandler(delete_asked, pattern=callbacks.matching(r"^tb:ld:\d+$")),
         CallbackQueryHandler(edit_fields, pattern=callbacks.matching(r"^tb:lf:\d+$")),
         CallbackQueryHandler(browse_pressed, pattern=callbacks.matching(r"^tb:br$")),
+        CallbackQueryHandler(browse_filter, pattern=callbacks.matching(r"^tb:bf:\d+:\d+$")),
         CallbackQueryHandler(browse_category, pattern=callbacks.matching(r"^tb:bc:\d+$")),
+        CallbackQueryHandler(
+            listing_opened, pattern=callbacks.matching(r"^tb:lv:\d+:\d+:\d+:\d+$")
+        ),
         CallbackQueryHandler(browse_list, pattern=callbacks.matching(r"^tb:bl:\d+:\d+:\d+$")),
         CallbackQueryHandler(contact_pressed, pattern=callbacks.matching(r"^tb:ct:\d+$")),
         CallbackQueryHandler(contact_answered, pattern=callbacks.matching(r"^tb:cr[ad]:\d+$")),

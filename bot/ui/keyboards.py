@@ -10,6 +10,22 @@ from bot.ui.texts import SECTOR_LABELS
 from storage.regions import RegionView
 from templates.i18n import Translator
 
+BUTTON_CHARS = 40
+
+
+def label(text: str, limit: int = BUTTON_CHARS) -> str:
+    """``text`` fit for a button: whole when it fits in ``limit`` characters, else cut at the
+    last word boundary (a word longer than the room is cut) with "…", never with a trailing
+    space or a broken word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    room = text[: limit - 1]
+    cut = room.rsplit(" ", 1)[0] if " " in room.strip() else room
+    if len(cut) < limit // 2:  # one very long word: better cut it than show almost nothing
+        cut = room
+    return cut.rstrip(" ,.;:–-") + "…"
+
 
 def button(text: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=data)

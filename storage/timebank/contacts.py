@@ -1,6 +1,11 @@
 """Timebank contact requests: "Contact" on a listing asks its poster whether they want to be
-put in touch; if they accept, both are introduced in Telegram, if they decline, the requester
-learns nothing about them."""
+put in touch; if they accept, both are introduced in Telegram (a link to each other's chat and
+@username), if they decline, the requester learns only that it did not work out this time.
+
+The network is a network of named members: a listing shows its poster's name (as TimeOverflow
+and every community timebank do; people ask for help from someone, not from nobody). What a
+contact request keeps private until the poster accepts is their Telegram contact, never their
+name."""
 
 from __future__ import annotations
 
@@ -106,8 +111,9 @@ async def request_contact(
                 about
                 + "\n\n"
                 + t(
-                    "If you accept, I introduce you to each other here in Telegram. If you "
-                    "decline, they are not told who you are."
+                    "If you accept, I introduce you to each other here in Telegram, with a link "
+                    "to each other's chat. If you decline, they are only told that it did not "
+                    "work out this time, and your Telegram contact is not shared."
                 )
             )
 
@@ -135,7 +141,8 @@ async def request_contact(
 async def answer_contact(
     uow: UnitOfWork, member_id: int, contact_id: int, *, accept: bool, now: dt.datetime
 ) -> ContactResult:
-    """The poster accepts (both are introduced) or declines (the requester learns nothing)."""
+    """The poster accepts (both are introduced) or declines (the requester is told only that it
+    did not work out, without the poster's Telegram contact)."""
     async with uow:
         session = uow.session
         await live_member(session, member_id)

@@ -277,6 +277,23 @@ async def get_listing(uow: UnitOfWork, listing_id: int) -> ListingView:
         return await load_listing(uow.session, listing_id)
 
 
+async def get_active_listing(uow: UnitOfWork, listing_id: int) -> ListingView:
+    """A listing as Browse shows it: active, of a member who has not left (NotFound else)."""
+    async with uow:
+        row = (
+            await uow.session.execute(
+                listing_query().where(
+                    TimebankListing.id == listing_id,
+                    TimebankListing.status == ListingStatus.ACTIVE,
+                    Member.deleted_at.is_(None),
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound("listing_not_found")
+        return listing_view(row)
+
+
 async def browse(
     uow: UnitOfWork,
     *,

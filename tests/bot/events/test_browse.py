@@ -71,15 +71,19 @@ async def test_events_shows_my_region_first_and_all_regions_on_a_button(
     await publish(db, title="Hele netværket", region_id=None, location=None,
                   online_url="https://meet.example.org/alle")  # fmt: skip
     [listing] = await bot.chat.send(KAREN, "/events")
-    assert listing.text.startswith("Upcoming events in Region Midtjylland (1–2 / 2)")
+    # All of the list on one page: no "(1–2 / 2)" after the heading.
+    assert listing.text.startswith("Upcoming events in Region Midtjylland\n\n1. ")
     assert TITLE in listing.text
     assert "Hele netværket" in listing.text
     assert "Skåne-mødet" not in listing.text
     assert "36 seats left" in listing.text
-    assert f"1. {TITLE[:47]}…" in listing.button_texts
-    assert listing.button(f"1. {TITLE[:47]}…")["callback_data"] == f"ev:show:{midt.id}"
+    # A long title is cut after a whole word, with "…" and no space before it.
+    assert "1. Innovation på det sociale område – aktører i…" in listing.button_texts
+    assert listing.button("1. Innovation på det sociale område – aktører i…")["callback_data"] == (
+        f"ev:show:{midt.id}"
+    )
     await bot.chat.press(KAREN, listing, "All regions")
-    assert listing.text.startswith("Upcoming events in all regions (1–3 / 3)")
+    assert listing.text.startswith("Upcoming events in all regions\n\n1. ")
     assert "Skåne-mødet" in listing.text
     assert "Region Skåne" in listing.text
     await bot.chat.press(KAREN, listing, "Only my region")
@@ -105,6 +109,16 @@ async def test_many_events_are_paged(bot: BotHarness, db: Database, karen: int) 
     assert "Next ›" not in listing.button_texts
     await bot.chat.press(KAREN, listing, "‹ Previous")
     assert "(1–5 / 7)" in listing.text
+
+    for day in range(7, 11):
+        start = base + dt.timedelta(days=day)
+        await publish(
+            db, title=f"Møde {day}", starts_at=start, ends_at=start + dt.timedelta(hours=2)
+        )
+    [listing] = await bot.chat.send(KAREN, "/events")
+    await bot.chat.press(KAREN, listing, "Next ›")
+    await bot.chat.press(KAREN, listing, "Next ›")
+    assert "(11 / 11)" in listing.text  # one event on the last page, not "(11–11 / 11)"
 
 
 async def test_no_events_yet(bot: BotHarness, karen: int) -> None:
@@ -138,7 +152,13 @@ async def test_going_maybe_and_cant_go_from_the_card(
     ]
     assert "Programme" not in card.text
     assert "korte oplæg" in card.text
-    assert card.button_texts == ["Going", "Maybe", "Can't go", "Add to calendar"]
+    assert card.button_texts == [
+        "Going",
+        "Maybe",
+        "Can't go",
+        "Add to calendar",
+        "« Upcoming events",
+    ]
 
     await bot.chat.press(KAREN, card, "Going")
     assert toast(bot) == "You are going! A calendar invitation is on its way by e-mail."
@@ -231,7 +251,8 @@ async def test_answers_close_at_the_deadline(bot: BotHarness, db: Database, kare
     assert reply.text == "The deadline for answering has passed, so answers are closed."
     assert await statuses(db, event.id) == {}
     late_card = await open_card(bot, KAREN, event.id)
-    assert late_card.button_texts == ["Add to calendar"]  # no answer buttons any more
+    # No answer buttons any more.
+    assert late_card.button_texts == ["Add to calendar", "« Upcoming events"]
 
 
 async def test_a_danish_member_reads_dates_in_danish(bot: BotHarness, db: Database) -> None:

@@ -106,7 +106,7 @@ async def test_an_organiser_creates_and_publishes_the_example_meeting(
     assert ask_when.text == ASK_WHEN
     [confirm] = await chat.send(ANNE, "20 februar 2027 kl. 13-17")
     assert confirm.text == (
-        "I read that as: Saturday, 20 February 2027, 13:00–17:00 CET. Is that right?"
+        "I read that as: Saturday, 20 February 2027, 13:00–17:00. Is that right?"
     )
     assert confirm.button_texts == ["Yes, that is right", "No, type it again"]
     [ask_place] = await chat.press(ANNE, confirm, "Yes, that is right")
@@ -118,6 +118,11 @@ async def test_an_organiser_creates_and_publishes_the_example_meeting(
     assert ask_capacity.text == ASK_CAPACITY
     [ask_deadline] = await chat.send(ANNE, "36")
     assert ask_deadline.button_texts == ["No deadline"]
+    # The example is a deadline that would be accepted: two days before this event, at noon.
+    assert ask_deadline.text == (
+        "Until when can members answer? Type a date (and a time), for example 18.2.2027 12:00, "
+        "or press No deadline: then until the event starts."
+    )
     [preview] = await chat.send(ANNE, "1.2.2027 12:00")
     assert preview.text.splitlines() == [
         "Preview:",
@@ -165,7 +170,7 @@ async def test_an_organiser_creates_and_publishes_the_example_meeting(
     assert "Programme:\n13:00 Velkommen (Karen Jensen, Teknologisk Institut)" in card.text
     assert card.button_texts == [
         "Going", "Maybe", "Can't go", "Add to calendar", "Materials",
-        "Attendees", "Check-in code", "Edit", "Cancel event",
+        "Attendees", "Check-in code", "Edit", "Cancel event", "« Upcoming events",
     ]  # fmt: skip
 
 
@@ -362,7 +367,7 @@ async def test_cancelling_with_a_message(bot: BotHarness, db: Database, anne: No
     ]
     [card] = await bot.chat.send(ANNE, f"/start event_{event.id}")
     assert "❌ This event has been cancelled." in card.text
-    assert card.button_texts == ["Attendees", "Check-in code"]
+    assert card.button_texts == ["Attendees", "Check-in code", "« Upcoming events"]
 
 
 async def test_an_organiser_for_another_region_cannot_edit(bot: BotHarness, db: Database) -> None:
@@ -567,3 +572,20 @@ async def test_an_edit_to_an_event_cancelled_meanwhile_ends_with_a_reason(
     [after] = await bot.chat.send(ANNE, "Nyt navn")  # the conversation has ended
     assert after.text == "Sorry, I did not understand that. Send /help to see what I can do."
     assert (await events.get(db.unit_of_work(), event.id)).title == TITLE
+
+
+def test_the_deadline_example_is_never_in_the_past() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.events.create import deadline_example
+
+    cph = ZoneInfo("Europe/Copenhagen")
+    now = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
+    # Far enough ahead: two days before, at noon.
+    far = dt.datetime(2027, 2, 20, 12, 0, tzinfo=dt.UTC)
+    assert deadline_example(far, now=now, tz=cph) == "18.2.2027 12:00"
+    # Tomorrow: two days before would be past, so an hour before the start.
+    soon = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
+    assert deadline_example(soon, now=now, tz=cph) == "3.12.2026 12:00"
+    # No start known yet: two weeks from now, less two days.
+    assert deadline_example(None, now=now, tz=cph) == "14.12.2026 12:00"

@@ -291,6 +291,12 @@ async def test_admin_makes_a_member_organiser_for_one_region(
 
     assert card.text == "Organiser for which region?"
     assert "Region Hovedstaden" in card.button_texts
+    # « Back returns to the member's card without changing anything.
+    assert card.button_texts[-1] == "« Back"
+    await bot.chat.press(ADMIN_ID, card, "« Back")
+    assert card.text == "Karen Jensen: member"
+    assert (await find_member(db, KAREN)).role == "member"
+    await bot.chat.press(ADMIN_ID, card, "Organiser for one region")
     await bot.chat.press(ADMIN_ID, card, "Region Hovedstaden")
 
     assert card.text == "Karen Jensen: organiser for Region Hovedstaden"

@@ -103,7 +103,14 @@ async def test_privacy_shows_what_is_stored_and_why(bot: BotHarness, karen: int)
         "We store your name, e-mail address, organisation, sector, region, language, newsletter "
         "choice and Telegram id, when you agreed, and a log of changes to your account."
     )
-    assert paragraphs[2].startswith("Why: to invite you to the network's meetings")
+    # What the export holds beyond the profile is named too: events and the timebank.
+    assert paragraphs[2] == (
+        "When you use the bot, we also store your answers to events (going, maybe, can't go, "
+        "the waiting list) and your check-ins; in the timebank, your balance, your offers and "
+        "requests and the exchanges of hours you were part of; and a record of the messages and "
+        "e-mails we sent you."
+    )
+    assert paragraphs[3].startswith("Why: to invite you to the network's meetings")
     assert screen.button_texts == ["Export my data", "Delete my data", "Member directory"]
 
 

@@ -217,7 +217,7 @@ async def test_profile_shows_every_field(bot: BotHarness, karen: int) -> None:
         "Sector: University or research\n"
         "Region: Region Midtjylland"
     )
-    assert reply.button_texts == CHANGE_BUTTONS
+    assert reply.button_texts == [*CHANGE_BUTTONS, "« Menu"]
 
 
 async def test_profile_marks_an_unconfirmed_address(bot: BotHarness) -> None:
@@ -247,7 +247,7 @@ async def test_change_organisation_then_remove_it(
     bot: BotHarness, db: Database, karen: int
 ) -> None:
     ask = await start_change(bot, "organisation")
-    assert ask.button_texts == ["Remove"]
+    assert ask.button_texts == ["Remove", "« Back to your profile"]
     replies = await bot.chat.send(KAREN, "Sociale Entreprenører i Danmark")
     assert replies[0].text == "Saved."
     assert (await find_member(db, KAREN)).organisation == "Sociale Entreprenører i Danmark"
@@ -268,6 +268,7 @@ async def test_change_sector_with_the_buttons(bot: BotHarness, db: Database, kar
         "Business",
         "Foundation",
         "University or research",
+        "« Back to your profile",
     ]
 
     replies = await bot.chat.press(KAREN, ask, "Foundation")
@@ -299,7 +300,7 @@ async def change_email_and_confirm(bot: BotHarness, db: Database, member_id: int
         "We have sent a six-digit code to karen@new.example.dk. Type it here to confirm the new "
         "address."
     ]
-    assert replies[-1].button_texts == ["Send the code again"]
+    assert replies[-1].button_texts == ["Send the code again", "Wrong address? Change it"]
     member = await find_member(db, KAREN)
     assert (member.email, member.email_verified_at) == (EMAIL, old.email_verified_at)
     mail = (await outbox_rows(db, member_id))[-1]
@@ -311,7 +312,7 @@ async def change_email_and_confirm(bot: BotHarness, db: Database, member_id: int
     replies = await bot.chat.send(KAREN, await latest_code(db, member_id))
 
     assert [m.text for m in replies] == [
-        "Thank you! karen@new.example.dk is confirmed. Send /help to see what you can do."
+        "Thank you! karen@new.example.dk is confirmed. What would you like to do?"
     ]
     member = await find_member(db, KAREN)
     assert member.email == "karen@new.example.dk"
@@ -434,7 +435,7 @@ async def test_profile_changes_in_danish(bot: BotHarness, db: Database) -> None:
     await sign_up_member(bot, KAREN, first_name="Søren", last_name="Ørsted", language_code="da")
     profile = (await bot.chat.send(KAREN, "/profile"))[-1]
     assert profile.text.splitlines()[0] == t("Your profile")
-    assert profile.button_texts == [t(label) for label in CHANGE_BUTTONS]
+    assert profile.button_texts == [*(t(label) for label in CHANGE_BUTTONS), t("« Menu")]
     replies = await bot.chat.press(KAREN, profile, "pf:edit:name")
     assert [m.text for m in replies] == [f"{t(ASK['name'])}\n{t(KEEP_IT)}"]
     replies = await bot.chat.send(KAREN, "Søren Ærø")
@@ -518,3 +519,18 @@ async def test_settings_from_someone_not_signed_up(bot: BotHarness) -> None:
     bot.chat.user(KAREN, language_code="en")
     replies = await bot.chat.send(KAREN, "/settings")
     assert [m.text for m in replies] == ["Please sign up first: send /start."]
+
+
+async def test_the_profile_has_ways_back(bot: BotHarness, db: Database, karen: int) -> None:
+    """« Back to your profile leaves a change without changing anything; « Menu opens the
+    menu."""
+    ask = await start_change(bot, "name")
+    [profile] = await bot.chat.press(KAREN, ask, "« Back to your profile")
+    assert profile.text.splitlines()[0] == "Your profile"
+    assert ask.button_texts == []  # the question cannot be answered any more
+    [again] = await bot.chat.send(KAREN, "Someone Else")
+    assert again.text == "Sorry, I did not understand that. Send /help to see what I can do."
+    assert (await find_member(db, KAREN)).name == "Karen Jensen"
+    [menu] = await bot.chat.press(KAREN, profile, "« Menu")
+    assert menu.text == "What would you like to do?"
+    assert menu.button_texts[:2] == ["Events", "My events"]

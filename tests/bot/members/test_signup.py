@@ -187,11 +187,15 @@ async def test_member_signs_up_in_their_telegram_language(
     assert t("Sector: {value}", value=t("Public sector (municipality or region)")) in summary
     assert t("Region: {value}", value="Region Skåne") in summary
     assert summary.endswith(t(ASK_CONSENT))
-    assert replies[-1].button_texts == [t("Yes, I agree"), t("No, cancel sign-up")]
+    assert replies[-1].button_texts == [
+        t("Yes, I agree"),
+        t("Change something"),
+        t("No, cancel sign-up"),
+    ]
 
     replies = await chat.press(KAREN, replies[-1], "su:consent:yes")
     assert replies[-1].text == t(SIGNED_UP, name="Åsa Öberg", email="asa@example.se")
-    assert replies[-1].button_texts == [t("Send the code again")]
+    assert replies[-1].button_texts == [t("Send the code again"), t("Wrong address? Change it")]
 
     member = await find_member(db, KAREN)
     assert member is not None
@@ -612,3 +616,47 @@ async def test_two_people_sign_up_at_the_same_time_without_mixing_answers(
         "public",
         "da",
     )
+
+
+async def test_the_summary_lets_the_member_change_one_answer_before_agreeing(
+    bot: BotHarness, db: Database
+) -> None:
+    """Change something → E-mail → the corrected address → straight back to the summary (the
+    other answers kept), then agree; nothing is stored before that."""
+    chat = bot.chat
+    chat.user(KAREN, "Karen", "Jensen", language_code="en")
+    replies = await chat.send(KAREN, "/start")
+    replies = await chat.press(KAREN, replies[-1], "su:name")
+    replies = await chat.send(KAREN, "karen@exmaple.dk")
+    replies = await chat.send(KAREN, "Teknologisk Institut")
+    replies = await chat.press(KAREN, replies[-1], "su:sector:academia")
+    [summary] = await chat.press(KAREN, replies[-1], "Region Midtjylland")
+    assert "E-mail: karen@exmaple.dk" in summary.text
+
+    [which] = await chat.press(KAREN, summary, "Change something")
+    assert which.text == "Which answer do you want to change?"
+    assert which.button_texts == [
+        "Name",
+        "E-mail",
+        "Organisation",
+        "Sector",
+        "Region",
+        "« Back to the summary",
+    ]
+    [ask] = await chat.press(KAREN, which, "E-mail")
+    assert ask.text.startswith("What is your e-mail address?")
+    [summary] = await chat.send(KAREN, "karen@example.dk")
+    assert summary.text.startswith("Please check your details:")
+    assert "E-mail: karen@example.dk" in summary.text
+    assert "Organisation: Teknologisk Institut" in summary.text
+    assert "Region: Region Midtjylland" in summary.text
+
+    [which] = await chat.press(KAREN, summary, "Change something")
+    [summary] = await chat.press(KAREN, which, "« Back to the summary")
+    assert summary.button_texts[0] == "Yes, I agree"
+    assert await find_member(db, KAREN) is None
+
+    await chat.press(KAREN, summary, "Yes, I agree")
+    member = await find_member(db, KAREN)
+    assert member is not None
+    assert (member.email, member.organisation) == ("karen@example.dk", "Teknologisk Institut")

@@ -17,7 +17,8 @@ from tests.support.botkit import (
 KAREN = 2001
 EMAIL = "karen@example.dk"
 
-VERIFIED = "Thank you! {email} is confirmed. Send /help to see what you can do."
+VERIFY_BUTTONS = ["Send the code again", "Wrong address? Change it"]
+VERIFIED = "Thank you! {email} is confirmed. What would you like to do?"
 WRONG = "That code is not right. You can try {n} more times."
 WRONG_LAST = "That code is not right. You can try 1 more time."
 TOO_MANY = "Too many wrong tries. You can try again in {n} minutes."
@@ -95,7 +96,7 @@ async def test_five_wrong_codes_lock_the_code_even_the_right_one(
     ]
     replies = await bot.chat.send(KAREN, right)
     assert [m.text for m in replies] == [TOO_MANY.format(n=15)]
-    assert replies[-1].button_texts == ["Send the code again"]
+    assert replies[-1].button_texts == VERIFY_BUTTONS
     assert not await is_verified(db)
 
 
@@ -134,7 +135,7 @@ async def test_an_expired_code_is_refused(bot: BotHarness, db: Database, member_
     replies = await bot.chat.send(KAREN, code)
 
     assert [m.text for m in replies] == [EXPIRED]
-    assert replies[-1].button_texts == ["Send the code again"]
+    assert replies[-1].button_texts == VERIFY_BUTTONS
     assert not await is_verified(db)
 
 
@@ -210,7 +211,7 @@ async def test_random_text_from_an_unconfirmed_member_reminds_them_of_the_code(
     replies = await bot.chat.send(KAREN, "hello, is anyone there?")
 
     assert [m.text for m in replies] == [TYPE_THE_CODE.format(email=EMAIL)]
-    assert replies[-1].button_texts == ["Send the code again"]
+    assert replies[-1].button_texts == VERIFY_BUTTONS
     assert not await is_verified(db)
 
 
@@ -262,3 +263,30 @@ async def test_one_members_code_does_not_confirm_another_member(
         assert replies[-1].text == WRONG.format(n=4)
     assert (await find_member(db, other)).email_verified_at is None
     assert not await is_verified(db)
+
+
+async def test_a_mistyped_address_is_fixed_right_after_sign_up_and_the_menu_follows(
+    bot: BotHarness, db: Database
+) -> None:
+    """ "Wrong address?" under the code message: the right address gets a new code; typing it
+    confirms that address and shows the menu, not "Send /help"."""
+    signed_up = await sign_up_member(bot, KAREN, email="karen@exmaple.dk")
+    [ask] = await bot.chat.press(KAREN, signed_up[-1], "Wrong address? Change it")
+    assert ask.text.startswith("Type your new e-mail address.")
+    [sent] = await bot.chat.send(KAREN, EMAIL)
+    assert sent.text.startswith(f"We have sent a six-digit code to {EMAIL}.")
+    member = await find_member(db, KAREN)
+    replies = await bot.chat.send(KAREN, await latest_code(db, member.id))
+    assert [m.text for m in replies] == [VERIFIED.format(email=EMAIL)]
+    assert replies[-1].button_texts == [
+        "Events",
+        "My events",
+        "My profile",
+        "Settings",
+        "Privacy",
+        "Help",
+        "Timebank",
+    ]
+    member = await find_member(db, KAREN)
+    assert member.email == EMAIL
+    assert member.email_verified_at == bot.clock.now

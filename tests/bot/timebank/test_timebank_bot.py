@@ -169,14 +169,41 @@ async def test_offer_help_step_by_step_then_manage_it(
     [error, again] = await chat.send(KAREN, "x" * 101)
     assert error.text == "That title is too long: at most 100 characters, please."
     assert again.text == ask.text
-    await chat.send(KAREN, "Help with grant applications")
+    await chat.send(KAREN, "Help with grants")
     [ask] = await chat.send(KAREN, "I have written ten ESF+ applications.\nAsk me!")
     assert ask.text == "Which category?"
     assert ask.button_texts[0] == "Funding and grant writing"
     [ask] = await chat.press(KAREN, ask, "Funding and grant writing")
     assert ask.button_texts[:2] == ["The whole network", "Region Hovedstaden"]
-    replies = await chat.press(KAREN, ask, "Region Midtjylland")
-    assert texts(replies)[0] == "Posted. Members can now find it under Browse."
+    [preview] = await chat.press(KAREN, ask, "Region Midtjylland")
+    # Nothing is live before the member has seen it as others will, and said Publish.
+    assert await count(db, TimebankListing) == 0
+    assert preview.text == (
+        "This is how members will see it under Browse:\n\n"
+        "Offer · Funding and grant writing · Region Midtjylland\n"
+        "Help with grants\n"
+        "I have written ten ESF+ applications.\nAsk me!\n"
+        "– Karen Jensen"
+    )
+    assert preview.button_texts == ["Publish", "Change something", "Cancel"]
+    [which] = await chat.press(KAREN, preview, "Change something")
+    assert which.button_texts == [
+        "Title",
+        "Description",
+        "Category",
+        "Region",
+        "« Back to the preview",
+    ]
+    [question] = await chat.press(KAREN, which, "Title")
+    assert question.text.startswith("What can you offer?")
+    [preview] = await chat.send(KAREN, "Help with grant applications")
+    assert preview.text.splitlines()[3] == "Help with grant applications"
+    [which] = await chat.press(KAREN, preview, "Change something")
+    [preview] = await chat.press(KAREN, which, "« Back to the preview")
+    assert preview.button_texts[0] == "Publish"
+    assert await count(db, TimebankListing) == 0
+    replies = await chat.press(KAREN, preview, "Publish")
+    assert texts(replies)[0] == "Published. Members can now find it under Browse."
     card = replies[1]
     assert card.text == (
         "Offer · Funding and grant writing · Region Midtjylland\n"
@@ -217,6 +244,25 @@ async def test_offer_help_step_by_step_then_manage_it(
     assert none.text == "You have no offers or requests yet."
 
 
+async def test_cancel_on_the_preview_stores_nothing(
+    bot: BotHarness, db: Database, karen: Person
+) -> None:
+    screen = (await bot.chat.send(KAREN, "/timebank"))[-1]
+    await bot.chat.press(KAREN, screen, "Ask for help")
+    await bot.chat.send(KAREN, "Feedback on our application")
+    [ask] = await bot.chat.send(KAREN, "Two pages, due in March.")
+    [ask] = await bot.chat.press(KAREN, ask, "Funding and grant writing")
+    [preview] = await bot.chat.press(KAREN, ask, "The whole network")
+    assert preview.text.startswith("This is how members will see it under Browse:\n\nRequest")
+    before_cancel = snapshot(preview)
+    [cancelled] = await bot.chat.press(KAREN, preview, "Cancel")
+    assert cancelled.text == "Nothing changed."
+    assert preview.button_texts == []
+    assert await count(db, TimebankListing) == 0
+    assert await bot.chat.press(KAREN, before_cancel, "Publish") == []
+    assert await count(db, TimebankListing) == 0
+
+
 async def test_cancel_while_posting_stores_nothing(
     bot: BotHarness, db: Database, karen: Person
 ) -> None:
@@ -248,11 +294,18 @@ async def post(db: Database, bot: BotHarness, who: Person, kind: str, title: str
 
 
 async def browse_all(bot: BotHarness, user: int) -> SentMessage:
+    """Browse from /timebank: one tap shows the newest listings."""
     screen = (await bot.chat.send(user, "/timebank"))[-1]
-    [categories] = await bot.chat.press(user, screen, "Browse")
-    [where] = await bot.chat.press(user, categories, "All categories")
-    [page] = await bot.chat.press(user, where, "All regions")
+    [page] = await bot.chat.press(user, screen, "Browse")
     return page
+
+
+async def open_listing(bot: BotHarness, user: int, title: str) -> SentMessage:
+    """Browse, then the button that names the listing: the listing whole, in place."""
+    page = await browse_all(bot, user)
+    [label] = [b for b in page.button_texts if b.endswith(title)]
+    assert await bot.chat.press(user, page, label) == []  # redrawn, not a new message
+    return bot.request.messages[page.message_id]
 
 
 async def test_browse_pages_newest_first_and_contact_is_accepted(
@@ -266,25 +319,48 @@ async def test_browse_pages_newest_first_and_contact_is_accepted(
     assert "Listing 0" not in page.text
     assert "1. Request · Funding and grant writing · The whole network\nListing 5" in page.text
     assert "– Lars Holm" in page.text
-    assert page.button_texts[:2] == ["Contact 1", "Log hours 1"]
-    assert page.button_texts[-1] == "Older »"
+    # One button per listing, named by its title; then the pages, then the filter.
+    assert page.button_texts == [
+        "1. Listing 5",
+        "2. Listing 4",
+        "3. Listing 3",
+        "4. Listing 2",
+        "5. Listing 1",
+        "Older »",
+        "Filter",
+    ]
     await bot.chat.press(KAREN, page, "Older »")
     edited = bot.request.messages[page.message_id]
     assert "Listing 0" in edited.text
     assert "(page 2 of 2)" in edited.text
-    assert edited.button_texts[-1] == "« Newer"
+    assert edited.button_texts[-2:] == ["« Newer", "Filter"]
 
-    # Lars sees his own listings without Contact buttons.
+    # The listing whole, with buttons that say whom they concern, and the way back to page 2.
+    await bot.chat.press(KAREN, edited, "1. Listing 0")
+    card = bot.request.messages[page.message_id]
+    assert card.text == (
+        "Offer · Funding and grant writing · The whole network\nListing 0\nAbout Listing 0\n"
+        "– Lars Holm"
+    )
+    assert card.button_texts == [
+        "Contact Lars Holm",
+        "Log hours with Lars Holm",
+        "« Back to the list",
+    ]
+    await bot.chat.press(KAREN, card, "« Back to the list")
+    assert "(page 2 of 2)" in bot.request.messages[page.message_id].text
+
+    # Lars sees his own listings without buttons to contact himself.
     own = await browse_all(bot, LARS)
-    assert "Contact 1" not in own.button_texts
+    assert own.button_texts == ["Older »", "Filter"]
 
-    page = await browse_all(bot, KAREN)
-    [asked] = await bot.chat.press(KAREN, page, "Contact 1")
+    card = await open_listing(bot, KAREN, "Listing 5")
+    [asked] = await bot.chat.press(KAREN, card, "Contact Lars Holm")
     assert asked.text == (
         "I have asked Lars Holm whether they want to get in touch about “Listing 5”. If they "
         "accept, I introduce you to each other here."
     )
-    [again] = await bot.chat.press(KAREN, page, "Contact 1")
+    [again] = await bot.chat.press(KAREN, card, "Contact Lars Holm")
     assert again.text == "You have already asked about “Listing 5”."
     request = await one_row(db, "tb:contact:")
     assert request.member_id == lars.id
@@ -310,6 +386,31 @@ async def test_browse_pages_newest_first_and_contact_is_accepted(
     await bot.chat.send(KAREN, "/cancel")
 
 
+async def test_browse_filters_by_category_and_region_and_comes_back(
+    bot: BotHarness, db: Database, karen: Person, lars: Person
+) -> None:
+    await post(db, bot, lars, "offer", "Bookkeeping for small associations")
+    page = await browse_all(bot, KAREN)
+    assert await bot.chat.press(KAREN, page, "Filter") == []
+    categories = bot.request.messages[page.message_id]
+    assert categories.text == "Browse offers and requests: which category?"
+    assert categories.button_texts[-1] == "« Back to the list"
+    await bot.chat.press(KAREN, categories, "IT and digital tools")
+    where = bot.request.messages[page.message_id]
+    assert where.text == "Which region?"
+    await bot.chat.press(KAREN, where, "« Back")
+    assert bot.request.messages[page.message_id].text == categories.text
+    await bot.chat.press(KAREN, bot.request.messages[page.message_id], "IT and digital tools")
+    await bot.chat.press(KAREN, bot.request.messages[page.message_id], "All regions")
+    empty = bot.request.messages[page.message_id]
+    assert empty.text == "Nothing here yet. Be the first: offer help or ask for it."
+    assert empty.button_texts == ["Offer help", "Ask for help", "Filter"]
+    # A long title is cut at a word boundary, with no broken word and no trailing space.
+    await post(db, bot, lars, "offer", "Mentoring for new chairpersons of voluntary associations")
+    page = await browse_all(bot, KAREN)
+    assert page.button_texts[0] == "1. Mentoring for new chairpersons of…"
+
+
 async def test_a_made_up_member_button_is_refused(
     bot: BotHarness, db: Database, karen: Person, lars: Person
 ) -> None:
@@ -326,18 +427,30 @@ async def test_a_made_up_member_button_is_refused(
     assert refused.text == "Please choose from the list, or type their @username."
 
 
-async def test_a_declined_contact_reveals_nothing(
+async def test_a_declined_contact_keeps_the_telegram_contact_private(
     bot: BotHarness, db: Database, karen: Person, lars: Person
 ) -> None:
+    """A network of named members: the listing shows who posted it, so the poster is not told
+    that declining hides their name; what stays private is their Telegram contact."""
     await post(db, bot, lars, "offer", "Facilitation of workshops")
-    page = await browse_all(bot, KAREN)
-    await bot.chat.press(KAREN, page, "Contact 1")
+    card = await open_listing(bot, KAREN, "Facilitation of workshops")
+    assert card.text.endswith("– Lars Holm")
+    await bot.chat.press(KAREN, card, "Contact Lars Holm")
     request = await one_row(db, "tb:contact:")
+    assert "not told who you are" not in request.payload["text"]
+    assert request.payload["text"].endswith(
+        "If you decline, they are only told that it did not work out this time, and your "
+        "Telegram contact is not shared."
+    )
     [declined] = await bot.chat.press(LARS, delivered(request), "Decline")
-    assert declined.text == "Declined. They have not been told who you are."
+    assert declined.text == (
+        "Declined. They are told only that it did not work out this time; your Telegram "
+        "contact has not been shared."
+    )
     told = await one_row(db, "tb:contact-declined:")
     assert told.member_id == karen.id
-    assert "Lars" not in told.payload["text"]
+    assert "larsh" not in told.payload["text"]
+    assert f"tg://user?id={LARS}" not in told.payload["text"]
     assert await telegram_rows(db, "tb:intro:") == []
 
 
@@ -541,8 +654,8 @@ async def test_log_hours_from_a_listing_and_the_flow_survives_a_restart(
         await signed_up(before, db, KAREN, "Karen", "Jensen", "karenj")
         lars = await signed_up(before, db, LARS, "Lars", "Holm", "larsh")
         await post(db, before, lars, "offer", "Design of a flyer")
-        page = await browse_all(before, KAREN)
-        [ask] = await before.chat.press(KAREN, page, "Log hours 1")
+        card = await open_listing(before, KAREN, "Design of a flyer")
+        [ask] = await before.chat.press(KAREN, card, "Log hours with Lars Holm")
         # Who, and who helped whom, come from the listing (an offer: Lars helped Karen).
         assert ask.text.startswith("How many hours?")
         [ask] = await before.chat.press(KAREN, ask, "1.5 h")
