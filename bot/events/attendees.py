@@ -29,6 +29,7 @@ from storage.events import rules as event_rules
 from storage.events import views as events
 from storage.events.attendance import AttendeeReport
 from storage.events.dates import format_short, format_when
+from storage.events.views import EventView
 from storage.models import RsvpStatus
 from storage.permissions import require_organiser
 from templates.i18n import Translator
@@ -63,7 +64,8 @@ async def attendees_command(update: Update, context: Context) -> None:
         return
     buttons = [
         keyboards.button(
-            f"{format_short(v.starts_at, tz=v.tz, language=t.language)} – {v.title}"[:60],
+            (t("❌ Cancelled:") + " " if v.cancelled else "")
+            + f"{format_short(v.starts_at, tz=v.tz, language=t.language)} – {v.title}"[:60],
             f"oe:att:{v.id}",
         )
         for v in found[-20:]
@@ -132,20 +134,31 @@ def report_text(t: Translator, report: AttendeeReport) -> str:
     return "\n".join(lines)
 
 
-def _report_markup(t: Translator, event_id: int) -> InlineKeyboardMarkup:
-    return keyboards.column(
-        [
-            keyboards.button(t("Participant list (CSV)"), f"oe:csv:{event_id}"),
-            keyboards.button(t("Check people in"), f"oe:ck:{event_id}:0"),
-            keyboards.button(t("Check-in code"), f"oe:qr:{event_id}"),
+def _report_markup(t: Translator, view: EventView) -> InlineKeyboardMarkup:
+    buttons = [keyboards.button(t("Participant list (CSV)"), f"oe:csv:{view.id}")]
+    if not view.cancelled:  # nobody checks in at a cancelled event
+        buttons += [
+            keyboards.button(t("Check people in"), f"oe:ck:{view.id}:0"),
+            keyboards.button(t("Check-in code"), f"oe:qr:{view.id}"),
         ]
+    return keyboards.column(buttons)
+
+
+async def _refuse_if_cancelled(update: Update, context: Context, view: EventView) -> bool:
+    """A check-in button on an older message of a cancelled event: say so (True)."""
+    if not view.cancelled:
+        return False
+    await send(
+        update,
+        context.t("“{title}” has been cancelled: there is no check-in for it.", title=view.title),
     )
+    return True
 
 
 async def attendees_pressed(update: Update, context: Context) -> None:
     event_id = _event_id(await _answer_press(update))
     report = await event_attendance.attendees(context.uow(), acting(context), event_id)
-    await send(update, report_text(context.t, report), _report_markup(context.t, event_id))
+    await send(update, report_text(context.t, report), _report_markup(context.t, report.event))
 
 
 # --- the participant list ----------------------------------------------------------------------
@@ -222,6 +235,8 @@ def _checkin_markup(
 
 async def _show_checkin(update: Update, context: Context, event_id: int, page: int) -> None:
     report = await event_attendance.attendees(context.uow(), acting(context), event_id)
+    if await _refuse_if_cancelled(update, context, report.event):
+        return
     text, markup = _checkin_markup(context.t, report, page)
     query = update.callback_query
     data = query.data if query is not None else ""
@@ -269,6 +284,8 @@ async def qr_pressed(update: Update, context: Context) -> None:
     view = await events.get(context.uow(), _event_id(await _answer_press(update)))
     t = context.t
     event_rules.require_manager(acting(context), view.region_id)
+    if await _refuse_if_cancelled(update, context, view):
+        return
     link = event_rules.checkin_link(bot_username(context), view.checkin_code)
     caption = t(
         "Check-in code for “{title}”: {code}\nAt the venue, members scan this QR code or send "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -15,10 +17,11 @@ from bot.ui.chat import PRIVATE, redraw
 from bot.ui.spreadsheets import csv_safe
 from bot.ui.texts import sector_label
 from storage import regions
+from storage.events.dates import LOCALES
 from storage.members import profiles as members
 from storage.members.profiles import MembersOverview, MemberView
 from storage.models import Role
-from storage.permissions import Actor, require_admin, require_organiser
+from storage.permissions import Actor, require_admin, require_organiser, visible_region_ids
 from templates.i18n import Translator, translator
 
 CSV_COLUMNS = (
@@ -60,9 +63,14 @@ def members_csv(overview: MembersOverview) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-def _overview_text(t: Translator, overview: MembersOverview) -> str:
+def _overview_text(t: Translator, overview: MembersOverview, region: str | None) -> str:
+    """The counts; ``region`` names the region a regional organiser's view is limited to."""
     lines = [
-        t.plural("{n} member", "{n} members", overview.total),
+        t.plural("{n} member", "{n} members", overview.total)
+        if region is None
+        else t.plural(
+            "{n} member in {region}", "{n} members in {region}", overview.total, region=region
+        ),
         t.plural(
             "of whom {n} has confirmed their e-mail address",
             "of whom {n} have confirmed their e-mail address",
@@ -88,7 +96,11 @@ async def members_command(update: Update, context: Context) -> None:
         await _find(update, context, query)
         return
     overview = await members.overview(context.uow(), actor)
-    text = _overview_text(t, overview)
+    limited_to = None
+    if visible_region_ids(actor) is not None:
+        member = context.member
+        limited_to = (member.organiser_region_name if member else None) or "–"
+    text = _overview_text(t, overview, limited_to)
     if actor.is_admin:
         text += "\n\n" + t(
             "To make someone an organiser: /members followed by their name, @username or "
@@ -98,7 +110,9 @@ async def members_command(update: Update, context: Context) -> None:
     if overview.members:
         await chat.send_document(
             InputFile(io.BytesIO(members_csv(overview)), filename="members.csv"),
-            caption=t("All members, as a spreadsheet (CSV)."),
+            caption=t("All members, as a spreadsheet (CSV).")
+            if limited_to is None
+            else t("All members in {region}, as a spreadsheet (CSV).", region=limited_to),
         )
 
 
@@ -124,9 +138,33 @@ def _role_text(t: Translator, member: MemberView) -> str:
     return t("member")
 
 
+def card_text(t: Translator, member: MemberView, *, tz: ZoneInfo) -> str:
+    """The administrator's card of a member: enough to tell two people of the same name apart
+    (address, organisation, region, sector, when they joined)."""
+    email = member.email
+    if not member.email_verified:
+        email = t("{email} (not confirmed yet)", email=email)
+    joined = format_date(
+        member.created_at.astimezone(tz).date(),
+        format="long",
+        locale=LOCALES.get(t.language, "en_GB"),
+    )
+    return "\n".join(
+        [
+            t("{name}: {role}", name=member.name, role=_role_text(t, member)),
+            "",
+            t("E-mail: {value}", value=email),
+            t("Organisation: {value}", value=member.organisation or "–"),
+            t("Region: {region}", region=member.region_name or "–"),
+            t("Sector: {value}", value=sector_label(t, member.sector)),
+            t("Joined: {date}", date=joined),
+        ]
+    )
+
+
 async def _card(update: Update, context: Context, member: MemberView, *, edit: bool) -> None:
     t = context.t
-    text = t("{name}: {role}", name=member.name, role=_role_text(t, member))
+    text = card_text(t, member, tz=context.services.settings.tz)
     markup = keyboards.column(
         [
             keyboards.button(t("Organiser for all regions"), f"ad:role:{member.id}:all"),

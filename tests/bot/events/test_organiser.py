@@ -326,6 +326,23 @@ async def test_edit_title_seats_and_deadline(bot: BotHarness, db: Database, anne
     assert stopped.text == "Nothing changed."
 
 
+async def test_an_organiser_on_the_waiting_list_keeps_their_place_on_the_card_after_an_edit(
+    bot: BotHarness, db: Database, anne: None
+) -> None:
+    event = await publish(db, capacity=1)
+    await going(db, await add_member(db, 4211), event.id)
+    [card] = await bot.chat.send(ANNE, f"/start event_{event.id}")
+    await bot.chat.press(ANNE, card, "Join the waiting list")
+    line = "⏳ The event is full: you are number 1 on the waiting list."
+    assert card.text.endswith(line)
+    [fields] = await bot.chat.press(ANNE, card, "Edit")
+    await bot.chat.press(ANNE, fields, "Title")
+    [_saved, edited] = await bot.chat.send(ANNE, "Netværksmøde i Aarhus")
+    assert edited.text.startswith("📅 Netværksmøde i Aarhus")
+    assert edited.text.endswith(line)
+    assert edited.button_texts[0] == "⏳ Waiting list: number 1"
+
+
 async def test_cancelling_with_a_message(bot: BotHarness, db: Database, anne: None) -> None:
     event = await publish(db)
     karen = await add_member(db, 4301)
@@ -344,7 +361,18 @@ async def test_cancelling_with_a_message(bot: BotHarness, db: Database, anne: No
     ]
     [card] = await bot.chat.send(ANNE, f"/start event_{event.id}")
     assert "❌ This event has been cancelled." in card.text
-    assert card.button_texts == ["Attendees", "Check-in code"]
+    assert card.button_texts == ["Attendees"]  # no check-in at a cancelled event
+    [choose] = await bot.chat.send(ANNE, "/attendees")
+    assert choose.button_texts[0].startswith("❌ Cancelled: ")
+    [report] = await bot.chat.press(ANNE, choose, choose.button_texts[0])
+    assert "❌ This event has been cancelled." in report.text
+    assert report.button_texts == ["Participant list (CSV)"]
+    # Buttons on a message from before the cancellation no longer offer a check-in.
+    for data in (f"oe:qr:{event.id}", f"oe:ck:{event.id}:0"):
+        report.buttons.append({"text": data, "callback_data": data})
+        [reply] = await bot.chat.press(ANNE, report, data)
+        assert reply.text == f"“{TITLE}” has been cancelled: there is no check-in for it."
+    assert bot.request.calls_of("sendPhoto") == []
 
 
 async def test_an_organiser_for_another_region_cannot_edit(bot: BotHarness, db: Database) -> None:
