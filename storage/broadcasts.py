@@ -55,6 +55,10 @@ CAPTION_MAX = 1024  # ... and for the caption of a photo or document
 FILE_ID_MAX = 255
 PARSE_MODE = "HTML"
 INSERT_CHUNK = 500
+# Every member's copy starts with a label naming the network and the organiser who sent it (in
+# the member's language); the organiser's own text may use the rest of Telegram's limit.
+LABEL_BUDGET = 160
+NAME_IN_LABEL = 50
 
 # The HTML Telegram understands (https://core.telegram.org/bots/api#html-style), with the
 # attributes each tag may carry.
@@ -198,17 +202,56 @@ def validate_content(
     text: str, *, media_kind: str | None = None, media_file_id: str | None = None
 ) -> BroadcastContent:
     if media_kind is None:
-        return BroadcastContent(validate_html(text, limit=TEXT_MAX))
+        return BroadcastContent(validate_html(text, limit=TEXT_MAX - LABEL_BUDGET))
     if media_kind not in set(MediaKind) or not media_file_id or len(media_file_id) > FILE_ID_MAX:
         raise InvalidInput("broadcast_media")
-    return BroadcastContent(validate_html(text, limit=CAPTION_MAX), media_kind, media_file_id)
+    return BroadcastContent(
+        validate_html(text, limit=CAPTION_MAX - LABEL_BUDGET), media_kind, media_file_id
+    )
 
 
-def telegram_payload(content: BroadcastContent, chat_id: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Sender:
+    """Who a broadcast is from, for the label on every copy: the network (the bot's name in
+    Telegram) and the organiser (their name)."""
+
+    network: str
+    organiser: str
+
+
+def _short(name: str) -> str:
+    name = " ".join(name.split())
+    return name if len(name) <= NAME_IN_LABEL else name[: NAME_IN_LABEL - 1] + "…"
+
+
+def label_html(t: Translator, sender: Sender) -> str:
+    """The first line of a member's copy, in their language (Telegram HTML)."""
+    return "<b>{}</b>".format(
+        html.escape(
+            t(
+                "📣 {network} · from {organiser}",
+                network=_short(sender.network),
+                organiser=_short(sender.organiser),
+            ),
+            quote=False,
+        )
+    )
+
+
+def labelled(content: BroadcastContent, t: Translator, sender: Sender | None) -> str:
+    """The text (or caption) of a member's copy: the label, then the organiser's message."""
+    if sender is None:
+        return content.text
+    return f"{label_html(t, sender)}\n\n{content.text}".strip()
+
+
+def telegram_payload(
+    content: BroadcastContent, chat_id: int, text: str | None = None
+) -> dict[str, Any]:
     """The outbox payload of one recipient's message (see storage.outbox)."""
     payload: dict[str, Any] = {
         "chat_id": chat_id,
-        "text": content.text,
+        "text": content.text if text is None else text,
         "parse_mode": PARSE_MODE,
         "buttons": None,
     }
@@ -283,11 +326,11 @@ def _int(value: str | None) -> int:
     return int(value)
 
 
-Recipients: TypeAlias = "Select[int, int | None]"  # member id, Telegram id
+Recipients: TypeAlias = "Select[int, int | None, str]"  # member id, Telegram id, language
 
 
 def _reachable_members() -> Recipients:
-    return select(Member.id, Member.telegram_user_id).where(
+    return select(Member.id, Member.telegram_user_id, Member.language).where(
         Member.deleted_at.is_(None),
         Member.consent_at.is_not(None),
         Member.telegram_user_id.is_not(None),
@@ -392,6 +435,7 @@ async def create(
     progress_chat_id: int | None,
     progress_message_id: int | None,
     now: dt.datetime,
+    sender: Sender | None = None,
 ) -> BroadcastView:
     """Confirm a broadcast: the broadcast, one outbox row per recipient and the audit entry,
     in one transaction. Confirming the same draft again returns the first broadcast."""
@@ -437,7 +481,7 @@ async def create(
             if won is None:
                 raise
             return BroadcastView(won.id, won.total, created=False)
-        await _queue_rows(uow.session, broadcast.id, content, recipients, now=now)
+        await _queue_rows(uow.session, broadcast.id, content, recipients, sender, now=now)
         audit.record(
             uow.session,
             "broadcast.created",
@@ -458,21 +502,26 @@ async def _queue_rows(
     broadcast_id: int,
     content: BroadcastContent,
     recipients: Sequence[Any],
+    sender: Sender | None,
     *,
     now: dt.datetime,
 ) -> None:
+    texts = {
+        language: labelled(content, translator(language), sender)
+        for language in {language for _, _, language in recipients}
+    }
     rows = [
         {
             "key": row_key(broadcast_id, member_id),
             "channel": outbox.TELEGRAM,
             "member_id": member_id,
-            "payload": telegram_payload(content, chat_id),
+            "payload": telegram_payload(content, chat_id, texts[language]),
             "status": OutboxStatus.QUEUED,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
         }
-        for member_id, chat_id in recipients
+        for member_id, chat_id, language in recipients
     ]
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for start in range(0, len(rows), INSERT_CHUNK):
@@ -551,7 +600,8 @@ def progress_text(t: Translator, progress: Progress) -> str:
 
 
 def report_text(t: Translator, progress: Progress) -> str:
-    """The final report (the progress message ends with it, and the organiser gets it)."""
+    """The final report: one message to the organiser, from the outbox (the progress message
+    is taken away then)."""
     lines = [
         t("Your broadcast is done."),
         t("Delivered: {n}", n=_n(t, progress.delivered)),
@@ -621,6 +671,7 @@ async def due_progress(
                     unreachable=counted.unreachable,
                     failed=counted.failed,
                 )
+                text = t("Sending finished: the report follows.")  # if it cannot be deleted
             elif counted.signature() == broadcast.progress_shown:
                 continue
             else:

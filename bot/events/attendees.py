@@ -8,7 +8,6 @@ Storage (storage.event_attendance) checks who may see the list and who may be ch
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from typing import Any
@@ -18,10 +17,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
-from bot.events.browse import bot_username
+from bot.events.browse import ANSWER_LABELS, bot_username
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, redraw, send
-from bot.ui.spreadsheets import csv_safe
+from bot.ui.spreadsheets import csv_file, csv_safe
 from bot.ui.texts import error_text, sector_label
 from storage.errors import DomainError
 from storage.events import attendance as event_attendance
@@ -164,23 +163,23 @@ async def attendees_pressed(update: Update, context: Context) -> None:
 # --- the participant list ----------------------------------------------------------------------
 
 
-def participants_csv(report: AttendeeReport) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name", "organisation", "sector", "region", "status", "checked_in"])
-    for a in report.attendees:
-        writer.writerow(
-            [
-                csv_safe(a.name),
-                csv_safe(a.organisation or ""),
-                a.sector or "",
-                a.region_name or "",
-                a.status or "walk_in",
-                "yes" if a.checked_in else "no",
-            ]
-        )
-    # UTF-8 with BOM so that spreadsheet programs show æ, ø, å correctly.
-    return out.getvalue().encode("utf-8-sig")
+def participants_csv(t: Translator, report: AttendeeReport) -> bytes:
+    """The participant list ("deltagerliste") in the organiser's language."""
+    header = [t("Name"), t("Organisation"), t("Sector"), t("Region"), t("Answer"), t("Checked in")]
+    rows = [
+        [
+            csv_safe(a.name),
+            csv_safe(a.organisation or ""),
+            sector_label(t, a.sector) if a.sector else "",
+            a.region_name or "",
+            t(ANSWER_LABELS[RsvpStatus.GOING])
+            if a.status == RsvpStatus.GOING
+            else t("Came without answering"),
+            t("Yes") if a.checked_in else t("No"),
+        ]
+        for a in report.attendees
+    ]
+    return csv_file(t.language, header, rows)
 
 
 async def csv_pressed(update: Update, context: Context) -> None:
@@ -191,7 +190,7 @@ async def csv_pressed(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     await chat.send_document(
-        InputFile(io.BytesIO(participants_csv(report)), filename=f"{name}.csv"),
+        InputFile(io.BytesIO(participants_csv(t, report)), filename=f"{name}.csv"),
         caption=t("Participant list: {title}", title=report.event.title),
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from zoneinfo import ZoneInfo
 
@@ -14,7 +13,7 @@ from bot import commands
 from bot.context import Context
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, redraw
-from bot.ui.spreadsheets import csv_safe
+from bot.ui.spreadsheets import csv_file, csv_safe
 from bot.ui.texts import sector_label
 from storage import regions
 from storage.events.dates import LOCALES
@@ -24,16 +23,7 @@ from storage.models import Role
 from storage.permissions import Actor, require_admin, require_organiser, visible_region_ids
 from templates.i18n import Translator, translator
 
-CSV_COLUMNS = (
-    "name",
-    "email",
-    "organisation",
-    "sector",
-    "region",
-    "language",
-    "verified",
-    "joined",
-)
+LANGUAGE_NAMES = {"da": "Dansk", "sv": "Svenska", "en": "English"}
 
 
 def _actor(context: Context) -> Actor:
@@ -42,25 +32,32 @@ def _actor(context: Context) -> Actor:
     return actor
 
 
-def members_csv(overview: MembersOverview) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for m in overview.members:
-        writer.writerow(
-            [
-                csv_safe(m.name),
-                csv_safe(m.email) if m.email_verified else "",
-                csv_safe(m.organisation or ""),
-                m.sector or "",
-                m.region_name or "",
-                m.language,
-                "yes" if m.email_verified else "no",
-                m.created_at.date().isoformat(),
-            ]
-        )
-    # UTF-8 with BOM so that spreadsheet programs show æ, ø, å correctly.
-    return out.getvalue().encode("utf-8-sig")
+def members_csv(t: Translator, overview: MembersOverview) -> bytes:
+    """All members (of the organiser's region) in the organiser's language."""
+    header = [
+        t("Name"),
+        t("E-mail"),
+        t("Organisation"),
+        t("Sector"),
+        t("Region"),
+        t("Language"),
+        t("E-mail confirmed"),
+        t("Joined"),
+    ]
+    rows = [
+        [
+            csv_safe(m.name),
+            csv_safe(m.email) if m.email_verified else "",
+            csv_safe(m.organisation or ""),
+            sector_label(t, m.sector) if m.sector else "",
+            m.region_name or "",
+            LANGUAGE_NAMES.get(m.language, m.language),
+            t("Yes") if m.email_verified else t("No"),
+            m.created_at.date().isoformat(),
+        ]
+        for m in overview.members
+    ]
+    return csv_file(t.language, header, rows)
 
 
 def _overview_text(t: Translator, overview: MembersOverview, region: str | None) -> str:
@@ -109,7 +106,7 @@ async def members_command(update: Update, context: Context) -> None:
     await chat.send_message(text)
     if overview.members:
         await chat.send_document(
-            InputFile(io.BytesIO(members_csv(overview)), filename="members.csv"),
+            InputFile(io.BytesIO(members_csv(t, overview)), filename="members.csv"),
             caption=t("All members, as a spreadsheet (CSV).")
             if limited_to is None
             else t("All members in {region}, as a spreadsheet (CSV).", region=limited_to),
