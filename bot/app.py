@@ -42,13 +42,13 @@ MEMBERSHIP_GROUP = -1  # after the gate: waiting members (approval mode) are hel
 CHANNELS_GROUP = 1  # the bot's own place in channels and groups (bot.channels.manage)
 
 
-def _handlers() -> list[Any]:
+def _handlers(admins: frozenset[int]) -> list[Any]:
     # Conversations come first: while a member is in one, it gets their messages. The last
     # resort handlers answer whatever nothing else took.
     with warnings.catch_warnings():
         # per_message=False is what we want: a conversation follows the person, not a message.
         warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*per_message.*")
-        conversations = [signup.handler(), *profile.handlers(), broadcast.handler()]
+        conversations = [signup.handler(admins), *profile.handlers(), broadcast.handler()]
         conversations += [new_event.handler(), manage_event.handler()]
         conversations += timebank.conversations()
         conversations.append(introductions.conversation())
@@ -84,6 +84,7 @@ def _handlers() -> list[Any]:
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = application.bot_data["services"]
     await commands.register_defaults(application.bot, services.settings.default_language)
+    await commands.register_admins(application.bot, services)
 
 
 def build_application(
@@ -120,7 +121,7 @@ def build_application(
     application.add_handler(TypeHandler(Update, load_viewer), group=VIEWER_GROUP)
     application.add_handler(CallbackQueryHandler(private_only), group=GATE_GROUP)
     application.add_handler(membership.guard_handler(), group=MEMBERSHIP_GROUP)
-    application.add_handlers(_handlers())
+    application.add_handlers(_handlers(settings.admins))
     application.add_handlers(channels.membership_handlers(), group=CHANNELS_GROUP)
     application.add_error_handler(on_error)
     return application

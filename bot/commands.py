@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 from telegram.error import TelegramError
 
+from storage.members import profiles as members
 from storage.permissions import Actor
 from templates.i18n import LANGUAGES, N_, Translator, translator
+
+if TYPE_CHECKING:
+    from bot.context import Services
 
 log = logging.getLogger(f"samvirke.{__name__}")
 
@@ -69,3 +74,17 @@ async def set_for_chat(bot: Bot, chat_id: int, actor: Actor | None, t: Translato
     except TelegramError as error:
         # The menu is a convenience: a failure here must not spoil what the member did.
         log.warning("could not set the command menu of a chat: %s", type(error).__name__)
+
+
+async def register_admins(bot: Bot, services: Services) -> None:
+    """Each administrator's own menu with their commands from the start, before (or without)
+    signing up; one who has signed up gets theirs in their own language."""
+    settings = services.settings
+    for admin in sorted(settings.admins):
+        member = await members.find_by_telegram(services.uow(), admin)
+        if member is not None:
+            actor, language = member.actor(settings.admins), member.language
+        else:
+            actor = Actor(telegram_user_id=admin, member_id=None, is_admin=True)
+            language = settings.default_language
+        await set_for_chat(bot, admin, actor, translator(language))

@@ -2,9 +2,11 @@
 
 The message keeps the formatting the organiser used in Telegram (sent on as Telegram HTML);
 it may be a photo or a document with a caption. After "Send", the confirmation message turns
-into the progress message that the scheduler edits ("sent 1,200 of 3,400") and ends with the
-report. The draft lives in the persisted conversation, so a restart of the bot continues it;
-confirming twice sends once (the draft's key).
+into the progress message that the scheduler edits ("sent 1,200 of 3,400") and then takes
+away when the report (one message) arrives. Every member's copy starts with a label naming the
+network and the organiser, in the member's language. The draft lives in the persisted
+conversation, so a restart of the bot continues it; confirming twice sends once (the draft's
+key).
 
 Also here: Telegram's ``my_chat_member`` updates, which say when a member blocks or unblocks
 the bot (broadcasts skip blocked members, and reach them again once they unblock).
@@ -200,17 +202,31 @@ def audience_text(context: Context, label: AudienceLabel) -> str:
     return text
 
 
-async def _show_message(update: Update, draft: dict[str, Any]) -> None:
-    """The message exactly as the members will get it."""
+def sender_of(update: Update, context: Context) -> broadcast_content.Sender:
+    """The label's names: the network (the bot's name in Telegram) and the organiser (their
+    member name, or an administrator's Telegram name if they have not signed up)."""
+    user = update.effective_user
+    organiser = context.member.name if context.member else (user.full_name if user else "")
+    try:
+        network = context.bot.first_name
+    except RuntimeError:  # the bot has not been initialised (never in a running application)
+        network = "Samvirke"
+    return broadcast_content.Sender(network=network, organiser=organiser)
+
+
+async def _show_message(update: Update, context: Context, draft: dict[str, Any]) -> None:
+    """The message exactly as the members will get it (with the label, in the organiser's
+    language; each member sees the label in theirs)."""
     chat = update.effective_chat
     assert chat is not None
-    text = draft.get("text") or None
+    content = broadcast_content.BroadcastContent(draft.get("text", ""))
+    text = broadcast_content.labelled(content, context.t, sender_of(update, context))
     if draft.get("media_kind") == MediaKind.PHOTO:
         await chat.send_photo(draft["file_id"], caption=text, parse_mode=ParseMode.HTML)
     elif draft.get("media_kind") == MediaKind.DOCUMENT:
         await chat.send_document(draft["file_id"], caption=text, parse_mode=ParseMode.HTML)
     else:
-        await chat.send_message(draft.get("text", ""), parse_mode=ParseMode.HTML)
+        await chat.send_message(text, parse_mode=ParseMode.HTML)
 
 
 def _confirm_markup(t: Translator, preview: Preview) -> InlineKeyboardMarkup:
@@ -242,7 +258,7 @@ async def show_preview(update: Update, context: Context) -> str:
         await send(update, error_text(t, error))
         return await ask_audience(update, context)
     await send(update, t("This is how the members will see it:"))
-    await _show_message(update, draft)
+    await _show_message(update, context, draft)
     if preview.recipients:
         text = t.plural(
             "It goes to {n} member: {audience}. Send it?",
@@ -285,6 +301,7 @@ async def confirmed(update: Update, context: Context) -> str | int:
             progress_chat_id=message.chat.id if message is not None else None,
             progress_message_id=message.message_id if message is not None else None,
             now=context.now,
+            sender=sender_of(update, context),
         )
     except InvalidInput as error:
         await query.answer()

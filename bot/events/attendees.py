@@ -8,7 +8,6 @@ Storage (storage.event_attendance) checks who may see the list and who may be ch
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from typing import Any
@@ -18,17 +17,18 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
-from bot.events.browse import bot_username
+from bot.events.browse import ANSWER_LABELS, bot_username
 from bot.events.followup import average_text
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, redraw, send
-from bot.ui.spreadsheets import csv_safe
+from bot.ui.spreadsheets import csv_file, csv_safe
 from bot.ui.texts import error_text, sector_label
 from storage.errors import DomainError
 from storage.events import attendance as event_attendance
 from storage.events import rules as event_rules
 from storage.events import views as events
 from storage.events.attendance import AttendeeReport
+from storage.events.views import EventView
 from storage.models import RsvpStatus
 from storage.permissions import require_organiser
 from templates.formatting import format_short, format_when
@@ -65,7 +65,9 @@ async def attendees_command(update: Update, context: Context) -> None:
     buttons = [
         keyboards.button(
             keyboards.label(
-                f"{format_short(v.starts_at, tz=v.tz, language=t.language)} – {v.title}", 60
+                (t("❌ Cancelled:") + " " if v.cancelled else "")
+                + f"{format_short(v.starts_at, tz=v.tz, language=t.language)} – {v.title}",
+                60,
             ),
             f"oe:att:{v.id}",
         )
@@ -162,15 +164,27 @@ def feedback_lines(t: Translator, report: AttendeeReport) -> list[str]:
     return lines
 
 
-def _report_markup(t: Translator, event_id: int, *, started: bool) -> InlineKeyboardMarkup:
-    buttons = [
-        keyboards.button(t("Participant list (CSV)"), f"oe:csv:{event_id}"),
-        keyboards.button(t("Check people in"), f"oe:ck:{event_id}:0"),
-        keyboards.button(t("Check-in code"), f"oe:qr:{event_id}"),
-    ]
-    if started:
-        buttons.append(keyboards.button(t("Send follow-up now"), f"oe:fu:{event_id}"))
+def _report_markup(t: Translator, view: EventView, *, started: bool) -> InlineKeyboardMarkup:
+    buttons = [keyboards.button(t("Participant list (CSV)"), f"oe:csv:{view.id}")]
+    if not view.cancelled:  # nobody checks in at a cancelled event
+        buttons += [
+            keyboards.button(t("Check people in"), f"oe:ck:{view.id}:0"),
+            keyboards.button(t("Check-in code"), f"oe:qr:{view.id}"),
+        ]
+        if started:
+            buttons.append(keyboards.button(t("Send follow-up now"), f"oe:fu:{view.id}"))
     return keyboards.column(buttons)
+
+
+async def _refuse_if_cancelled(update: Update, context: Context, view: EventView) -> bool:
+    """A check-in button on an older message of a cancelled event: say so (True)."""
+    if not view.cancelled:
+        return False
+    await send(
+        update,
+        context.t("“{title}” has been cancelled: there is no check-in for it.", title=view.title),
+    )
+    return True
 
 
 async def attendees_pressed(update: Update, context: Context) -> None:
@@ -180,30 +194,30 @@ async def attendees_pressed(update: Update, context: Context) -> None:
     await send(
         update,
         report_text(context.t, report),
-        _report_markup(context.t, event_id, started=started),
+        _report_markup(context.t, report.event, started=started),
     )
 
 
 # --- the participant list ----------------------------------------------------------------------
 
 
-def participants_csv(report: AttendeeReport) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name", "organisation", "sector", "region", "status", "checked_in"])
-    for a in report.attendees:
-        writer.writerow(
-            [
-                csv_safe(a.name),
-                csv_safe(a.organisation or ""),
-                a.sector or "",
-                a.region_name or "",
-                a.status or "walk_in",
-                "yes" if a.checked_in else "no",
-            ]
-        )
-    # UTF-8 with BOM so that spreadsheet programs show æ, ø, å correctly.
-    return out.getvalue().encode("utf-8-sig")
+def participants_csv(t: Translator, report: AttendeeReport) -> bytes:
+    """The participant list ("deltagerliste") in the organiser's language."""
+    header = [t("Name"), t("Organisation"), t("Sector"), t("Region"), t("Answer"), t("Checked in")]
+    rows = [
+        [
+            csv_safe(a.name),
+            csv_safe(a.organisation or ""),
+            sector_label(t, a.sector) if a.sector else "",
+            a.region_name or "",
+            t(ANSWER_LABELS[RsvpStatus.GOING])
+            if a.status == RsvpStatus.GOING
+            else t("Came without answering"),
+            t("Yes") if a.checked_in else t("No"),
+        ]
+        for a in report.attendees
+    ]
+    return csv_file(t.language, header, rows)
 
 
 async def csv_pressed(update: Update, context: Context) -> None:
@@ -214,7 +228,7 @@ async def csv_pressed(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     await chat.send_document(
-        InputFile(io.BytesIO(participants_csv(report)), filename=f"{name}.csv"),
+        InputFile(io.BytesIO(participants_csv(t, report)), filename=f"{name}.csv"),
         caption=t("Participant list: {title}", title=report.event.title),
     )
 
@@ -256,6 +270,19 @@ def _checkin_markup(
     return text, InlineKeyboardMarkup(rows)
 
 
+async def _show_checkin(update: Update, context: Context, event_id: int, page: int) -> None:
+    report = await event_attendance.attendees(context.uow(), acting(context), event_id)
+    if await _refuse_if_cancelled(update, context, report.event):
+        return
+    text, markup = _checkin_markup(context.t, report, page)
+    query = update.callback_query
+    data = query.data if query is not None else ""
+    if query is not None and query.message is not None and (data or "").startswith("oe:tog"):
+        await redraw(update, text, markup)
+    else:
+        await send(update, text, markup)
+
+
 async def checkin_list_pressed(update: Update, context: Context) -> None:
     _, _, event_id, page = (await _answer_press(update)).split(":")
     report = await event_attendance.attendees(context.uow(), acting(context), int(event_id))
@@ -294,6 +321,8 @@ async def qr_pressed(update: Update, context: Context) -> None:
     view = await events.get(context.uow(), _event_id(await _answer_press(update)))
     t = context.t
     event_rules.require_manager(acting(context), view.region_id)
+    if await _refuse_if_cancelled(update, context, view):
+        return
     link = event_rules.checkin_link(bot_username(context), view.checkin_code)
     caption = t(
         "Check-in code for “{title}”: {code}\nAt the venue, members scan this QR code or send "

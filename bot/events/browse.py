@@ -68,7 +68,16 @@ def place_lines(t: Translator, view: EventView) -> list[str]:
     return lines
 
 
-def seats_line(t: Translator, view: EventView) -> str | None:
+def holds_place(answer: Answer | None) -> bool:
+    """Whether the member already has a seat or a place on the waiting list."""
+    return answer is not None and answer.status in (RsvpStatus.GOING, RsvpStatus.WAITLIST)
+
+
+def seats_line(
+    t: Translator, view: EventView, answer: Answer | None = None, *, card: bool = False
+) -> str | None:
+    """Seats left, or how full the event is. Only someone without a seat or a place in the
+    queue is invited to join the waiting list (the one who took the last seat is not)."""
     left = view.seats_left
     if left is None:
         return None
@@ -79,7 +88,9 @@ def seats_line(t: Translator, view: EventView) -> str | None:
             view.waitlist,
         )
     if left == 0:
-        return t("Full: press Going to join the waiting list")
+        if not card or holds_place(answer):
+            return t("Full")
+        return t("Full: press Join the waiting list to get the next free seat")
     return t.plural("{n} seat left", "{n} seats left", left)
 
 
@@ -96,7 +107,7 @@ def answer_line(t: Translator, answer: Answer | None) -> str | None:
             position=answer.position or 1,
         )
     else:
-        line = t("You are not going.")
+        line = t("🚫 You can't go.")
     if answer.checked_in:
         line += "\n" + t("You have checked in.")
     return line
@@ -115,7 +126,7 @@ def event_text(t: Translator, card: EventCard) -> str:
         if view.cancel_message:
             lines.append(t("Message from the organisers: {message}", message=view.cancel_message))
         return "\n".join(lines)
-    seats = seats_line(t, view)
+    seats = seats_line(t, view, card.answer, card=True)
     if seats:
         lines.append(seats)
     if view.rsvp_deadline is not None:
@@ -140,17 +151,13 @@ def event_keyboard(
 ) -> InlineKeyboardMarkup:
     view = card.event
     rows: list[list[InlineKeyboardButton]] = []
-    current = card.answer.status if card.answer else None
-    if current == RsvpStatus.WAITLIST:
-        current = RsvpStatus.GOING
     if not view.cancelled and answers_open:
         rows.append(
             [
                 keyboards.button(
-                    ("✓ " if current == status else "") + t(label), f"ev:rsvp:{view.id}:{code}"
+                    answer_button(t, view, card.answer, status), f"ev:rsvp:{view.id}:{code}"
                 )
                 for code, status in ANSWER_CODES.items()
-                for label in [ANSWER_LABELS[status]]
             ]
         )
     if not view.cancelled:
@@ -162,13 +169,15 @@ def event_keyboard(
     ):
         rows.append([keyboards.button(t("Materials"), f"mt:show:{view.id}")])
     if can_manage:
-        rows.append(
-            [
-                keyboards.button(t("Attendees"), f"oe:att:{view.id}"),
-                keyboards.button(t("Check-in code"), f"oe:qr:{view.id}"),
-            ]
-        )
-        if not view.cancelled:
+        if view.cancelled:  # who was told; nobody checks in at a cancelled event
+            rows.append([keyboards.button(t("Attendees"), f"oe:att:{view.id}")])
+        else:
+            rows.append(
+                [
+                    keyboards.button(t("Attendees"), f"oe:att:{view.id}"),
+                    keyboards.button(t("Check-in code"), f"oe:qr:{view.id}"),
+                ]
+            )
             rows.append(
                 [
                     keyboards.button(t("Edit"), f"oe:edit:{view.id}"),
@@ -177,6 +186,25 @@ def event_keyboard(
             )
     rows.append([keyboards.button(t("« Upcoming events"), "ev:list:r:0")])  # the way back
     return InlineKeyboardMarkup(rows)
+
+
+def answer_button(t: Translator, view: EventView, answer: Answer | None, status: RsvpStatus) -> str:
+    """The label of one answer button: the member's own answer carries its mark (✅ going,
+    ⏳ waiting with the place in the queue, 🤔 maybe, 🚫 can't go); on a full event, Going
+    reads Join the waiting list for those who have no seat yet."""
+    current = answer.status if answer else None
+    if status == RsvpStatus.GOING:
+        if current == RsvpStatus.GOING:
+            return t("✅ Going")
+        if current == RsvpStatus.WAITLIST:
+            return t("⏳ Waiting list: number {n}", n=(answer.position if answer else None) or 1)
+        if view.seats_left == 0:
+            return t("Join the waiting list")
+        return t(ANSWER_LABELS[RsvpStatus.GOING])
+    label = t(ANSWER_LABELS[status])
+    if current != status:
+        return label
+    return ("🤔 " if status == RsvpStatus.MAYBE else "🚫 ") + label
 
 
 def card_markup(context: Context, card: EventCard) -> InlineKeyboardMarkup:
@@ -406,6 +434,14 @@ async def calendar_pressed(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     view = await events.get(context.uow(), int((query.data or "").rsplit(":", 1)[-1]))
+    if view.cancelled:  # a button on an older copy of the card
+        await chat.send_message(
+            context.t(
+                "“{title}” has been cancelled, so there is nothing to add to your calendar.",
+                title=view.title,
+            )
+        )
+        return
     data = invites.event_file(
         view,
         url=event_rules.event_link(bot_username(context), view.id),

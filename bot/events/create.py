@@ -217,7 +217,7 @@ async def _next(update: Update, context: Context, step: Step) -> str | int:
 async def newevent(update: Update, context: Context) -> str | int:
     """/newevent: start a draft (organisers)."""
     actor = acting(context)
-    if context.member is None or not actor.is_organiser:
+    if not actor.is_organiser:  # an administrator needs not sign up first
         await send(update, error_text(context.t, DomainError("organisers_only")))
         return ConversationHandler.END
     drafts.start(context, DRAFT, {})

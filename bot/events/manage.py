@@ -160,7 +160,8 @@ async def _save(update: Update, context: Context, value: Any) -> str | int:
                 )
             )
         await send(update, " ".join(lines))
-    card = await events.get_card(context.uow(), outcome.event.id, member_id=None)
+    member_id = context.member.id if context.member else None
+    card = await events.get_card(context.uow(), outcome.event.id, member_id=member_id)
     await send_card(update, context, card)
     return ConversationHandler.END
 

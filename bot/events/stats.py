@@ -7,7 +7,6 @@ Storage (storage.event_stats) limits an organiser for one region to that region.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from typing import Any
@@ -22,7 +21,7 @@ from bot.events.forms import network_tz
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, answer_press, send
 from bot.ui.guards import organisers_only
-from bot.ui.spreadsheets import csv_safe
+from bot.ui.spreadsheets import csv_file, csv_safe
 from bot.ui.texts import sector_label
 from storage import regions
 from storage.errors import InvalidInput
@@ -163,30 +162,38 @@ def stats_text(t: Translator, report: StatsReport, tz: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
-def stats_csv(report: StatsReport, tz: ZoneInfo) -> bytes:
+def stats_csv(t: Translator, report: StatsReport, tz: ZoneInfo) -> bytes:
+    """One row per event, then the totals (the label in the event column, no count there)."""
     sectors = list(dict.fromkeys(s for e in report.events for s in e.attended_by_sector))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        ["date", "event", "region", "registered", "attended"]
-        + [f"attended_{s or 'unknown'}" for s in sectors]
+    header = [t("Date"), t("Event"), t("Region"), t("Registered"), t("Attended")]
+    header += [t("Attended: {sector}", sector=sector_label(t, s)) for s in sectors]
+    rows: list[list[object]] = [
+        [
+            e.starts_at.astimezone(tz).date().isoformat(),
+            csv_safe(e.title),
+            e.region_name or "",
+            e.registered,
+            e.attended,
+            *(e.attended_by_sector.get(s, 0) for s in sectors),
+        ]
+        for e in report.events
+    ]
+    rows.append(
+        [
+            "",
+            t("Total"),
+            report.region_name or t("All regions"),
+            report.registered,
+            report.attended,
+            *(report.attended_by_sector.get(s, 0) for s in sectors),
+        ]
     )
-    for e in report.events:
-        writer.writerow(
-            [
-                e.starts_at.astimezone(tz).date().isoformat(),
-                csv_safe(e.title),
-                e.region_name or "",
-                e.registered,
-                e.attended,
-            ]
-            + [e.attended_by_sector.get(s, 0) for s in sectors]
-        )
-    writer.writerow(
-        ["total", len(report.events), report.region_name or "", report.registered, report.attended]
-        + [report.attended_by_sector.get(s, 0) for s in sectors]
-    )
-    return out.getvalue().encode("utf-8-sig")
+    return csv_file(t.language, header, rows)
+
+
+def stats_file_name(first: dt.date, last: dt.date) -> str:
+    """Named by the first and the last day, as the message says them (the last one included)."""
+    return f"stats-{first:%Y%m%d}-{last:%Y%m%d}.csv"
 
 
 async def _stats_report(
@@ -207,7 +214,10 @@ async def _stats_report(
     chat = update.effective_chat
     assert chat is not None
     await chat.send_document(
-        InputFile(io.BytesIO(stats_csv(report, tz)), filename=f"stats-{period}.csv"),
+        InputFile(
+            io.BytesIO(stats_csv(t, report, tz)),
+            filename=stats_file_name(first, after_last - dt.timedelta(days=1)),
+        ),
         caption=t("The figures as a spreadsheet (CSV)."),
     )
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import io
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -13,25 +14,17 @@ from bot.context import Context
 from bot.people import membership as people_membership
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, redraw
-from bot.ui.spreadsheets import csv_safe
+from bot.ui.spreadsheets import csv_file, csv_safe
 from bot.ui.texts import sector_label
 from storage import regions
 from storage.members import profiles as members
 from storage.members.profiles import MembersOverview, MemberView
 from storage.models import Role
-from storage.permissions import Actor, require_admin, require_organiser
+from storage.permissions import Actor, require_admin, require_organiser, visible_region_ids
+from templates.formatting import LOCALES
 from templates.i18n import Translator, translator
 
-CSV_COLUMNS = (
-    "name",
-    "email",
-    "organisation",
-    "sector",
-    "region",
-    "language",
-    "verified",
-    "joined",
-)
+LANGUAGE_NAMES = {"da": "Dansk", "sv": "Svenska", "en": "English"}
 
 
 def _actor(context: Context) -> Actor:
@@ -41,34 +34,47 @@ def _actor(context: Context) -> Actor:
 
 
 def members_csv(
-    overview: MembersOverview, origins: dict[int, tuple[str, str]] | None = None
+    t: Translator, overview: MembersOverview, origins: dict[int, tuple[str, str]] | None = None
 ) -> bytes:
-    """The member list; with ``origins`` (administrators) also who invited and approved whom."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS + (("invited_by", "approved_by") if origins is not None else ()))
-    for m in overview.members:
-        extra = [csv_safe(v) for v in origins.get(m.id, ("", ""))] if origins is not None else []
-        writer.writerow(
-            [
-                csv_safe(m.name),
-                csv_safe(m.email) if m.email_verified else "",
-                csv_safe(m.organisation or ""),
-                m.sector or "",
-                m.region_name or "",
-                m.language,
-                "yes" if m.email_verified else "no",
-                m.created_at.date().isoformat(),
-                *extra,
-            ]
-        )
-    # UTF-8 with BOM so that spreadsheet programs show æ, ø, å correctly.
-    return out.getvalue().encode("utf-8-sig")
+    """All members (of the organiser's region) in the organiser's language; with ``origins``
+    (administrators) also who invited and approved whom."""
+    header = [
+        t("Name"),
+        t("E-mail"),
+        t("Organisation"),
+        t("Sector"),
+        t("Region"),
+        t("Language"),
+        t("E-mail confirmed"),
+        t("Joined"),
+    ]
+    if origins is not None:
+        header += [t("Invited by"), t("Approved by")]
+    rows = [
+        [
+            csv_safe(m.name),
+            csv_safe(m.email) if m.email_verified else "",
+            csv_safe(m.organisation or ""),
+            sector_label(t, m.sector) if m.sector else "",
+            m.region_name or "",
+            LANGUAGE_NAMES.get(m.language, m.language),
+            t("Yes") if m.email_verified else t("No"),
+            m.created_at.date().isoformat(),
+            *([csv_safe(v) for v in origins.get(m.id, ("", ""))] if origins is not None else []),
+        ]
+        for m in overview.members
+    ]
+    return csv_file(t.language, header, rows)
 
 
-def _overview_text(t: Translator, overview: MembersOverview) -> str:
+def _overview_text(t: Translator, overview: MembersOverview, region: str | None) -> str:
+    """The counts; ``region`` names the region a regional organiser's view is limited to."""
     lines = [
-        t.plural("{n} member", "{n} members", overview.total),
+        t.plural("{n} member", "{n} members", overview.total)
+        if region is None
+        else t.plural(
+            "{n} member in {region}", "{n} members in {region}", overview.total, region=region
+        ),
         t.plural(
             "of whom {n} has confirmed their e-mail address",
             "of whom {n} have confirmed their e-mail address",
@@ -94,7 +100,11 @@ async def members_command(update: Update, context: Context) -> None:
         await _find(update, context, query)
         return
     overview = await members.overview(context.uow(), actor)
-    text = _overview_text(t, overview)
+    limited_to = None
+    if visible_region_ids(actor) is not None:
+        member = context.member
+        limited_to = (member.organiser_region_name if member else None) or "–"
+    text = _overview_text(t, overview, limited_to)
     if actor.is_admin:
         text += "\n\n" + t(
             "To make someone an organiser: /members followed by their name, @username or "
@@ -108,8 +118,10 @@ async def members_command(update: Update, context: Context) -> None:
             else None
         )
         await chat.send_document(
-            InputFile(io.BytesIO(members_csv(overview, origins)), filename="members.csv"),
-            caption=t("All members, as a spreadsheet (CSV)."),
+            InputFile(io.BytesIO(members_csv(t, overview, origins)), filename="members.csv"),
+            caption=t("All members, as a spreadsheet (CSV).")
+            if limited_to is None
+            else t("All members in {region}, as a spreadsheet (CSV).", region=limited_to),
         )
 
 
@@ -137,9 +149,33 @@ def _role_text(t: Translator, member: MemberView) -> str:
     return t("member")
 
 
+def card_text(t: Translator, member: MemberView, *, tz: ZoneInfo) -> str:
+    """The administrator's card of a member: enough to tell two people of the same name apart
+    (address, organisation, region, sector, when they joined)."""
+    email = member.email
+    if not member.email_verified:
+        email = t("{email} (not confirmed yet)", email=email)
+    joined = format_date(
+        member.created_at.astimezone(tz).date(),
+        format="long",
+        locale=LOCALES.get(t.language, "en_GB"),
+    )
+    return "\n".join(
+        [
+            t("{name}: {role}", name=member.name, role=_role_text(t, member)),
+            "",
+            t("E-mail: {value}", value=email),
+            t("Organisation: {value}", value=member.organisation or "–"),
+            t("Region: {region}", region=member.region_name or "–"),
+            t("Sector: {value}", value=sector_label(t, member.sector)),
+            t("Joined: {date}", date=joined),
+        ]
+    )
+
+
 async def _card(update: Update, context: Context, member: MemberView, *, edit: bool) -> None:
     t = context.t
-    text = t("{name}: {role}", name=member.name, role=_role_text(t, member))
+    text = card_text(t, member, tz=context.services.settings.tz)
     text += await people_membership.origin_line(context, member.id)
     markup = keyboards.column(
         [

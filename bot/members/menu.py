@@ -11,6 +11,8 @@ from bot.ui import callbacks, keyboards
 from bot.ui.callbacks import answer_stale
 from bot.ui.chat import PRIVATE
 from storage.members.profiles import MemberView
+from storage.permissions import Actor
+from templates.i18n import Translator
 
 
 def verify_keyboard(context: Context) -> InlineKeyboardMarkup:
@@ -97,15 +99,39 @@ async def help_command(update: Update, context: Context) -> None:
     t = context.t
     chat = update.effective_chat
     assert chat is not None
-    if context.member is None:
+    actor = context.actor
+    if context.member is None and not (actor is not None and actor.is_admin):
         await chat.send_message(
             t("I am Samvirke, the network's assistant. Send /start to sign up.")
         )
         return
     lines = [t("This is what I can do for you:"), ""]
-    for command, description in commands.for_actor(context.actor, t):
+    for command, description in commands.for_actor(actor, t):
         lines.append(f"/{command} – {description}")
+    if actor is not None and actor.is_organiser:
+        lines += ["", role_line(t, actor, context.member)]
+    if context.member is None:  # an administrator who has not signed up (they need not)
+        lines += [
+            "",
+            t(
+                "Your administrator commands work without signing up. Send /start to sign up "
+                "as a member too (for events and the timebank)."
+            ),
+        ]
     await chat.send_message("\n".join(lines))
+
+
+def role_line(t: Translator, actor: Actor, member: MemberView | None) -> str:
+    """What an organiser's or administrator's role covers, for /help."""
+    if actor.is_admin:
+        return t(
+            "You are an administrator: you can organise events in all regions and appoint "
+            "organisers."
+        )
+    region = member.organiser_region_name if member is not None else None
+    if region:
+        return t("You are an organiser for {region}.", region=region)
+    return t("You are an organiser for all regions.")
 
 
 async def menu_button(update: Update, context: Context) -> None:

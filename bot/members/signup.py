@@ -348,8 +348,36 @@ def _guards(state: str, *, expects_text: bool) -> list[BaseHandler[Update, Conte
     ]
 
 
-def handler() -> ConversationHandler[Context]:
-    return ConversationHandler(
+# An administrator's one-screen commands (no conversation of their own) work in the middle of
+# signing up: the sign-up conversation lets them through and stays where it was.
+ADMIN_COMMANDS_DURING_SIGNUP = frozenset({"members", "regions", "attendees", "stats", "help"})
+
+
+class SignUpConversation(ConversationHandler[Context]):
+    """The sign-up conversation, which lets an administrator's commands through."""
+
+    def __init__(self, *args: Any, admins: frozenset[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.admins = admins
+
+    def check_update(self, update: object) -> Any:
+        if isinstance(update, Update) and self._admin_command(update):
+            return None
+        return super().check_update(update)
+
+    def _admin_command(self, update: Update) -> bool:
+        user, message = update.effective_user, update.message
+        if user is None or user.id not in self.admins or message is None or not message.text:
+            return False
+        words = message.text.split(maxsplit=1)
+        if not words or not words[0].startswith("/"):
+            return False
+        return words[0][1:].split("@")[0] in ADMIN_COMMANDS_DURING_SIGNUP
+
+
+def handler(admins: frozenset[int] = frozenset()) -> ConversationHandler[Context]:
+    return SignUpConversation(
+        admins=admins,
         entry_points=[CommandHandler("start", start, filters=PRIVATE)],
         states={
             NAME: [

@@ -47,6 +47,12 @@ class BroadcastProgress:
         )
         edited = 0
         for update in updates:
+            if update.final:
+                # The report itself comes as one message from the outbox (it notifies the
+                # organiser and survives a restart): the progress message makes way for it.
+                await self._close(update)
+                log.info("broadcast %d finished", update.broadcast_id)
+                continue
             try:
                 async with self.limiter.slot(update.chat_id):
                     await self.bot.edit_message_text(
@@ -62,9 +68,24 @@ class BroadcastProgress:
                 log.warning(
                     "broadcast %d: progress not shown: %s", update.broadcast_id, type(exc).__name__
                 )
-            if update.final:
-                log.info("broadcast %d finished", update.broadcast_id)
         return edited
+
+    async def _close(self, update: broadcast_progress.ProgressUpdate) -> None:
+        """Take the finished progress message away; if Telegram will not, leave it with a
+        closing line (never a second copy of the report)."""
+        try:
+            async with self.limiter.slot(update.chat_id):
+                await self.bot.delete_message(update.chat_id, update.message_id)
+        except TelegramError:
+            try:
+                async with self.limiter.slot(update.chat_id):
+                    await self.bot.edit_message_text(
+                        update.text, chat_id=update.chat_id, message_id=update.message_id
+                    )
+            except TelegramError as exc:
+                log.warning(
+                    "broadcast %d: progress not closed: %s", update.broadcast_id, type(exc).__name__
+                )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

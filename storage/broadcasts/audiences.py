@@ -91,11 +91,11 @@ def _int(value: str | None) -> int:
     return number
 
 
-Recipients: TypeAlias = "Select[int, int | None]"  # member id, Telegram id
+Recipients: TypeAlias = "Select[int, int | None, str]"  # member id, Telegram id, language
 
 
 def _reachable_members() -> Recipients:
-    return select(Member.id, Member.telegram_user_id).where(
+    return select(Member.id, Member.telegram_user_id, Member.language).where(
         Member.deleted_at.is_(None),
         Member.consent_at.is_not(None),
         Member.telegram_user_id.is_not(None),

@@ -13,14 +13,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from storage.errors import InvalidInput
-from storage.models import (
-    MediaKind,
-)
+from storage.models import MediaKind
+from templates.i18n import Translator
 
 TEXT_MAX = 4096  # Telegram's limit for a message, counted after the markup is parsed
 CAPTION_MAX = 1024  # ... and for the caption of a photo or document
 FILE_ID_MAX = 255
 PARSE_MODE = "HTML"
+# Every member's copy starts with a label naming the network and the organiser who sent it (in
+# the member's language); the organiser's own text may use the rest of Telegram's limit.
+LABEL_BUDGET = 160
+NAME_IN_LABEL = 50
 
 # The HTML Telegram understands (https://core.telegram.org/bots/api#html-style), with the
 # attributes each tag may carry.
@@ -130,7 +133,7 @@ def telegram_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def validate_html(text: str, *, limit: int = TEXT_MAX) -> str:
+def validate_html(text: str, *, limit: int = TEXT_MAX, caption: bool = False) -> str:
     """The message as Telegram HTML, or InvalidInput (``broadcast_empty``,
     ``broadcast_too_long`` with ``max``, ``broadcast_markup``)."""
     text = text.strip()
@@ -143,7 +146,7 @@ def validate_html(text: str, *, limit: int = TEXT_MAX) -> str:
     if checker.error is not None or checker.open:
         raise InvalidInput("broadcast_markup")
     visible = "".join(checker.visible)
-    if limit == TEXT_MAX and not visible.strip():
+    if not caption and not visible.strip():
         raise InvalidInput("broadcast_empty")
     if telegram_length(visible) > limit:
         raise InvalidInput("broadcast_too_long", max=limit)
@@ -163,17 +166,58 @@ def validate_content(
     text: str, *, media_kind: str | None = None, media_file_id: str | None = None
 ) -> BroadcastContent:
     if media_kind is None:
-        return BroadcastContent(validate_html(text, limit=TEXT_MAX))
+        return BroadcastContent(validate_html(text, limit=TEXT_MAX - LABEL_BUDGET))
     if media_kind not in set(MediaKind) or not media_file_id or len(media_file_id) > FILE_ID_MAX:
         raise InvalidInput("broadcast_media")
-    return BroadcastContent(validate_html(text, limit=CAPTION_MAX), media_kind, media_file_id)
+    return BroadcastContent(
+        validate_html(text, limit=CAPTION_MAX - LABEL_BUDGET, caption=True),
+        media_kind,
+        media_file_id,
+    )
 
 
-def telegram_payload(content: BroadcastContent, chat_id: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Sender:
+    """Who a broadcast is from, for the label on every copy: the network (the bot's name in
+    Telegram) and the organiser (their name)."""
+
+    network: str
+    organiser: str
+
+
+def _short(name: str) -> str:
+    name = " ".join(name.split())
+    return name if len(name) <= NAME_IN_LABEL else name[: NAME_IN_LABEL - 1] + "…"
+
+
+def label_html(t: Translator, sender: Sender) -> str:
+    """The first line of a member's copy, in their language (Telegram HTML)."""
+    return "<b>{}</b>".format(
+        html.escape(
+            t(
+                "📣 {network} · from {organiser}",
+                network=_short(sender.network),
+                organiser=_short(sender.organiser),
+            ),
+            quote=False,
+        )
+    )
+
+
+def labelled(content: BroadcastContent, t: Translator, sender: Sender | None) -> str:
+    """The text (or caption) of a member's copy: the label, then the organiser's message."""
+    if sender is None:
+        return content.text
+    return f"{label_html(t, sender)}\n\n{content.text}".strip()
+
+
+def telegram_payload(
+    content: BroadcastContent, chat_id: int, text: str | None = None
+) -> dict[str, Any]:
     """The outbox payload of one recipient's message (see storage.outbox)."""
     payload: dict[str, Any] = {
         "chat_id": chat_id,
-        "text": content.text,
+        "text": content.text if text is None else text,
         "parse_mode": PARSE_MODE,
         "buttons": None,
     }

@@ -25,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit, outbox
 from storage.broadcasts import audiences
 from storage.broadcasts.audiences import Audience
-from storage.broadcasts.content import BroadcastContent, row_key, telegram_payload, validate_content
+from storage.broadcasts.content import (
+    BroadcastContent,
+    Sender,
+    labelled,
+    row_key,
+    telegram_payload,
+    validate_content,
+)
 from storage.errors import InvalidInput
 from storage.models import (
     Broadcast,
@@ -33,6 +40,7 @@ from storage.models import (
 )
 from storage.permissions import Actor
 from storage.uow import UnitOfWork
+from templates.i18n import translator
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ async def create(
     progress_chat_id: int | None,
     progress_message_id: int | None,
     now: dt.datetime,
+    sender: Sender | None = None,
 ) -> BroadcastView:
     """Confirm a broadcast: the broadcast, one outbox row per recipient and the audit entry,
     in one transaction. Confirming the same draft again returns the first broadcast."""
@@ -98,7 +107,7 @@ async def create(
             if won is None:
                 raise
             return BroadcastView(won.id, won.total, created=False)
-        await _queue_rows(uow.session, broadcast.id, content, recipients, now=now)
+        await _queue_rows(uow.session, broadcast.id, content, recipients, sender, now=now)
         audit.record(
             uow.session,
             "broadcast.created",
@@ -119,13 +128,20 @@ async def _queue_rows(
     broadcast_id: int,
     content: BroadcastContent,
     recipients: Sequence[Any],
+    sender: Sender | None,
     *,
     now: dt.datetime,
 ) -> None:
+    texts = {
+        language: labelled(content, translator(language), sender)
+        for language in {language for _, _, language in recipients}
+    }
     messages = [
         outbox.Queued(
-            row_key(broadcast_id, member_id), member_id, telegram_payload(content, chat_id)
+            row_key(broadcast_id, member_id),
+            member_id,
+            telegram_payload(content, chat_id, texts[language]),
         )
-        for member_id, chat_id in recipients
+        for member_id, chat_id, language in recipients
     ]
     await outbox.enqueue_many(session, outbox.TELEGRAM, messages, now=now)

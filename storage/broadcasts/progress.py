@@ -93,7 +93,8 @@ def progress_text(t: Translator, progress: Progress) -> str:
 
 
 def report_text(t: Translator, progress: Progress) -> str:
-    """The final report (the progress message ends with it, and the organiser gets it)."""
+    """The final report: one message to the organiser, from the outbox (the progress message
+    is taken away then)."""
     lines = [
         t("Your broadcast is done."),
         t("Delivered: {n}", n=_n(t, progress.delivered)),
@@ -163,6 +164,7 @@ async def due_progress(
                     unreachable=counted.unreachable,
                     failed=counted.failed,
                 )
+                text = t("Sending finished: the report follows.")  # if it cannot be deleted
             elif counted.signature() == broadcast.progress_shown:
                 continue
             else:

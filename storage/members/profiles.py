@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.errors import InvalidInput, NotFound
-from storage.members import verification
+from storage.members import role_notices, verification
 from storage.models import DigestFrequency, EmailVerification, Member, Region, Role, Sector
 from storage.permissions import Actor, require_admin, require_organiser, visible_region_ids
 from storage.rules import (
@@ -323,10 +323,20 @@ async def set_role(
         member = await _by_id(uow.session, member_id)
         if region_id is not None:
             await _check_region(uow.session, region_id)
+        before = (member.role, member.organiser_region_id)
         member.role = role
         member.organiser_region_id = region_id if role == Role.ORGANISER else None
         member.organiser_all_regions = role == Role.ORGANISER and region_id is None
         member.updated_at = now
+        if (member.role, member.organiser_region_id) != before:
+            region = (
+                await uow.session.get(Region, member.organiser_region_id)
+                if member.organiser_region_id is not None
+                else None
+            )
+            await role_notices.tell(
+                uow.session, member, region_name=region.name if region else None, now=now
+            )
         audit.record(
             uow.session,
             "member.role_changed",

@@ -162,6 +162,9 @@ class RecordingRequest(BaseRequest):
                     "text": message.text,
                 }
             return True
+        if method == "deleteMessage":
+            self.messages.pop(int(params.get("message_id", 0)), None)
+            return True
         return True
 
     # --- what tests look at -------------------------------------------------------------

@@ -74,6 +74,7 @@ async def network(bot: BotHarness, db: Database, now: dt.datetime) -> dict[str, 
         db, 3, first_telegram_id=FIRST_MEMBER + 100, now=now, region="hovedstaden",
         sector="business",
     )  # fmt: skip
+    await deliver_all(db, bot)  # Karen and Mette are told they are organisers now
     return {"karen": karen, "midt": midt, "hoved": hoved}
 
 
@@ -119,6 +120,9 @@ FORMATTED = (
     'Netværksmøde i <b>Aarhus</b> den 20. februar – <a href="https://samvirke.example/e/1">'
     "tilmeld dig</a>"
 )
+# Each copy starts with the network (the bot's name) and the organiser, in the reader's language.
+LABEL_EN = "<b>📣 Samvirke · from Karen Jensen</b>\n\n"
+LABEL_DA = "<b>📣 Samvirke · fra Karen Jensen</b>\n\n"
 
 
 def scheduler_bot(request: RecordingRequest) -> Bot:
@@ -158,11 +162,14 @@ async def test_an_organiser_broadcasts_to_a_region_and_watches_it_go_out(
 
     assert [m.text for m in replies] == [
         SEE_IT,
-        FORMATTED,
+        LABEL_EN + FORMATTED,
         "It goes to 8 members: the members in Region Midtjylland. Send it?",
     ]  # Karen and Lars live in Midtjylland too
     preview = bot.request.calls_of("sendMessage")[-2]
-    assert (preview.params["text"], preview.params["parse_mode"]) == (FORMATTED, "HTML")
+    assert (preview.params["text"], preview.params["parse_mode"]) == (
+        LABEL_EN + FORMATTED,
+        "HTML",
+    )
     confirm = replies[-1]
     assert confirm.button_texts == [
         "Send to 8 members",
@@ -177,7 +184,10 @@ async def test_an_organiser_broadcasts_to_a_region_and_watches_it_go_out(
 
     rows = await outbox_rows(db, "broadcast:")
     assert len(rows) == 8
-    assert {r.payload["text"] for r in rows.values()} == {FORMATTED}
+    # Karen and Lars read English, the six others Danish: each gets the label in their language.
+    assert sorted(r.payload["text"] for r in rows.values()) == sorted(
+        [LABEL_EN + FORMATTED] * 2 + [LABEL_DA + FORMATTED] * 6
+    )
 
     # The scheduler delivers; two members have blocked the bot.
     blocked = network["midt"][:2]
@@ -186,7 +196,7 @@ async def test_an_organiser_broadcasts_to_a_region_and_watches_it_go_out(
     await deliver_all(db, bot, batch_size=3)
     for m in network["midt"][2:]:
         [received] = bot.request.sent_to(m.telegram_user_id)
-        assert received.text == FORMATTED
+        assert received.text == LABEL_DA + FORMATTED
     assert bot.request.sent_to(network["hoved"][0].telegram_user_id) == []
     assert (await member(db, blocked[0].id)).unreachable_at == bot.clock.now
 
@@ -195,9 +205,13 @@ async def test_an_organiser_broadcasts_to_a_region_and_watches_it_go_out(
         "Your broadcast is done.\nDelivered: 6\n"
         "Unreachable (blocked the bot or left Telegram): 2\nFailed: 0"
     )
-    assert confirm.text == report  # the progress message ends with the report
-    await deliver_all(db, bot)  # the report also arrives as a message of its own
+    # The progress message makes way for the report, which arrives once, as a message.
+    assert confirm.message_id not in bot.request.messages
+    await deliver_all(db, bot)
+    assert [m.text for m in bot.request.sent_to(KAREN)].count(report) == 1
     assert bot.request.sent_to(KAREN)[-1].text == report
+    assert not any("Your broadcast is done" in e.params["text"]
+                   for e in bot.request.calls_of("editMessageText"))  # fmt: skip
 
 
 async def test_progress_is_shown_while_it_goes_out(
@@ -234,7 +248,7 @@ async def test_progress_is_shown_while_it_goes_out(
     await send.run_once()
     bot.clock.advance(seconds=3)
     await progress.run_once()
-    assert confirm.text.startswith("Your broadcast is done.\nDelivered: 12\n")
+    assert confirm.message_id not in bot.request.messages  # made way for the report
 
 
 async def test_a_photo_with_a_caption_goes_to_a_sector(
@@ -258,7 +272,7 @@ async def test_a_photo_with_a_caption_goes_to_a_sector(
     [photo] = bot.request.calls_of("sendPhoto")
     assert (photo.params["photo"], photo.params["caption"]) == (
         "LARGE-PHOTO",
-        "<i>Program</i> for mødet",
+        LABEL_EN + "<i>Program</i> for mødet",
     )
     await bot.chat.press(KAREN, replies[-1], "Send to 3 members")
     await deliver_all(db, bot)
@@ -267,6 +281,7 @@ async def test_a_photo_with_a_caption_goes_to_a_sector(
         m.telegram_user_id for m in network["hoved"]
     ]
     assert {c.params["parse_mode"] for c in sent} == {"HTML"}
+    assert {c.params["caption"] for c in sent} == {LABEL_DA + "<i>Program</i> for mødet"}
 
 
 async def test_a_document_can_be_broadcast(
@@ -282,7 +297,8 @@ async def test_a_document_can_be_broadcast(
     await bot.chat.press(KAREN, replies[-1], "Send to 12 members")
     rows = await outbox_rows(db, "broadcast:")
     assert {r.payload.get("document") for r in rows.values()} == {"DOC-1"}
-    assert {r.payload["text"] for r in rows.values()} == {""}
+    # Without a caption, the label alone says who sent the file.
+    assert {r.payload["text"] for r in rows.values()} == {LABEL_EN.strip(), LABEL_DA.strip()}
 
 
 async def test_an_organiser_for_one_region_broadcasts_to_it(
@@ -363,13 +379,13 @@ async def test_broken_markup_and_wrong_input_get_the_question_again(
     replies = await bot.chat.send(KAREN, "hello?")
     assert [m.text for m in replies] == ["Please choose one of the buttons."]
     replies = await bot.chat.press(KAREN, question, "Everyone")
-    assert replies[1].text == "1 &lt; 2 &amp; &lt;b&gt;"  # shown as typed by Telegram
-    too_long = "x" * 4097
+    assert replies[1].text == LABEL_EN + "1 &lt; 2 &amp; &lt;b&gt;"  # shown as typed
+    too_long = "x" * 3937  # Telegram's 4,096 less the room kept for the label
     replies = await bot.chat.press(KAREN, replies[-1], "Change the message")
     assert [m.text for m in replies] == [ASK_MESSAGE]
     replies = await send_update(bot, KAREN, text=too_long)
     assert [m.text for m in replies] == [
-        "That message is too long: at most 4096 characters, please.",
+        "That message is too long: at most 3936 characters, please.",
         ASK_MESSAGE,
     ]
     replies = await bot.chat.send(KAREN, "/members")
@@ -415,7 +431,7 @@ async def test_a_restart_of_the_bot_keeps_the_draft(
         await stop_bot(after)
     rows = await outbox_rows(db, "broadcast:")
     assert len(rows) == 12
-    assert {r.payload["text"] for r in rows.values()} == {"Hej efter genstart"}
+    assert {r.payload["text"].split("\n\n")[-1] for r in rows.values()} == {"Hej efter genstart"}
 
 
 async def test_a_restart_mid_broadcast_resumes_without_resending(
@@ -445,9 +461,12 @@ async def test_a_restart_mid_broadcast_resumes_without_resending(
         m.telegram_user_id for m in network["midt"] + network["hoved"]
     ]
     for chat_id in audience:
-        received = [m for m in bot.request.sent_to(chat_id) if m.text == "Hej igen"]
+        received = [m for m in bot.request.sent_to(chat_id) if m.text.endswith("\n\nHej igen")]
         assert len(received) == (2 if chat_id == KAREN else 1), chat_id  # Karen: + preview
-    assert confirm.text.startswith("Your broadcast is done.\nDelivered: 12\n")
+    await deliver_all(db, bot)
+    assert bot.request.sent_to(KAREN)[-1].text.startswith(
+        "Your broadcast is done.\nDelivered: 12\n"
+    )
 
 
 # --- members blocking and unblocking the bot ---------------------------------------------------

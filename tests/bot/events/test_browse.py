@@ -164,7 +164,7 @@ async def test_going_maybe_and_cant_go_from_the_card(
     assert toast(bot) == "You are going! A calendar invitation is on its way by e-mail."
     assert card.text.endswith("✅ You are going.")
     assert "35 seats left" in card.text
-    assert card.button_texts[:3] == ["✓ Going", "Maybe", "Can't go"]
+    assert card.button_texts[:3] == ["✅ Going", "Maybe", "Can't go"]
     assert await outbox_keys(db, "invite") == [f"invite:{event.id}:{karen}:0"]
 
     edits = len(bot.request.calls_of("editMessageText"))
@@ -177,8 +177,10 @@ async def test_going_maybe_and_cant_go_from_the_card(
     assert toast(bot) == "Noted: maybe."
     assert card.text.endswith("🤔 You answered maybe.")
     assert "36 seats left" in card.text
+    assert card.button_texts[:3] == ["Going", "🤔 Maybe", "Can't go"]
     await bot.chat.press(KAREN, card, "Can't go")
-    assert card.text.endswith("You are not going.")
+    assert card.text.endswith("🚫 You can't go.")
+    assert card.button_texts[:3] == ["Going", "Maybe", "🚫 Can't go"]
     assert await outbox_keys(db, "invite") == [
         f"invite:{event.id}:{karen}:0",
         f"invite-cancel:{event.id}:{karen}:1",
@@ -192,14 +194,16 @@ async def test_a_full_event_waits_and_the_first_waiting_gets_the_freed_seat(
     lars = await add_member(db, LARS, name="Lars Holm", language="da")
     await going(db, lars, event.id)
     card = await open_card(bot, KAREN, event.id)
-    assert "Full: press Going to join the waiting list" in card.text
-    await bot.chat.press(KAREN, card, "Going")
+    assert "Full: press Join the waiting list to get the next free seat" in card.text
+    assert card.button_texts[0] == "Join the waiting list"
+    await bot.chat.press(KAREN, card, "Join the waiting list")
     assert toast(bot) == (
         "The event is full: you are number 1 on the waiting list. We will tell you if a seat "
         "becomes free."
     )
     assert card.text.endswith("⏳ The event is full: you are number 1 on the waiting list.")
-    assert card.button_texts[0] == "✓ Going"
+    assert card.button_texts[0] == "⏳ Waiting list: number 1"
+    assert "Full: 1 on the waiting list" in card.text
     assert await outbox_keys(db, f"invite:{event.id}:{karen}") == []
 
     [myevents] = await bot.chat.send(KAREN, "/myevents")
@@ -220,6 +224,47 @@ async def test_a_full_event_waits_and_the_first_waiting_gets_the_freed_seat(
     assert "✅ You are going." in myevents.text
     # The notice's button opens the event.
     assert notice.payload["buttons"][0][0]["callback_data"] == f"ev:show:{event.id}"
+
+
+async def test_the_member_who_took_the_last_seat_is_not_asked_to_join_the_waiting_list(
+    bot: BotHarness, db: Database, karen: int
+) -> None:
+    event = await publish(db, capacity=1)
+    card = await open_card(bot, KAREN, event.id)
+    assert "1 seat left" in card.text
+    await bot.chat.press(KAREN, card, "Going")
+    lines = card.text.splitlines()
+    assert "Full" in lines
+    assert "waiting list" not in card.text
+    assert lines[-1] == "✅ You are going."
+    assert card.button_texts[:3] == ["✅ Going", "Maybe", "Can't go"]
+    # In /events the full event reads Full, with no button to press there.
+    [listing] = await bot.chat.send(KAREN, "/events")
+    assert " · Full" in listing.text
+
+
+async def test_each_answer_has_its_own_mark_in_danish_and_swedish(
+    bot: BotHarness, db: Database
+) -> None:
+    event = await publish(db, capacity=1)
+    await going(db, await add_member(db, LARS, name="Lars Holm"), event.id)
+    for user, language, waiting, line, maybe, cant in [
+        (3011, "da", "⏳ Venteliste: nummer 1", "nummer 1 på ventelisten", "🤔 Måske",
+         "🚫 Kan ikke"),
+        (3012, "sv", "⏳ Väntelista: nummer 1", "nummer 1 på väntelistan", "🤔 Kanske",
+         "🚫 Kan inte"),
+    ]:  # fmt: skip
+        await add_member(db, user, name="Sofie Berg", language=language)
+        bot.chat.user(user, "Sofie", None, language_code=language)
+        card = await open_card(bot, user, event.id)
+        await bot.chat.press(user, card, f"ev:rsvp:{event.id}:g")
+        assert card.button_texts[0] == waiting, language
+        assert line in card.text
+        await bot.chat.press(user, card, f"ev:rsvp:{event.id}:m")
+        assert card.button_texts[1] == maybe
+        await bot.chat.press(user, card, f"ev:rsvp:{event.id}:n")
+        assert card.button_texts[2] == cant
+        assert card.text.splitlines()[-1].startswith("🚫 ")
 
 
 async def test_add_to_calendar_sends_an_ics_file(bot: BotHarness, db: Database, karen: int) -> None:
@@ -253,6 +298,21 @@ async def test_answers_close_at_the_deadline(bot: BotHarness, db: Database, kare
     late_card = await open_card(bot, KAREN, event.id)
     # No answer buttons any more.
     assert late_card.button_texts == ["Add to calendar", "« Upcoming events"]
+
+
+async def test_add_to_calendar_on_an_old_card_of_a_cancelled_event(
+    bot: BotHarness, db: Database, karen: int
+) -> None:
+    event = await publish(db)
+    card = await open_card(bot, KAREN, event.id)
+    await event_publishing.cancel(db.unit_of_work(), ADMIN, event.id, message=None, now=NOW)
+    names = record_filenames(bot.request)
+    [reply] = await bot.chat.press(KAREN, card, "Add to calendar")
+    assert names == []
+    assert reply.document is None
+    assert reply.text == (
+        f"“{TITLE}” has been cancelled, so there is nothing to add to your calendar."
+    )
 
 
 async def test_a_danish_member_reads_dates_in_danish(bot: BotHarness, db: Database) -> None:

@@ -349,6 +349,23 @@ async def test_edit_title_seats_and_deadline(bot: BotHarness, db: Database, anne
     assert stopped.text == "Nothing changed."
 
 
+async def test_an_organiser_on_the_waiting_list_keeps_their_place_on_the_card_after_an_edit(
+    bot: BotHarness, db: Database, anne: None
+) -> None:
+    event = await publish(db, capacity=1)
+    await going(db, await add_member(db, 4211), event.id)
+    [card] = await bot.chat.send(ANNE, f"/start event_{event.id}")
+    await bot.chat.press(ANNE, card, "Join the waiting list")
+    line = "⏳ The event is full: you are number 1 on the waiting list."
+    assert card.text.endswith(line)
+    [fields] = await bot.chat.press(ANNE, card, "Edit")
+    await bot.chat.press(ANNE, fields, "Title")
+    [_saved, edited] = await bot.chat.send(ANNE, "Netværksmøde i Aarhus")
+    assert edited.text.startswith("📅 Netværksmøde i Aarhus")
+    assert edited.text.endswith(line)
+    assert edited.button_texts[0] == "⏳ Waiting list: number 1"
+
+
 async def test_cancelling_with_a_message(bot: BotHarness, db: Database, anne: None) -> None:
     event = await publish(db)
     karen = await add_member(db, 4301)
@@ -367,7 +384,18 @@ async def test_cancelling_with_a_message(bot: BotHarness, db: Database, anne: No
     ]
     [card] = await bot.chat.send(ANNE, f"/start event_{event.id}")
     assert "❌ This event has been cancelled." in card.text
-    assert card.button_texts == ["Attendees", "Check-in code", "« Upcoming events"]
+    assert card.button_texts == ["Attendees"]  # no check-in at a cancelled event
+    [choose] = await bot.chat.send(ANNE, "/attendees")
+    assert choose.button_texts[0].startswith("❌ Cancelled: ")
+    [report] = await bot.chat.press(ANNE, choose, choose.button_texts[0])
+    assert "❌ This event has been cancelled." in report.text
+    assert report.button_texts == ["Participant list (CSV)"]
+    # Buttons on a message from before the cancellation no longer offer a check-in.
+    for data in (f"oe:qr:{event.id}", f"oe:ck:{event.id}:0"):
+        report.buttons.append({"text": data, "callback_data": data})
+        [reply] = await bot.chat.press(ANNE, report, data)
+        assert reply.text == f"“{TITLE}” has been cancelled: there is no check-in for it."
+    assert bot.request.calls_of("sendPhoto") == []
 
 
 async def test_an_organiser_for_another_region_cannot_edit(bot: BotHarness, db: Database) -> None:
@@ -432,10 +460,12 @@ async def test_attendees_counts_list_and_participant_csv(
     assert document.document.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(document.document.decode("utf-8-sig"))))
     assert rows == [
-        ["name", "organisation", "sector", "region", "status", "checked_in"],
-        ["'=Lars Holm", "Aarhus Kommune", "public", "Region Hovedstaden", "going", "no"],
-        ["Karen Jensen", "Teknologisk Institut", "academia", "Region Midtjylland", "going", "yes"],
-    ]
+        ["Name", "Organisation", "Sector", "Region", "Answer", "Checked in"],
+        ["'=Lars Holm", "Aarhus Kommune", "Public sector (municipality or region)",
+         "Region Hovedstaden", "Going", "No"],
+        ["Karen Jensen", "Teknologisk Institut", "University or research", "Region Midtjylland",
+         "Going", "Yes"],
+    ]  # fmt: skip
 
 
 async def test_a_danish_organiser_gets_a_deltagerliste(bot: BotHarness, db: Database) -> None:
@@ -447,8 +477,16 @@ async def test_a_danish_organiser_gets_a_deltagerliste(bot: BotHarness, db: Data
     [report] = await bot.chat.press(4602, choose, f"oe:att:{event.id}")
     assert "lørdag den 20. februar 2027, 13:00–17:00" in report.text
     names = record_filenames(bot.request)
-    await bot.chat.press(4602, report, f"oe:csv:{event.id}")
+    [document] = await bot.chat.press(4602, report, f"oe:csv:{event.id}")
     assert names == ["deltagerliste.csv"]
+    # Danish Excel opens it directly: semicolons, UTF-8 with BOM, Danish headers and values.
+    assert document.document is not None
+    assert document.document.startswith(b"\xef\xbb\xbf")
+    text = document.document.decode("utf-8-sig")
+    assert text.splitlines()[0] == "Navn;Organisation;Sektor;Region;Svar;Tjekket ind"
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[1] == ["Karen Jensen", "Aarhus Kommune", "Offentlig sektor (kommune eller region)",
+                       "Region Midtjylland", "Deltager", "Nej"]  # fmt: skip
 
 
 async def test_organisers_check_people_in_by_hand_and_show_the_qr_code(
@@ -523,12 +561,14 @@ async def test_stats_for_funders_with_csv(bot: BotHarness, db: Database, anne: N
         "",
     ]
     assert "  University or research: 1" in text.text
-    assert names == ["stats-20270101-20280101.csv"]
+    assert names == ["stats-20270101-20271231.csv"]  # the last day, as the text says
     assert document.document is not None
     rows = list(csv.reader(io.StringIO(document.document.decode("utf-8-sig"))))
-    assert rows[0][:5] == ["date", "event", "region", "registered", "attended"]
+    assert rows[0][:6] == [
+        "Date", "Event", "Region", "Registered", "Attended", "Attended: University or research"
+    ]  # fmt: skip
     assert rows[1][:5] == ["2027-02-20", TITLE, "Region Midtjylland", "3", "2"]
-    assert rows[-1][:5] == ["total", "1", "Region Midtjylland", "3", "2"]
+    assert rows[-1][:5] == ["", "Total", "Region Midtjylland", "3", "2"]  # no count as event
 
     replies = await bot.chat.send(ANNE, "/stats 1.1.2027 28.2.2027")
     [text, _] = await bot.chat.press(ANNE, replies[-1], "All regions")

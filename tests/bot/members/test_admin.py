@@ -13,13 +13,16 @@ from storage.members import profiles as members
 from storage.models import Region, Role
 from storage.permissions import Actor
 from storage.uow import Database
+from templates.i18n import translator
 from tests.support.botkit import (
     ADMIN_ID,
     BotHarness,
     SentMessage,
     find_member,
+    outbox_rows,
     record_filenames,
     sign_up_member,
+    snapshot,
     verify_member,
 )
 from tests.support.regions import region_id
@@ -31,7 +34,9 @@ INGRID = 5004
 
 ORGANISERS_ONLY = "Sorry, that is for the network's organisers."
 ADMINS_ONLY = "Sorry, that is for administrators."
-CSV_HEADER = ["name", "email", "organisation", "sector", "region", "language", "verified", "joined"]
+CSV_HEADER = [
+    "Name", "E-mail", "Organisation", "Sector", "Region", "Language", "E-mail confirmed", "Joined"
+]  # fmt: skip
 ROLE_BUTTONS = [
     "Organiser for all regions",
     "Organiser for one region",
@@ -143,7 +148,8 @@ async def members_list(bot: BotHarness, user: int) -> tuple[str, list[list[str]]
     replies = await bot.chat.send(user, "/members")
     assert [m.document is not None for m in replies] == [False, True]
     overview, file = replies
-    assert file.text == "All members, as a spreadsheet (CSV)."
+    assert file.text.startswith("All members")
+    assert file.text.endswith(", as a spreadsheet (CSV).")
     assert filenames == ["members.csv"]
     return overview.text, csv_rows(file.document or b"")
 
@@ -168,8 +174,6 @@ async def test_someone_not_signed_up_is_told_members_is_for_organisers(bot: BotH
 async def test_the_refusal_is_in_the_members_language(
     bot: BotHarness, network: dict[int, int]
 ) -> None:
-    from templates.i18n import translator
-
     replies = await bot.chat.send(SOEREN, "/members")
     assert [m.text for m in replies] == [translator("da")(ORGANISERS_ONLY)]
 
@@ -181,11 +185,11 @@ async def test_admin_makes_a_member_organiser_for_all_regions(
     bot: BotHarness, db: Database, network: dict[int, int]
 ) -> None:
     card = await open_card(bot, "Karen", "Karen Jensen (Teknologisk Institut)")
-    assert card.text == "Karen Jensen: member"
+    assert card.text.splitlines()[0] == "Karen Jensen: member"
 
     await bot.chat.press(ADMIN_ID, card, "Organiser for all regions")
 
-    assert card.text == "Karen Jensen: organiser for all regions"
+    assert card.text.splitlines()[0] == "Karen Jensen: organiser for all regions"
     karen = await find_member(db, KAREN)
     assert (karen.role, karen.organiser_region_id) == ("organiser", None)
     assert bot.request.calls_of("answerCallbackQuery")[-1].params.get("text") == "Saved."
@@ -196,6 +200,36 @@ async def test_admin_makes_a_member_organiser_for_all_regions(
     overview, rows = await members_list(bot, KAREN)
     assert overview.splitlines()[0] == "4 members"
     assert len(rows) == 1 + 4
+
+
+async def test_the_card_tells_two_members_of_the_same_name_apart(
+    bot: BotHarness, db: Database, network: dict[int, int]
+) -> None:
+    await sign_up_member(
+        bot, 6010, first_name="Karen", last_name="Jensen", email="kj@example.se",
+        organisation="Lunds universitet", sector="academia", region="Region Skåne",
+    )  # fmt: skip
+    bot.clock.advance(days=3)
+    replies = await bot.chat.send(ADMIN_ID, "/members Karen Jensen")
+    listing = replies[-1]
+    assert len(listing.button_texts) == 2
+    await bot.chat.press(ADMIN_ID, listing, "Karen Jensen (Teknologisk Institut)")
+    assert listing.text == (
+        "Karen Jensen: member\n\n"
+        "E-mail: karen@example.dk\n"
+        "Organisation: Teknologisk Institut\n"
+        "Region: Region Midtjylland\n"
+        "Sector: University or research\n"
+        "Joined: 25 November 2026"
+    )
+    replies = await bot.chat.send(ADMIN_ID, "/members Karen Jensen")
+    await bot.chat.press(ADMIN_ID, replies[-1], "Karen Jensen (Lunds universitet)")
+    lines = replies[-1].text.splitlines()
+    assert lines[2:5] == [
+        "E-mail: kj@example.se (not confirmed yet)",
+        "Organisation: Lunds universitet",
+        "Region: Region Skåne",
+    ]
 
 
 async def test_organiser_gets_a_csv_of_the_members(
@@ -216,13 +250,13 @@ async def test_organiser_gets_a_csv_of_the_members(
         "Søren Ærbø Ålund",
         "soeren@example.dk",
         "Fonden for Socialt Ansvar",
-        "foundation",
+        "Foundation",
         "Region Hovedstaden",
-        "da",
-        "yes",
+        "Dansk",
+        "Yes",
         "2026-11-25",
     ]
-    assert by_name["Ingrid Öberg"][2:7] == ["", "civil_society", "Region Skåne", "sv", "no"]
+    assert by_name["Ingrid Öberg"][2:7] == ["", "Civil society", "Region Skåne", "Svenska", "No"]
     # An address not yet confirmed is left out.
     assert by_name["Lars Holm"][1] == ""
     assert all(len(row) == len(CSV_HEADER) for row in rows)
@@ -231,6 +265,23 @@ async def test_organiser_gets_a_csv_of_the_members(
     assert lines[1] == "of whom 2 have confirmed their e-mail address"
     assert "  Region Midtjylland: 2" in lines
     assert "  Region Skåne: 1" in lines
+
+
+async def test_a_swedish_organiser_gets_a_members_list_swedish_excel_opens(
+    bot: BotHarness, db: Database, network: dict[int, int]
+) -> None:
+    await make_organiser(bot, db, network[INGRID])
+    replies = await bot.chat.send(INGRID, "/members")
+    document = replies[-1].document
+    assert document is not None
+    assert document.startswith(b"\xef\xbb\xbf")
+    text = document.decode("utf-8-sig")
+    assert text.splitlines()[0] == (
+        "Namn;E-post;Organisation;Sektor;Region;Språk;E-post bekräftad;Medlem sedan"
+    )
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    [soeren] = [r for r in rows if r[0] == "Søren Ærbø Ålund"]
+    assert soeren[3:7] == ["Stiftelse", "Region Hovedstaden", "Dansk", "Ja"]
 
 
 async def test_a_name_that_looks_like_a_formula_is_not_run_by_a_spreadsheet(
@@ -299,13 +350,17 @@ async def test_admin_makes_a_member_organiser_for_one_region(
     await bot.chat.press(ADMIN_ID, card, "Organiser for one region")
     await bot.chat.press(ADMIN_ID, card, "Region Hovedstaden")
 
-    assert card.text == "Karen Jensen: organiser for Region Hovedstaden"
+    assert card.text.splitlines()[0] == "Karen Jensen: organiser for Region Hovedstaden"
     karen = await find_member(db, KAREN)
     assert karen.role == "organiser"
     assert karen.organiser_region_id == await region_id(db, "Region Hovedstaden")
     # Her /members counts and lists only her region (she lives in another one).
-    overview, rows = await members_list(bot, KAREN)
-    assert overview.splitlines()[0] == "1 member"
+    [overview_message, file] = await bot.chat.send(KAREN, "/members")
+    overview = overview_message.text
+    rows = csv_rows(file.document or b"")
+    # Both say which region the view is limited to.
+    assert overview.splitlines()[0] == "1 member in Region Hovedstaden"
+    assert file.text == "All members in Region Hovedstaden, as a spreadsheet (CSV)."
     assert [row[0] for row in rows[1:]] == ["Søren Ærbø Ålund"]
     assert "  Region Midtjylland: 2" not in overview.splitlines()
 
@@ -315,11 +370,11 @@ async def test_back_to_member_takes_the_rights_away(
 ) -> None:
     await make_organiser(bot, db, network[KAREN], await region_id(db, "Region Skåne"))
     card = await open_card(bot, "Karen", "Karen Jensen (Teknologisk Institut)")
-    assert card.text == "Karen Jensen: organiser for Region Skåne"
+    assert card.text.splitlines()[0] == "Karen Jensen: organiser for Region Skåne"
 
     await bot.chat.press(ADMIN_ID, card, "Member (no organiser rights)")
 
-    assert card.text == "Karen Jensen: member"
+    assert card.text.splitlines()[0] == "Karen Jensen: member"
     karen = await find_member(db, KAREN)
     assert (karen.role, karen.organiser_region_id) == ("member", None)
     menu = bot.request.calls_of("setMyCommands")[-1]
@@ -403,7 +458,7 @@ async def test_a_member_pressing_the_admins_own_card_is_refused(
     card = await open_card(bot, "Lars", "Lars Holm (Aarhus Kommune)")
     replies = await bot.chat.press(LARS, card, "Organiser for all regions")
     assert [m.text for m in replies] == [ADMINS_ONLY]
-    assert card.text == "Lars Holm: member"
+    assert card.text.splitlines()[0] == "Lars Holm: member"
     assert (await find_member(db, LARS)).role == "member"
 
 
@@ -463,3 +518,97 @@ async def test_a_non_admin_sending_regions_is_refused(
     assert await region_count(db) == before
     replies = await bot.chat.send(user, "/regions")
     assert [m.text for m in replies] == [ADMINS_ONLY]
+
+
+# --- administrators at once; being told of a new role -----------------------------------------
+
+
+async def role_notices(db: Database, member_id: int) -> list[str]:
+    return [
+        r.payload["text"] for r in await outbox_rows(db, member_id) if r.key.startswith("role:")
+    ]
+
+
+async def test_an_administrator_can_use_members_in_the_middle_of_signing_up(
+    bot: BotHarness, network: dict[int, int]
+) -> None:
+    replies = await bot.chat.send(ADMIN_ID, "/start")
+    assert replies[-1].text.startswith("What is your name?")
+    replies = await bot.chat.send(ADMIN_ID, "/members")
+    assert replies[0].text.splitlines()[0] == "4 members"
+    assert replies[1].document is not None
+    # Sign-up goes on where it was.
+    [ask_email] = await bot.chat.send(ADMIN_ID, "Anne Admin")
+    assert ask_email.text.startswith("What is your e-mail address?")
+    # Someone else in the middle of signing up is kept in the flow.
+    bot.chat.user(7001, "Nils", None, language_code="en")
+    await bot.chat.send(7001, "/start")
+    replies = await bot.chat.send(7001, "/members")
+    assert replies[0].text.startswith("You are in the middle of signing up.")
+
+
+async def test_help_lists_what_an_administrator_can_do_without_signing_up(
+    bot: BotHarness,
+) -> None:
+    [help_text] = await bot.chat.send(ADMIN_ID, "/help")
+    lines = help_text.text.splitlines()
+    assert lines[0] == "This is what I can do for you:"
+    for line in (
+        "/newevent – Create an event",
+        "/members – Member overview and list (CSV)",
+        "/broadcast – Send a message to many members",
+        "/regions – See and add regions",
+    ):
+        assert line in lines
+    assert (
+        "You are an administrator: you can organise events in all regions and appoint "
+        "organisers." in lines
+    )
+    assert lines[-1].startswith("Your administrator commands work without signing up.")
+    draft, *_ = await bot.chat.send(ADMIN_ID, "/newevent")
+    assert draft.text.startswith("Let us create an event.")
+
+
+async def test_an_administrator_gets_their_command_menu_when_the_bot_starts(
+    bot: BotHarness,
+) -> None:
+    await bot.app.post_init(bot.app)
+    [menu] = [
+        c
+        for c in bot.request.calls_of("setMyCommands")
+        if c.params.get("scope") == {"type": "chat", "chat_id": ADMIN_ID}
+    ]
+    assert {"members", "newevent", "regions"} <= {c["command"] for c in menu.params["commands"]}
+
+
+async def test_a_member_is_told_in_their_language_when_they_become_or_stop_being_organiser(
+    bot: BotHarness, db: Database, network: dict[int, int]
+) -> None:
+    card = await open_card(bot, "Karen", "Karen Jensen (Teknologisk Institut)")
+    await bot.chat.press(ADMIN_ID, card, "Organiser for all regions")
+    [notice] = await role_notices(db, network[KAREN])
+    lines = notice.splitlines()
+    assert lines[0] == "You are now an organiser for all regions in Samvirke."
+    assert "/newevent – create an event" in lines
+    assert "/members – the member overview and list" in lines
+    # The same choice again changes nothing and tells nobody anything new.
+    await bot.chat.press(ADMIN_ID, snapshot(card), f"ad:role:{network[KAREN]}:all")
+    assert len(await role_notices(db, network[KAREN])) == 1
+    bot.clock.advance(minutes=1)
+    await bot.chat.press(ADMIN_ID, card, "Member (no organiser rights)")
+    assert (await role_notices(db, network[KAREN]))[-1].startswith(
+        "You are no longer an organiser in Samvirke."
+    )
+
+    # Søren reads Danish: his notice is in Danish and names his region.
+    card = await open_card(bot, "Søren", "Søren Ærbø Ålund (Fonden for Socialt Ansvar)")
+    await bot.chat.press(ADMIN_ID, card, "Organiser for one region")
+    await bot.chat.press(ADMIN_ID, card, "Region Hovedstaden")
+    [notice] = await role_notices(db, network[SOEREN])
+    da = translator("da")
+    assert notice.splitlines()[0] == da(
+        "You are now an organiser for {region} in Samvirke.", region="Region Hovedstaden"
+    )
+    assert notice.splitlines()[0] != "You are now an organiser for Region Hovedstaden in Samvirke."
+    assert da("Events, broadcasts and member lists are limited to {region}.",
+              region="Region Hovedstaden") in notice  # fmt: skip

@@ -148,14 +148,15 @@ async def test_export_holds_everything_stored(db: Database, now: dt.datetime) ->
     messages = data["messages"]
     # (The code mail for the new address is missing for a bug in verification.issue(), see
     # test_email_change_after_verification_mails_the_new_address; once fixed it comes last.)
-    assert [(m["channel"], m["kind"], m["to"], m["status"]) for m in messages[:4]] == [
+    assert [(m["channel"], m["kind"], m["to"], m["status"]) for m in messages[:5]] == [
         ("email", "verification", "karen@example.dk", "sent"),
+        ("telegram", None, None, "queued"),  # the notice that she is an organiser now
         ("email", "invite", "karen@example.dk", "queued"),
         ("email", "digest", "karen@example.dk", "retry"),
         ("telegram", None, None, "queued"),
     ]
     assert messages[0]["sent_at"] == now.isoformat()
-    assert messages[1]["sent_at"] is None
+    assert messages[2]["sent_at"] is None
     # The codes themselves are not part of the export.
     assert "code" not in json.dumps(messages)
 
