@@ -16,7 +16,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 from bot.context import Context
 from bot.events.browse import answer_toast, bot_username
 from bot.ui.chat import acting, send
-from bot.ui.texts import error_text
+from bot.ui.texts import SIGN_UP_FIRST, error_text
 from storage.channels import cards, chats
 from storage.channels import posts as channel_posts
 from storage.errors import DomainError
@@ -99,7 +99,7 @@ async def group_answer(update: Update, context: Context) -> None:
             # Opens the private chat with /start event_<id>: sign up there, then answer.
             await query.answer(url=link)
         else:
-            await query.answer(t("Please sign up first: send /start."), show_alert=True)
+            await query.answer(t(SIGN_UP_FIRST), show_alert=True)
         return
     try:
         outcome = await event_rsvps.respond(

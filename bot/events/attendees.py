@@ -270,22 +270,11 @@ def _checkin_markup(
     return text, InlineKeyboardMarkup(rows)
 
 
-async def _show_checkin(update: Update, context: Context, event_id: int, page: int) -> None:
-    report = await event_attendance.attendees(context.uow(), acting(context), event_id)
-    if await _refuse_if_cancelled(update, context, report.event):
-        return
-    text, markup = _checkin_markup(context.t, report, page)
-    query = update.callback_query
-    data = query.data if query is not None else ""
-    if query is not None and query.message is not None and (data or "").startswith("oe:tog"):
-        await redraw(update, text, markup)
-    else:
-        await send(update, text, markup)
-
-
 async def checkin_list_pressed(update: Update, context: Context) -> None:
     _, _, event_id, page = (await _answer_press(update)).split(":")
     report = await event_attendance.attendees(context.uow(), acting(context), int(event_id))
+    if await _refuse_if_cancelled(update, context, report.event):
+        return
     text, markup = _checkin_markup(context.t, report, int(page))
     await send(update, text, markup)
 

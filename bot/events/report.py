@@ -15,13 +15,11 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.events.forms import network_tz
-from bot.events.stats import PERIOD_LABELS
+from bot.events.stats import PERIOD_LABELS, typed_period
 from bot.ui import keyboards
 from bot.ui.chat import PRIVATE, acting, answer_press, send
 from storage import regions
-from storage.errors import InvalidInput
 from storage.events import rules as event_rules
-from storage.events.dates import Rejected, parse_moment
 from storage.permissions import require_organiser
 from storage.reports import figures as report_figures
 from templates.report import pdf
@@ -47,27 +45,10 @@ def _parse_code(code: str) -> tuple[dt.date, dt.date] | None:
     return first, after_last
 
 
-def _typed_period(args: list[str], context: Context) -> tuple[dt.date, dt.date] | None:
-    """``/report 1.1.2026 30.6.2026``: a period typed as two dates (the last one included)."""
-    if len(args) != 2:
-        return None
-    tz = network_tz(context)
-    far_past = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-    days = []
-    for arg in args:
-        moment = parse_moment(arg, tz=tz, now=far_past, default_time=dt.time(12, 0))
-        if isinstance(moment, Rejected):
-            raise InvalidInput(moment.reason)
-        days.append(moment.astimezone(tz).date())
-    if days[1] < days[0]:
-        raise InvalidInput("end_before_start")
-    return days[0], days[1] + dt.timedelta(days=1)
-
-
 async def report_command(update: Update, context: Context) -> None:
     t = context.t
     require_organiser(acting(context))
-    typed = _typed_period(list(context.args or []), context)
+    typed = typed_period(list(context.args or []), context)
     if typed is not None:
         await _ask_region(update, context, _code(*typed))
         return

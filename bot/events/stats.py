@@ -49,7 +49,7 @@ def _today(context: Context) -> dt.date:
     return context.now.astimezone(network_tz(context)).date()
 
 
-def _typed_period(args: list[str], context: Context) -> tuple[dt.date, dt.date] | None:
+def typed_period(args: list[str], context: Context) -> tuple[dt.date, dt.date] | None:
     """``/stats 1.1.2026 30.6.2026``: a period typed as two dates (the last one included)."""
     if len(args) != 2:
         return None
@@ -68,7 +68,7 @@ def _typed_period(args: list[str], context: Context) -> tuple[dt.date, dt.date] 
 @organisers_only
 async def stats_command(update: Update, context: Context) -> None:
     t = context.t
-    typed = _typed_period(list(context.args or []), context)
+    typed = typed_period(list(context.args or []), context)
     if typed is not None:
         await _ask_stats_region(update, context, _period_code(*typed))
         return

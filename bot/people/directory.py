@@ -15,6 +15,7 @@ from bot.context import Context
 from bot.people.common import parse_id, tell_error
 from bot.ui import keyboards
 from bot.ui.chat import PRIVATE, acting, answer_press, send
+from bot.ui.texts import SIGN_UP_FIRST
 from storage import regions
 from storage.errors import DomainError
 from storage.people import directory, topics
@@ -80,7 +81,7 @@ async def people_command(update: Update, context: Context) -> None:
     t = context.t
     member = context.member
     if member is None:
-        await send(update, t("Please sign up first: send /start."))
+        await send(update, t(SIGN_UP_FIRST))
         return
     try:
         mine = await directory.mine(context.uow(), member.id)
@@ -119,7 +120,7 @@ async def consent(update: Update, context: Context) -> None:
     data = await answer_press(update, keep_buttons=False)
     member = context.member
     if member is None:
-        await send(update, context.t("Please sign up first: send /start."))
+        await send(update, context.t(SIGN_UP_FIRST))
         return
     t = context.t
     listed = data.endswith(":yes")
@@ -187,7 +188,7 @@ async def my_card(update: Update, context: Context) -> None:
     data = await answer_press(update)
     member = context.member
     if member is None:
-        await send(update, context.t("Please sign up first: send /start."))
+        await send(update, context.t(SIGN_UP_FIRST))
         return
     uow, now = context.uow(), context.now
     try:
@@ -216,7 +217,7 @@ async def choose_topics(update: Update, context: Context) -> None:
     member = context.member
     t = context.t
     if member is None:
-        await send(update, t("Please sign up first: send /start."))
+        await send(update, t(SIGN_UP_FIRST))
         return
     try:
         if data.startswith("pp:tp:"):
@@ -321,7 +322,7 @@ async def find(update: Update, context: Context) -> None:
     data = await answer_press(update)
     t = context.t
     if context.member is None:
-        await send(update, t("Please sign up first: send /start."))
+        await send(update, t(SIGN_UP_FIRST))
         return
     try:
         kind, _, value = data.removeprefix("pp:").partition(":")

@@ -24,6 +24,7 @@ from bot.people.common import TASK, TYPING, parse_id, tell_error
 from bot.people.directory import show_my_card
 from bot.ui import keyboards
 from bot.ui.chat import TEXT, acting, answer_press, send, typed_text
+from bot.ui.texts import SIGN_UP_FIRST
 from storage.errors import DomainError
 from storage.people import directory, introductions, participants
 from storage.people.introductions import Limits, Outcome
@@ -44,7 +45,7 @@ async def start_line(update: Update, context: Context) -> str | int:
     data = await answer_press(update)
     t = context.t
     if context.member is None:
-        await send(update, t("Please sign up first: send /start."))
+        await send(update, t(SIGN_UP_FIRST))
         return ConversationHandler.END
     line = data.removeprefix("pp:line:")
     _user_data(context)[TASK] = f"line:{line}"
@@ -62,7 +63,7 @@ async def start_ask(update: Update, context: Context) -> str | int:
     t = context.t
     member = context.member
     if member is None:
-        await send(update, t("Please sign up first: send /start."))
+        await send(update, t(SIGN_UP_FIRST))
         return ConversationHandler.END
     target = parse_id(data.removeprefix("pp:ask:"))
     try:
@@ -213,7 +214,7 @@ async def answer(update: Update, context: Context) -> None:
     t = context.t
     member = context.member
     if member is None:
-        await send(update, t("Please sign up first: send /start."))
+        await send(update, t(SIGN_UP_FIRST))
         return
     _, code, number = data.split(":")
     intro_id = parse_id(number)
@@ -257,7 +258,7 @@ async def withdraw(update: Update, context: Context) -> None:
     member = context.member
     intro_id = parse_id(data.removeprefix("pp:wd:"))
     if member is None:
-        await send(update, t("Please sign up first: send /start."))
+        await send(update, t(SIGN_UP_FIRST))
         return
     if intro_id is None:
         await send(update, t("That request for an introduction does not exist."))

@@ -14,6 +14,7 @@ from bot.context import Context
 from bot.people.common import parse_id, tell_error
 from bot.ui import keyboards
 from bot.ui.chat import answer_press, send
+from bot.ui.texts import SIGN_UP_FIRST
 from storage.errors import DomainError
 from storage.events.views import EventCard
 from storage.models import RsvpStatus
@@ -42,7 +43,7 @@ async def visibility(update: Update, context: Context) -> None:
     t = context.t
     member = context.member
     if member is None:
-        await send(update, t("Please sign up first: send /start."))
+        await send(update, t(SIGN_UP_FIRST))
         return
     parts = data.split(":")
     event_id = parse_id(parts[2])
@@ -77,7 +78,7 @@ async def who_was_there(update: Update, context: Context) -> None:
     t = context.t
     member = context.member
     if member is None:
-        await send(update, t("Please sign up first: send /start."))
+        await send(update, t(SIGN_UP_FIRST))
         return
     event_id = parse_id(data.removeprefix("pp:ww:"))
     if event_id is None:

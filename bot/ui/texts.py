@@ -28,6 +28,9 @@ STALE_BUTTON = N_("This button is no longer active.")
 LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "sv": "Svenska", "en": "English"}
 
 ERROR_MESSAGES: dict[str, str] = {
+    # Channels and groups
+    "chat_not_found": N_("That chat is no longer known: the bot may have been removed from it."),
+    "purpose_unknown": N_("Please choose one of the options."),
     # The member directory, introductions and membership
     "directory_unverified": N_(
         "The member directory is for members who have confirmed their e-mail address. Please "

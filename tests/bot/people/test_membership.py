@@ -229,7 +229,7 @@ async def test_administrators_see_who_invited_and_approved_whom(
     document = replies[-1].document
     assert document is not None
     table = list(csv.reader(io.StringIO(document.decode("utf-8-sig"))))
-    assert table[0][-2:] == ["invited_by", "approved_by"]
+    assert table[0][-2:] == ["Invited by", "Approved by"]
     by_name = {row[0]: row for row in table[1:]}
     assert by_name["Sven Nilsson"][-2:] == ["Ada Admin", ""]
     [found] = await bot.chat.send(ADMIN_ID, "/members Sven")
