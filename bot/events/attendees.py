@@ -92,7 +92,12 @@ def report_text(t: Translator, report: AttendeeReport) -> str:
     if view.cancelled:
         lines.append(t("❌ This event has been cancelled."))
     going = (
-        t("Going: {n} of {capacity} seats", n=view.going, capacity=view.capacity)
+        t.plural(
+            "Going: {going} of {n} seat",
+            "Going: {going} of {n} seats",
+            view.capacity,
+            going=view.going,
+        )
         if view.capacity
         else t("Going: {n}", n=view.going)
     )
@@ -117,7 +122,10 @@ def report_text(t: Translator, report: AttendeeReport) -> str:
             walk_in = "" if a.status == RsvpStatus.GOING else " " + t("(came without answering)")
             lines.append(f"{number}. {a.name} ({details}){mark}{walk_in}")
         if len(report.attendees) > NAMES_SHOWN:
-            lines.append(t("… and {n} more: see the list.", n=len(report.attendees) - NAMES_SHOWN))
+            more = len(report.attendees) - NAMES_SHOWN
+            lines.append(
+                t.plural("… and {n} more: see the list.", "… and {n} more: see the list.", more)
+            )
     if report.anonymous:
         lines.append(
             t.plural(
