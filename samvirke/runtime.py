@@ -13,6 +13,7 @@ from bot.context import Services
 from samvirke.http import WEBHOOK_PATH, build_http_app, start_http, webhook_secret
 from samvirke.settings import Settings
 from scheduler.runner import Scheduler
+from scheduler.telegram.ratelimit import RateLimiter
 from storage.uow import Database
 
 log = logging.getLogger("samvirke")
@@ -37,12 +38,15 @@ async def run(settings: Settings) -> None:
     _stop_on_signals(stop)
     db = Database(settings.database_url)
     services = Services(settings=settings, db=db)
-    bot_app = build_application(services)
+    # One limiter for every Bot API call of this process: handlers' replies first, the outbox
+    # with what is left.
+    limiter = RateLimiter(rate=settings.telegram_rate)
+    bot_app = build_application(services, limiter=limiter)
     secret = webhook_secret(token)
     http = await start_http(
         build_http_app(db, bot_app, secret=secret, settings=settings), settings.http_port
     )
-    scheduler = Scheduler.from_settings(db, settings)
+    scheduler = Scheduler.from_settings(db, settings, limiter=limiter)
     scheduler_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
     try:
         async with bot_app:

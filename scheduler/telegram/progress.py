@@ -48,7 +48,7 @@ class BroadcastProgress:
         edited = 0
         for update in updates:
             try:
-                async with self.limiter.slot(update.chat_id):
+                async with self.limiter.slot(update.chat_id, background=True):
                     await self.bot.edit_message_text(
                         update.text, chat_id=update.chat_id, message_id=update.message_id
                     )
