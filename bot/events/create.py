@@ -24,7 +24,7 @@ from bot.context import Context
 from bot.events import forms
 from bot.events.browse import bot_username, send_card
 from bot.events.forms import Step, from_iso, invalid, network_tz, to_iso
-from bot.ui import callbacks, drafts, keyboards
+from bot.ui import callbacks, drafts, keyboards, limits
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send, typed_text
 from bot.ui.texts import error_text
 from storage import regions
@@ -164,8 +164,10 @@ async def preview(update: Update, context: Context) -> str:
         lines.append(
             t("Answer by {deadline}", deadline=format_moment(deadline, tz=tz, language=t.language))
         )
+    text = "\n".join(lines)
     if draft.get("description"):
-        lines += ["", str(draft["description"])]
+        # Members see the whole description on the event page or with "Show all".
+        text, _ = limits.fit(text + "\n\n", str(draft["description"]), "")
     markup = keyboards.column(
         [
             keyboards.button(t("Publish"), "ne:publish"),
@@ -173,7 +175,7 @@ async def preview(update: Update, context: Context) -> str:
             keyboards.button(t("Discard the draft"), "ne:discard"),
         ]
     )
-    await send(update, "\n".join(lines), markup)
+    await send(update, text, markup)
     return N_PREVIEW
 
 
