@@ -5,13 +5,15 @@ away (the event page with ``SAMVIRKE_PUBLIC_URL``, otherwise "Show all")."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.ui.limits import CAPTION_LIMIT, TEXT_LIMIT, fit, pieces, shorten, telegram_length
 from storage.events.rules import DESCRIPTION_MAX, LOCATION_MAX, TITLE_MAX
 from storage.uow import Database
 from tests.support.botkit import BotHarness, Clock, start_bot, stop_bot
-from tests.support.events_kit import add_member, going, publish
+from tests.support.events_kit import ADMIN, add_member, going, publish
 
 KAREN = 3101
 WORDS = "Socialøkonomi og kommunale indkøb i Region Midt – workshop og netværk 🤝 "
@@ -83,3 +85,29 @@ def test_pieces_split_a_long_text_at_spaces_within_the_limit() -> None:
     parts = pieces(text, limit=1000)
     assert all(telegram_length(p) <= 1000 for p in parts)
     assert " ".join(parts).split() == text.split()
+
+
+async def test_the_attendee_report_with_long_names_fits_and_counts_the_rest(
+    db: Database,
+) -> None:
+    from bot.events.attendees import report_text
+    from storage.events import attendance
+    from templates.i18n import translator
+
+    event = await publish(db, title=TITLE, capacity=None)
+    for number in range(60):
+        member = await add_member(
+            db,
+            40_000 + number,
+            name=f"{number:02d} " + "Kjærsgaard-Østergaard " * 4,
+            organisation="Socialøkonomisk Virksomhed og Partnerskab i Region Midtjylland " * 3,
+        )
+        await going(db, member, event.id)
+    report = await attendance.attendees(db.unit_of_work(), ADMIN, event.id)
+
+    text = report_text(translator("en"), report)
+
+    assert telegram_length(text) <= TEXT_LIMIT
+    shown = sum(1 for line in text.splitlines() if re.match(r"\d+\. \d\d Kjærsgaard", line))
+    assert 0 < shown < 60
+    assert f"… and {60 - shown} more: see the list." in text
