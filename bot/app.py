@@ -35,6 +35,8 @@ from bot.persistence import DatabasePersistence
 from bot.timebank import overview as timebank
 from bot.ui.guards import private_only
 from samvirke.logs import quiet_noisy_libraries
+from scheduler.telegram.botcalls import SharedRateLimiter
+from scheduler.telegram.ratelimit import RateLimiter
 
 VIEWER_GROUP = -3
 GATE_GROUP = -2  # after the viewer is known, before any feature
@@ -93,8 +95,12 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     persistence_interval: float = 1.0,
+    limiter: RateLimiter | None = None,
 ) -> AppType:
-    """The bot, talking to ``SAMVIRKE_TELEGRAM_API_URL`` for every call and file download."""
+    """The bot, talking to ``SAMVIRKE_TELEGRAM_API_URL`` for every call and file download.
+
+    With a ``limiter`` (``samvirke run`` passes the one the outbox uses) every Bot API call
+    the handlers make keeps to Telegram's limits and waits out a 429."""
     settings = services.settings
     quiet_noisy_libraries()
     if settings.telegram_token is None:
@@ -116,6 +122,8 @@ def build_application(
         builder = builder.request(request)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    if limiter is not None:
+        builder = builder.rate_limiter(SharedRateLimiter(limiter))
     application: AppType = builder.build()
     application.bot_data["services"] = services
     application.add_handler(TypeHandler(Update, load_viewer), group=VIEWER_GROUP)

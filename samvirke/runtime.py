@@ -14,6 +14,7 @@ from samvirke.http import WEBHOOK_PATH, build_http_app, start_http, webhook_secr
 from samvirke.metrics import Metrics
 from samvirke.settings import Settings
 from scheduler.runner import Scheduler
+from scheduler.telegram.ratelimit import RateLimiter
 from storage.uow import Database
 
 log = logging.getLogger("samvirke")
@@ -61,7 +62,10 @@ async def run(settings: Settings) -> None:
     _stop_on_signals(stop)
     db = Database(settings.database_url, secret=settings.signing_key())
     services = Services(settings=settings, db=db)
-    bot_app = build_application(services)
+    # One limiter for every Bot API call of this process: handlers' replies first, the outbox
+    # with what is left.
+    limiter = RateLimiter(rate=settings.telegram_rate)
+    bot_app = build_application(services, limiter=limiter)
     metrics = Metrics()
     metrics.install(bot_app)
     webhook = settings.webhook_mode
@@ -71,7 +75,7 @@ async def run(settings: Settings) -> None:
         settings.http_port,
         host=settings.http_host,
     )
-    scheduler = Scheduler.from_settings(db, settings)
+    scheduler = Scheduler.from_settings(db, settings, limiter=limiter)
     metrics.attach_scheduler(scheduler)
     scheduler_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
     try:

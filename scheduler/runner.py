@@ -65,13 +65,19 @@ class Scheduler:
 
     @classmethod
     def from_settings(
-        cls, database: Database, settings: Settings, *, jobs: JobRegistry | None = None
+        cls,
+        database: Database,
+        settings: Settings,
+        *,
+        jobs: JobRegistry | None = None,
+        limiter: RateLimiter | None = None,
     ) -> Scheduler:
-        """Mail delivery always; Telegram delivery and broadcast progress when a token is set."""
+        """Mail delivery always; Telegram delivery and broadcast progress when a token is set,
+        keeping to ``limiter`` (the one the bot's own calls use, in ``samvirke run``)."""
         bot = telegram = progress = None
         if settings.telegram_token is not None:
             bot = make_bot(settings)
-            limiter = RateLimiter(rate=settings.telegram_rate)
+            limiter = limiter or RateLimiter(rate=settings.telegram_rate)
             telegram = TelegramDelivery(database, bot, limiter=limiter)
             progress = BroadcastProgress(database, bot, limiter=limiter)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,37 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def make_private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parents readable only by this user (0700); folders
+    that already exist are left as they are."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
 def ensure_sqlite_folder(url: str) -> None:
-    """Create the folder of a SQLite file (the embedded default lives under ``./var/``)."""
+    """Create the folder of a SQLite file (the embedded default lives under ``./var/``) and the
+    file itself, private to this user: folders 0700, the file 0600. SQLite gives the ``-wal``
+    and ``-shm`` files the permissions of the database file, so they are private too."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    database = str(parsed.database)
+    if database.startswith("file:") or parsed.query.get("mode") == "memory":
+        return  # a URI filename: SQLite opens it as the URI says
+    path = Path(database)
+    make_private_folder(path.parent)
+    # O_EXCL: an existing database keeps its permissions (the administrator may have chosen).
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

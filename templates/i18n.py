@@ -11,6 +11,7 @@ import functools
 import io
 import string
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Final
 
@@ -26,6 +27,22 @@ DOMAIN: Final = "messages"
 def N_(message: str) -> str:
     """Mark a module-level string for extraction; translate it later with ``t(...)``."""
     return message
+
+
+@dataclass(frozen=True)
+class PluralText:
+    """A module-level text with a number in it: its singular and plural forms, and the name of
+    the parameter that holds the number (``t.text(...)`` picks the form)."""
+
+    singular: str
+    plural: str
+    count: str = "n"
+
+
+def plural(singular: str, plural: str, count: str = "n", /) -> PluralText:
+    """Mark a module-level text with a count for extraction as a plural message (the name
+    ``plural`` is what the extractor looks for: ``-k plural:1,2``)."""
+    return PluralText(singular, plural, count)
 
 
 def catalog_path(language: str) -> str:
@@ -71,6 +88,16 @@ class Translator:
     def plural(self, singular: str, plural: str, n: int, /, **params: object) -> str:
         text = self._gettext.ngettext(singular, plural, n)
         return _formatter.format(text, n=n, **params)
+
+    def text(self, message: str | PluralText, /, **params: object) -> str:
+        """A marked text (``N_`` or ``plural``) in this language, the plural form chosen by
+        the number in its count parameter."""
+        if isinstance(message, str):
+            return self(message, **params)
+        count = params.get(message.count)
+        n = count if isinstance(count, int) else 2
+        text = self._gettext.ngettext(message.singular, message.plural, n)
+        return _formatter.format(text, **params)
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.context import Context
 from bot.events.browse import ANSWER_LABELS, bot_username
 from bot.events.followup import average_text
-from bot.ui import callbacks, keyboards
+from bot.ui import callbacks, keyboards, limits
 from bot.ui.chat import PRIVATE, acting, redraw, send
 from bot.ui.spreadsheets import csv_file, csv_safe
 from bot.ui.texts import error_text, sector_label
@@ -89,6 +89,17 @@ def _counts_lines(
 
 
 def report_text(t: Translator, report: AttendeeReport) -> str:
+    """The report within Telegram's 4,096 characters: as many names as fit (up to
+    ``NAMES_SHOWN``), the others counted ("… and 12 more: see the list")."""
+    text = ""
+    for shown in (NAMES_SHOWN, 40, 25, 15, 10, 5, 0):
+        text = _report_text(t, report, shown)
+        if limits.telegram_length(text) <= limits.TEXT_LIMIT:
+            return text
+    return limits.shorten(text, limits.TEXT_LIMIT)
+
+
+def _report_text(t: Translator, report: AttendeeReport, shown: int) -> str:
     view = report.event
     lines = [
         t("Attendees: {title}", title=view.title),
@@ -97,7 +108,12 @@ def report_text(t: Translator, report: AttendeeReport) -> str:
     if view.cancelled:
         lines.append(t("❌ This event has been cancelled."))
     going = (
-        t("Going: {n} of {capacity} seats", n=view.going, capacity=view.capacity)
+        t.plural(
+            "Going: {going} of {n} seat",
+            "Going: {going} of {n} seats",
+            view.capacity,
+            going=view.going,
+        )
         if view.capacity
         else t("Going: {n}", n=view.going)
     )
@@ -116,13 +132,16 @@ def report_text(t: Translator, report: AttendeeReport) -> str:
     )
     if report.attendees:
         lines += ["", t("Going and checked in:")]
-        for number, a in enumerate(report.attendees[:NAMES_SHOWN], start=1):
+        for number, a in enumerate(report.attendees[:shown], start=1):
             details = ", ".join(x for x in (a.organisation, sector_label(t, a.sector)) if x)
             mark = " ✓" if a.checked_in else ""
             walk_in = "" if a.status == RsvpStatus.GOING else " " + t("(came without answering)")
             lines.append(f"{number}. {a.name} ({details}){mark}{walk_in}")
-        if len(report.attendees) > NAMES_SHOWN:
-            lines.append(t("… and {n} more: see the list.", n=len(report.attendees) - NAMES_SHOWN))
+        if len(report.attendees) > shown:
+            more = len(report.attendees) - shown
+            lines.append(
+                t.plural("… and {n} more: see the list.", "… and {n} more: see the list.", more)
+            )
     if report.anonymous:
         lines.append(
             t.plural(
@@ -133,7 +152,12 @@ def report_text(t: Translator, report: AttendeeReport) -> str:
         )
     if report.waitlist:
         lines += ["", t("Waiting list:")]
-        lines += [f"{n}. {a.name}" for n, a in enumerate(report.waitlist[:NAMES_SHOWN], start=1)]
+        lines += [f"{n}. {a.name}" for n, a in enumerate(report.waitlist[:shown], start=1)]
+        if len(report.waitlist) > shown:
+            more = len(report.waitlist) - shown
+            lines.append(
+                t.plural("… and {n} more: see the list.", "… and {n} more: see the list.", more)
+            )
     lines += feedback_lines(t, report)
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.context import Context
 from bot.people.participants import card_buttons as participant_buttons
-from bot.ui import callbacks, keyboards
+from bot.ui import callbacks, keyboards, limits
 from bot.ui.chat import PRIVATE, redraw
 from bot.ui.guards import members_only
 from bot.ui.texts import error_text
@@ -113,7 +113,14 @@ def answer_line(t: Translator, answer: Answer | None) -> str | None:
     return line
 
 
-def event_text(t: Translator, card: EventCard) -> str:
+def event_text(t: Translator, card: EventCard, *, page_url: str | None = None) -> str:
+    """The card's text, within Telegram's 4,096 characters (see :func:`card_text`)."""
+    return card_text(t, card, page_url=page_url)[0]
+
+
+def card_text(t: Translator, card: EventCard, *, page_url: str | None = None) -> tuple[str, bool]:
+    """The card's text and whether its description was cut to fit Telegram's limit (then the
+    text ends with a link to the event page when there is one, else the card gets "Show all")."""
     view = card.event
     lines = [
         f"📅 {view.title}",
@@ -124,8 +131,12 @@ def event_text(t: Translator, card: EventCard) -> str:
     if view.cancelled:
         lines += ["", t("❌ This event has been cancelled.")]
         if view.cancel_message:
-            lines.append(t("Message from the organisers: {message}", message=view.cancel_message))
-        return "\n".join(lines)
+            return limits.fit(
+                "\n".join(lines) + "\n",
+                t("Message from the organisers: {message}", message=view.cancel_message),
+                "",
+            )
+        return "\n".join(lines), False
     seats = seats_line(t, view, card.answer, card=True)
     if seats:
         lines.append(seats)
@@ -136,14 +147,36 @@ def event_text(t: Translator, card: EventCard) -> str:
                 deadline=format_moment(view.rsvp_deadline, tz=view.tz, language=t.language),
             )
         )
-    if view.description:
-        lines += ["", view.description]
     if card.programme:
         lines += ["", t("Programme:"), *card.programme]
     answer = answer_line(t, card.answer)
-    if answer:
-        lines += ["", answer]
-    return "\n".join(lines)
+    after = "\n\n" + answer if answer else ""
+    if not view.description:
+        return "\n".join(lines) + after, False
+    before = "\n".join(lines) + "\n\n"
+    text, cut = limits.fit(before, view.description, after)
+    if cut and page_url:
+        more = "\n\n" + t("Read it all: {url}", url=page_url)
+        text, _ = limits.fit(before, view.description, more + after)
+    return text, cut
+
+
+def page_url(context: Context, event_id: int) -> str | None:
+    """The event's public page (``/events/<id>``), when the HTTP server has a public URL."""
+    public = context.services.settings.public_url
+    return f"{str(public).rstrip('/')}/events/{event_id}" if public is not None else None
+
+
+def render_card(context: Context, card: EventCard) -> tuple[str, InlineKeyboardMarkup]:
+    """The card as a member sees it: text within the limits and its buttons ("Show all" when
+    the description was cut and there is no event page to link to)."""
+    url = page_url(context, card.event.id)
+    text, cut = card_text(context.t, card, page_url=url)
+    markup = card_markup(context, card)
+    if cut and url is None:
+        show_all = keyboards.button(context.t("Show all"), f"ev:full:{card.event.id}")
+        markup = InlineKeyboardMarkup([[show_all], *markup.inline_keyboard])
+    return text, markup
 
 
 def event_keyboard(
@@ -232,7 +265,8 @@ def card_markup(context: Context, card: EventCard) -> InlineKeyboardMarkup:
 async def send_card(update: Update, context: Context, card: EventCard) -> None:
     chat = update.effective_chat
     assert chat is not None
-    await chat.send_message(event_text(context.t, card), reply_markup=card_markup(context, card))
+    text, markup = render_card(context, card)
+    await chat.send_message(text, reply_markup=markup)
 
 
 def answer_toast(t: Translator, outcome: RsvpOutcome) -> str:
@@ -395,6 +429,27 @@ async def show_pressed(update: Update, context: Context) -> None:
     await open_event(update, context, int((query.data or "").rsplit(":", 1)[-1]))
 
 
+async def show_all_pressed(update: Update, context: Context) -> None:
+    """ "Show all": the whole description of an event whose card had to cut it, in as many
+    messages as Telegram's limit needs."""
+    query = update.callback_query
+    assert query is not None
+    member = await members_only(update, context)
+    if member is None:
+        return
+    await query.answer()
+    chat = update.effective_chat
+    assert chat is not None
+    event_id = int((query.data or "").rsplit(":", 1)[-1])
+    try:
+        card = await events.get_card(context.uow(), event_id, member_id=member.id)
+    except NotFound:
+        await chat.send_message(context.t("Sorry, I cannot find that event."))
+        return
+    for piece in limits.pieces(f"📅 {card.event.title}\n\n{card.event.description}"):
+        await chat.send_message(piece)
+
+
 async def rsvp_pressed(update: Update, context: Context) -> None:
     """Going / Maybe / Can't go. The card is redrawn only when the answer changed."""
     query = update.callback_query
@@ -421,9 +476,8 @@ async def rsvp_pressed(update: Update, context: Context) -> None:
         return
     await query.answer(answer_toast(t, outcome))
     if outcome.changed and query.message is not None:
-        await redraw(
-            update, event_text(t, outcome.card), reply_markup=card_markup(context, outcome.card)
-        )
+        text, markup = render_card(context, outcome.card)
+        await redraw(update, text, reply_markup=markup)
 
 
 async def calendar_pressed(update: Update, context: Context) -> None:
@@ -566,6 +620,7 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
         CommandHandler("myevents", my_events_command, filters=PRIVATE),
         CallbackQueryHandler(list_page, pattern=callbacks.matching(r"^ev:list:[ra]:\d{1,4}$")),
         CallbackQueryHandler(show_pressed, pattern=callbacks.matching(r"^ev:show:\d+$")),
+        CallbackQueryHandler(show_all_pressed, pattern=callbacks.matching(r"^ev:full:\d{1,12}$")),
         CallbackQueryHandler(rsvp_pressed, pattern=callbacks.matching(r"^ev:rsvp:\d+:[gmn]$")),
         CallbackQueryHandler(calendar_pressed, pattern=callbacks.matching(r"^ev:ics:\d+$")),
         MessageHandler(CHECKIN_TEXT, code_typed),

@@ -27,7 +27,7 @@ from bot.context import Context
 from bot.events import forms
 from bot.events.browse import bot_username, send_card
 from bot.events.forms import Step, from_iso, invalid, network_tz, to_iso
-from bot.ui import callbacks, drafts, keyboards
+from bot.ui import callbacks, drafts, keyboards, limits
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send, typed_text
 from bot.ui.texts import error_text
 from storage import regions
@@ -186,13 +186,15 @@ async def preview(update: Update, context: Context) -> str:
         lines.append(
             t("Answer by {deadline}", deadline=format_moment(deadline, tz=tz, language=t.language))
         )
-    if draft.get("description"):
-        lines += ["", str(draft["description"])]
     items = programme.parse(str(draft["programme"])) if draft.get("programme") else []
     if items:
         lines += ["", t("Programme:"), *(item.compact() for item in items)]
     else:
         lines += ["", t("A programme is optional: add it with Change something.")]
+    text = "\n".join(lines)
+    if draft.get("description"):
+        # Members see the whole description on the event page or with "Show all".
+        text, _ = limits.fit(text + "\n\n", str(draft["description"]), "")
     markup = keyboards.column(
         [
             keyboards.button(t("Publish"), "ne:publish"),
@@ -200,7 +202,7 @@ async def preview(update: Update, context: Context) -> str:
             keyboards.button(t("Discard the draft"), "ne:discard"),
         ]
     )
-    await send(update, "\n".join(lines), markup)
+    await send(update, text, markup)
     return N_PREVIEW
 
 

@@ -132,10 +132,11 @@ def stats_text(t: Translator, report: StatsReport, tz: ZoneInfo) -> str:
         "",
         t("Events held: {n}", n=len(report.events)),
         t("Registered (going): {n}", n=report.registered),
-        t(
-            "Attended (checked in): {n} ({people} different people)",
-            n=report.attended,
-            people=report.unique_attendees,
+        t.plural(
+            "Attended (checked in): {attended} ({n} person)",
+            "Attended (checked in): {attended} ({n} different people)",
+            report.unique_attendees,
+            attended=report.attended,
         ),
     ]
     if report.feedback.count and report.feedback.average is not None:

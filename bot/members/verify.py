@@ -71,10 +71,11 @@ async def resend(update: Update, context: Context) -> None:
         return
     email = await verification.resend(context.uow(), member.id, now=context.now)
     await chat.send_message(
-        context.t(
-            "We have sent a new code to {email}. It is valid for {minutes} minutes.",
+        context.t.plural(
+            "We have sent a new code to {email}. It is valid for {n} minute.",
+            "We have sent a new code to {email}. It is valid for {n} minutes.",
+            int(verification.CODE_LIFETIME.total_seconds() // 60),
             email=email,
-            minutes=int(verification.CODE_LIFETIME.total_seconds() // 60),
         ),
         reply_markup=verify_keyboard(context),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storage.errors import DomainError
 from storage.models import DigestFrequency, Sector
-from templates.i18n import N_, Translator
+from templates.i18n import N_, PluralText, Translator, plural
 
 SECTOR_LABELS: dict[str, str] = {
     Sector.CIVIL_SOCIETY: N_("Civil society"),
@@ -27,7 +27,7 @@ STALE_BUTTON = N_("This button is no longer active.")
 # Each language is named in itself, so a member can always find their own.
 LANGUAGE_NAMES: dict[str, str] = {"da": "Dansk", "sv": "Svenska", "en": "English"}
 
-ERROR_MESSAGES: dict[str, str] = {
+ERROR_MESSAGES: dict[str, str | PluralText] = {
     # Channels and groups
     "chat_not_found": N_("That chat is no longer known: the bot may have been removed from it."),
     "purpose_unknown": N_("Please choose one of the options."),
@@ -97,13 +97,21 @@ ERROR_MESSAGES: dict[str, str] = {
     "hours_invalid": N_("Please type the hours as a number, e.g. 1.5 or 1:45."),
     "hours_not_positive": N_("The hours must be more than zero."),
     "hours_not_quarter": N_("Please use quarter hours: e.g. 0.25, 0.5, 0.75 or 1."),
-    "hours_too_many": N_("At most {max} hours per exchange, please."),
+    "hours_too_many": plural(
+        "At most {max} hour per exchange, please.",
+        "At most {max} hours per exchange, please.",
+        "max",
+    ),
     "self_exchange": N_("You cannot exchange hours with yourself (or your own organisation)."),
     "nobody_to_confirm": N_("Nobody can confirm for that account yet. Please choose another."),
     "direction_unknown": CHOOSE_A_BUTTON,
     "description_empty": N_("Please write a few words."),
     "reason_missing": N_("Please give a reason: it is kept with the correction."),
-    "reason_too_long": N_("That reason is too long: at most {max} characters, please."),
+    "reason_too_long": plural(
+        "That reason is too long: at most {max} character, please.",
+        "That reason is too long: at most {max} characters, please.",
+        "max",
+    ),
     "exchange_not_found": N_("That exchange does not exist."),
     "exchange_declined": N_("That exchange was declined; no hours were moved."),
     "exchange_expired": N_("That exchange was not confirmed in time and has expired."),
@@ -123,9 +131,17 @@ ERROR_MESSAGES: dict[str, str] = {
     "entry_not_found": N_("That entry does not exist."),
     "already_reversed": N_("That entry has already been reversed."),
     "cannot_reverse_reversal": N_("A reversal cannot be reversed; make an adjustment instead."),
-    "organisation_name_invalid": N_("An organisation name needs 1 to {max} characters."),
+    "organisation_name_invalid": plural(
+        "An organisation name needs 1 to {max} character.",
+        "An organisation name needs 1 to {max} characters.",
+        "max",
+    ),
     "organisation_exists": N_("An organisation account with that name exists already."),
-    "category_name_invalid": N_("A category name needs 1 to {max} characters."),
+    "category_name_invalid": plural(
+        "A category name needs 1 to {max} character.",
+        "A category name needs 1 to {max} characters.",
+        "max",
+    ),
     "category_exists": N_("That category exists already."),
     "category_unknown": N_("Please choose one of the categories."),
     "listing_not_found": N_("That offer or request is no longer available."),
@@ -140,7 +156,11 @@ ERROR_MESSAGES: dict[str, str] = {
     "balance_above_maximum": N_("Refused: a balance would rise above its maximum."),
     "admin_command_unknown": N_("Send /timebank help to see the administration commands."),
     "name_empty": N_("Please type a name."),
-    "name_too_long": N_("That name is too long: at most {max} characters, please."),
+    "name_too_long": plural(
+        "That name is too long: at most {max} character, please.",
+        "That name is too long: at most {max} characters, please.",
+        "max",
+    ),
     "email_invalid": N_(
         "That does not look like an e-mail address. Please type it like name@example.org."
     ),
@@ -150,10 +170,18 @@ ERROR_MESSAGES: dict[str, str] = {
     ),
     "email_unchanged": N_("That is already your e-mail address."),
     "organisation_empty": N_("Please type the name of your organisation."),
-    "organisation_too_long": N_("That is too long: at most {max} characters, please."),
+    "organisation_too_long": plural(
+        "That is too long: at most {max} character, please.",
+        "That is too long: at most {max} characters, please.",
+        "max",
+    ),
     "sector_unknown": N_("Please choose one of the sectors."),
     "region_unknown": N_("Please choose one of the regions."),
-    "region_name_invalid": N_("A region name needs 1 to {max} characters."),
+    "region_name_invalid": plural(
+        "A region name needs 1 to {max} character.",
+        "A region name needs 1 to {max} characters.",
+        "max",
+    ),
     "region_exists": N_("That region exists already."),
     "language_unknown": N_("Please choose one of the languages."),
     "frequency_unknown": N_("Please choose one of the options."),
@@ -175,15 +203,33 @@ ERROR_MESSAGES: dict[str, str] = {
     ),
     # Events
     "title_empty": N_("Please type a title."),
-    "title_too_long": N_("That title is too long: at most {max} characters, please."),
-    "description_too_long": N_("That description is too long: at most {max} characters, please."),
-    "message_too_long": N_("That message is too long: at most {max} characters, please."),
+    "title_too_long": plural(
+        "That title is too long: at most {max} character, please.",
+        "That title is too long: at most {max} characters, please.",
+        "max",
+    ),
+    "description_too_long": plural(
+        "That description is too long: at most {max} character, please.",
+        "That description is too long: at most {max} characters, please.",
+        "max",
+    ),
+    "message_too_long": plural(
+        "That message is too long: at most {max} character, please.",
+        "That message is too long: at most {max} characters, please.",
+        "max",
+    ),
     "url_invalid": N_("That link does not work. Please type it like https://meet.example.org/abc."),
-    "location_too_long": N_("That address is too long: at most {max} characters, please."),
+    "location_too_long": plural(
+        "That address is too long: at most {max} character, please.",
+        "That address is too long: at most {max} characters, please.",
+        "max",
+    ),
     "place_empty": N_("Please type an address or an online link."),
     "capacity_invalid": N_("Please type a number of seats from 1 to {max}, or press No limit."),
-    "capacity_below_going": N_(
-        "{going} members are already going: the number of seats cannot be lower than that."
+    "capacity_below_going": plural(
+        "{going} member is already going: the number of seats cannot be lower than that.",
+        "{going} members are already going: the number of seats cannot be lower than that.",
+        "going",
     ),
     "when_unreadable": N_(
         "I could not read that date. Please type it like 3.12.2026 13:00-17:00 or 3/12 13-17."
@@ -229,7 +275,11 @@ ERROR_MESSAGES: dict[str, str] = {
     "comment_too_long": N_("That comment is too long: at most {max} characters, please."),
     # Broadcasts
     "broadcast_empty": N_("Please write something: the message is empty."),
-    "broadcast_too_long": N_("That message is too long: at most {max} characters, please."),
+    "broadcast_too_long": plural(
+        "That message is too long: at most {max} character, please.",
+        "That message is too long: at most {max} characters, please.",
+        "max",
+    ),
     "broadcast_markup": N_(
         "Telegram cannot show that formatting. Please use only bold, italic, underline, "
         "strikethrough, spoilers, code and links."
@@ -253,7 +303,7 @@ ERROR_MESSAGES: dict[str, str] = {
 
 def error_text(t: Translator, error: DomainError) -> str:
     message = ERROR_MESSAGES.get(error.code, N_("Sorry, that did not work. Please try again."))
-    return t(message, **error.params)
+    return t.text(message, **error.params)
 
 
 def sector_label(t: Translator, sector: str | None) -> str:

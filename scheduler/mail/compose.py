@@ -22,22 +22,22 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.charset import BASE64, QP, Charset
+from email.charset import QP, Charset
 from email.encoders import encode_base64
 from email.generator import BytesGenerator
-from email.header import Header
 from email.message import Message
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from typing import Any, cast
 
 import jinja2
 from email_validator import EmailNotValidError, validate_email
 
 from samvirke.settings import LANGUAGES, Settings
+from scheduler.mail import headers
 from storage.outbox import ClaimedMessage
 from templates.calendar import CalendarPart
 from templates.calendar import from_payload as calendar_from_payload
@@ -195,11 +195,9 @@ def message_id(key: str, domain: str) -> str:
 
 
 # UTF-8 bodies as quoted-printable (readable, safe for 7-bit servers); encoded words in
-# headers as base64 (always valid, whatever the name holds).
+# headers as base64 (always valid, whatever the name holds; see scheduler.mail.headers).
 _BODY = Charset("utf-8")
 _BODY.body_encoding = QP
-_HEADER = Charset("utf-8")
-_HEADER.header_encoding = BASE64
 _POLICY = compat32.clone(linesep="\r\n", max_line_length=78)
 
 
@@ -210,26 +208,9 @@ def _checked(value: str) -> str:
     return value
 
 
-def _text_header(value: str, name: str) -> str | Header:
-    """Unstructured text (a subject): as it is when ASCII, otherwise RFC 2047 encoded words."""
-    _checked(value)
-    return value if value.isascii() else Header(value, _HEADER, header_name=name)
-
-
-def _address_header(mailbox: Mailbox, name: str) -> str | Header:
-    """``Name <address>``: an ASCII name quoted where needed, any other name encoded."""
-    _checked(mailbox.name)
-    _checked(mailbox.addr_spec)
-    if mailbox.name.isascii():
-        return formataddr((mailbox.name, mailbox.addr_spec))
-    header = Header(header_name=name)
-    header.append(mailbox.name, _HEADER)
-    header.append(f"<{mailbox.addr_spec}>")
-    return header
-
-
-def _set_header(message: Message, name: str, value: str | Header) -> None:
-    # The email docs allow a Header instance as a value; typeshed types only str.
+def _set_header(message: Message, name: str, value: headers.Folded) -> None:
+    # The generator takes a Header-like object as a value (see headers.Folded); typeshed types
+    # only str.
     cast(Any, message)[name] = value
 
 
@@ -258,8 +239,8 @@ def compose(
 
     This uses the ``compat32`` MIME classes: building and flattening a message with the
     ``email.policy`` header objects costs about three times as much, which a digest run of
-    thousands of mails notices. Header values are therefore checked here (see ``_checked``);
-    names and addresses reach this function already cleaned and validated.
+    thousands of mails notices. Header values are therefore folded and checked here (see
+    ``headers``); names and addresses reach this function already cleaned and validated.
     """
     if now.tzinfo is None:
         raise ValueError("naive datetime given as the date of a mail")
@@ -275,9 +256,9 @@ def compose(
     for part in message.walk():
         if part is not message:
             del part["MIME-Version"]  # said once, at the top
-    _set_header(message, "From", _address_header(sender, "From"))
-    _set_header(message, "To", _address_header(recipient, "To"))
-    _set_header(message, "Subject", _text_header(rendered.subject, "Subject"))
+    _set_header(message, "From", headers.mailbox("From", sender.name, sender.addr_spec))
+    _set_header(message, "To", headers.mailbox("To", recipient.name, recipient.addr_spec))
+    _set_header(message, "Subject", headers.unstructured("Subject", rendered.subject))
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id(key, sender.domain)
     # RFC 3834: an automatic message; out-of-office robots should not answer it.
@@ -343,7 +324,9 @@ def add_unsubscribe_headers(message: Message, links: UnsubscribeLinks) -> None:
     Gmail and Yahoo require of bulk senders)."""
     targets = [f"<{links.url}>"] if links.url else []
     targets.append(f"<{links.mailto}>")
-    message["List-Unsubscribe"] = _checked(", ".join(targets))
+    _set_header(
+        message, "List-Unsubscribe", headers.structured("List-Unsubscribe", ", ".join(targets))
+    )
     if links.url and links.url.startswith("https://"):
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 

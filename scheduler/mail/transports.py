@@ -21,6 +21,7 @@ import aiosmtplib
 
 from samvirke.settings import Settings, SmtpSecurity
 from scheduler.mail.compose import OutgoingMail
+from storage.db import make_private_folder
 
 DEFAULT_SMTP_TIMEOUT = 30.0
 
@@ -200,7 +201,7 @@ class FileTransport:
         return f"files in {self.directory}"
 
     async def open(self) -> FileConnection:
-        await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(make_private_folder, self.directory)
         return FileConnection(self.directory)
 
 

@@ -372,7 +372,7 @@ class TelegramDelivery:
         limiter = self.limiter
         now = limiter.now()
         chat_id = None
-        if run.queues and limiter.ready(now):
+        if run.queues and limiter.ready(now, background=True):
             chat_id = next((c for c in run.queues if limiter.chat_ready(c, now)), None)
         if chat_id is None:
             await limiter.wait(limiter.next_change(now, list(run.queues)[:50]))

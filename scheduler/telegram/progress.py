@@ -54,7 +54,7 @@ class BroadcastProgress:
                 log.info("broadcast %d finished", update.broadcast_id)
                 continue
             try:
-                async with self.limiter.slot(update.chat_id):
+                async with self.limiter.slot(update.chat_id, background=True):
                     await self.bot.edit_message_text(
                         update.text, chat_id=update.chat_id, message_id=update.message_id
                     )

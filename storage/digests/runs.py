@@ -8,6 +8,8 @@ same period twice (a retried job, ``samvirke send-digests`` run twice) queues no
 
 from __future__ import annotations
 
+import calendar
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,19 +17,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
 from storage.models import DigestFrequency, Member, OutboxMessage
 from storage.uow import UnitOfWork
 
-LOOKAHEAD = dt.timedelta(weeks=4)
+WEEKLY_LOOKAHEAD = dt.timedelta(weeks=8)
+MONTHLY_LOOKAHEAD_MONTHS = 3
 
 
 @dataclass(frozen=True)
 class Window:
-    """The period a digest covers: news since ``since``, events until ``until``."""
+    """The period a digest covers: news since ``since``, events until ``until``, and, for one
+    member, every event published since their previous digest (``published_since``) whatever
+    its date: a meeting announced today for a date far ahead is news now, not in a month."""
 
     frequency: str
     period: str
@@ -36,6 +41,29 @@ class Window:
     until: dt.datetime
     tz: ZoneInfo
     bot_username: str | None = None  # for links that open an event in the bot
+    published_since: dt.datetime | None = None  # None: ``since``
+
+    @property
+    def new_since(self) -> dt.datetime:
+        return self.published_since or self.since
+
+
+def _months_ahead(moment: dt.datetime, months: int, tz: ZoneInfo) -> dt.datetime:
+    """The same local day and time ``months`` later (the month's last day when it is shorter)."""
+    local = moment.astimezone(tz)
+    month = local.month - 1 + months
+    year, month = local.year + month // 12, month % 12 + 1
+    days = [31, 29 if calendar.isleap(year) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    return local.replace(year=year, month=month, day=min(local.day, days[month - 1])).astimezone(
+        dt.UTC
+    )
+
+
+def lookahead(frequency: str, now: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """How far ahead a digest lists meetings: 8 weeks (weekly), 3 months (monthly)."""
+    if frequency == DigestFrequency.MONTHLY:
+        return _months_ahead(now, MONTHLY_LOOKAHEAD_MONTHS, tz)
+    return now + WEEKLY_LOOKAHEAD
 
 
 SectionBuilder = Callable[[AsyncSession, Member, Window], Awaitable[Any]]
@@ -73,7 +101,7 @@ def window(
         period,
         now,
         since=start - length,
-        until=now + LOOKAHEAD,
+        until=lookahead(frequency, now, tz),
         tz=tz,
         bot_username=bot_username,
     )
@@ -127,12 +155,14 @@ async def build(
                 )
             ).all()
         )
+        previous = await _previous_digests(session)
         for member in members:
             key = f"digest:{member.id}:{span.period}"
             if key in done:
                 run.already_queued += 1
                 continue
-            content = await _content(session, member, span, sections or default_sections())
+            member_span = dataclasses.replace(span, published_since=previous.get(member.id))
+            content = await _content(session, member, member_span, sections or default_sections())
             if content is None:
                 run.nothing_to_say += 1
                 continue
@@ -165,6 +195,20 @@ async def build(
         if not dry_run:
             await uow.commit()
     return run
+
+
+async def _previous_digests(session: AsyncSession) -> dict[int, dt.datetime]:
+    """When each member's latest digest was queued (what "new since your last digest" means)."""
+    rows = await session.execute(
+        select(OutboxMessage.member_id, func.max(OutboxMessage.created_at))
+        .where(OutboxMessage.key.like("digest:%"), OutboxMessage.member_id.is_not(None))
+        .group_by(OutboxMessage.member_id)
+    )
+    return {member_id: _aware(at) for member_id, at in rows if member_id is not None}
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 async def _content(

@@ -6,10 +6,10 @@ the order a digest shows them. Texts are in the member's language.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.numbers import format_decimal
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,8 +17,7 @@ from storage.digests.runs import Sections, Window
 from storage.models import Member, Region
 from storage.models.events import Event, EventStatus, Rsvp, RsvpStatus
 from storage.models.timebank import ListingKind, ListingStatus, TimebankAccount, TimebankListing
-from storage.timebank.ledger import hours_decimal
-from templates.formatting import format_when
+from templates.formatting import format_when, hours_text
 from templates.i18n import N_, translator
 
 MAX_ITEMS = 10
@@ -44,23 +43,28 @@ def _in_region(column: Any, member: Member) -> Any:
 async def upcoming_events(
     session: AsyncSession, member: Member, span: Window
 ) -> list[dict[str, Any]] | None:
+    """The meetings of the coming weeks (up to ``span.until``), then those further ahead that
+    were published since the member's previous digest; those published since are marked new."""
     t = translator(member.language)
-    rows = (
+    query = (
+        select(Event, Rsvp.status)
+        .outerjoin(Rsvp, (Rsvp.event_id == Event.id) & (Rsvp.member_id == member.id))
+        .where(
+            Event.status == EventStatus.PUBLISHED,
+            Event.starts_at > span.now,
+            _in_region(Event.region_id, member),
+        )
+        .order_by(Event.starts_at, Event.id)
+        .limit(MAX_ITEMS)
+    )
+    soon = (await session.execute(query.where(Event.starts_at <= span.until))).all()
+    later = (
         await session.execute(
-            select(Event, Rsvp.status)
-            .outerjoin(Rsvp, (Rsvp.event_id == Event.id) & (Rsvp.member_id == member.id))
-            .where(
-                Event.status == EventStatus.PUBLISHED,
-                Event.starts_at > span.now,
-                Event.starts_at <= span.until,
-                _in_region(Event.region_id, member),
-            )
-            .order_by(Event.starts_at, Event.id)
-            .limit(MAX_ITEMS)
+            query.where(Event.starts_at > span.until, Event.created_at >= span.new_since)
         )
     ).all()
     items = []
-    for event, status in rows:
+    for event, status in [*soon, *later]:
         label = RSVP_LABELS.get(status) if status else None
         items.append(
             {
@@ -71,7 +75,9 @@ async def upcoming_events(
                     tz=ZoneInfo(event.timezone),
                     language=member.language,
                 ),
-                "place": event.location or event.online_url or "",
+                "place": event.location or "",
+                "online_url": event.online_url or "",
+                "new": t("New") if _aware(event.created_at) >= span.new_since else "",
                 "status": t(label) if label else "",
                 "event_id": event.id,
                 "link": f"https://t.me/{span.bot_username}?start=event_{event.id}"
@@ -80,6 +86,10 @@ async def upcoming_events(
             }
         )
     return items or None
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 async def new_listings(
@@ -117,8 +127,7 @@ async def balance(session: AsyncSession, member: Member, span: Window) -> dict[s
     )
     if minutes is None:
         return None
-    hours = format_decimal(hours_decimal(minutes), format="#,##0.##", locale=member.language)
-    return {"hours": hours}
+    return {"hours": hours_text(translator(member.language), minutes)}
 
 
 SECTIONS: Sections = {

@@ -145,7 +145,7 @@ def _answer_buttons(t: Translator, intro_id: int, *, report: bool) -> Buttons:
         [{"text": t("Block"), "callback_data": f"pp:ib:{intro_id}"}],
     ]
     if report:
-        rows[1].append({"text": t("Report"), "callback_data": f"pp:ir:{intro_id}"})
+        rows[1].append({"text": t("Report to the admins"), "callback_data": f"pp:ir:{intro_id}"})
     return rows
 
 

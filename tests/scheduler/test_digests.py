@@ -261,6 +261,7 @@ async def test_sections_show_upcoming_meetings_new_listings_and_the_balance(
 
         def event(title: str, days: int, region: int | None, **extra: Any) -> Event:
             start = now + dt.timedelta(days=days)
+            extra.setdefault("created_at", now - dt.timedelta(days=30))  # not news
             return Event(
                 uid=f"{title}@test",
                 title=title,
@@ -279,7 +280,7 @@ async def test_sections_show_upcoming_meetings_new_listings_and_the_balance(
                 meeting,
                 event("Netværksdag for hele landet", 10, None),
                 event("Skåne-træf", 4, skane),
-                event("Alt for langt ude", 60, midt),
+                event("Alt for langt ude", 60, midt),  # after the 8 weeks, and not new
                 event("Aflyst møde", 5, midt, status="cancelled"),
             ]
         )
@@ -316,4 +317,95 @@ async def test_sections_show_upcoming_meetings_new_listings_and_the_balance(
     assert sections["listings"] == [
         {"kind": "Tilbud", "title": "Hjælp til fondsansøgning", "region": "Region Midtjylland"}
     ]
-    assert sections["balance"] == {"hours": "2,5"}
+    assert sections["balance"] == {"hours": "2,5 t"}
+    assert [e["new"] for e in sections["events"]] == ["", ""]
+
+
+async def _meetings_in_digest(
+    db: Database,
+    tmp_path: Path,
+    now: dt.datetime,
+    frequency: str,
+    events: list[tuple[str, int, int]],
+) -> list[tuple[str, str]]:
+    """Build a digest at ``now`` for a member whose previous digest was queued a period ago;
+    ``events`` are (title, days ahead, days since published). Returns (title, new mark)."""
+    from storage.models.events import Event
+
+    settings = settings_for(tmp_path)
+    karen = await member(db, now, 31, language="da", frequency=frequency)
+    period = dt.timedelta(days=31 if frequency == "monthly" else 7)
+    # The previous digest, a period ago (something to say: a meeting that has happened since).
+    async with db.unit_of_work() as uow:
+        start = now - period + dt.timedelta(days=1)
+        uow.session.add(
+            Event(
+                uid="past@test",
+                title="Forrige møde",
+                starts_at=start,
+                ends_at=start + dt.timedelta(hours=2),
+                timezone="Europe/Copenhagen",
+                checkin_code="past",
+                created_at=now - period - dt.timedelta(days=30),
+            )
+        )
+        await uow.commit()
+    await build_digests(db, settings, now=now - period, frequencies=[frequency])
+    async with db.unit_of_work() as uow:
+        for number, (title, ahead, published) in enumerate(events):
+            start = now + dt.timedelta(days=ahead)
+            uow.session.add(
+                Event(
+                    uid=f"{number}@test",
+                    title=title,
+                    starts_at=start,
+                    ends_at=start + dt.timedelta(hours=2),
+                    timezone="Europe/Copenhagen",
+                    checkin_code=f"code{number}",
+                    created_at=now - dt.timedelta(days=published),
+                )
+            )
+        await uow.commit()
+    await build_digests(db, settings, now=now, frequencies=[frequency])
+    rows = [r for r in await digest_rows(db) if r.member_id == karen]
+    assert len(rows) == 2
+    return [(e["title"], e["new"]) for e in rows[-1].payload["context"]["sections"]["events"]]
+
+
+async def test_a_weekly_digest_lists_8_weeks_and_every_meeting_published_since_the_last_one(
+    db: Database, now: dt.datetime, tmp_path: Path
+) -> None:
+    meetings = await _meetings_in_digest(
+        db,
+        tmp_path,
+        now,
+        "weekly",
+        [
+            ("Om syv uger", 7 * 7, 60),  # within 8 weeks, published long ago
+            ("Om ni uger, gammel", 9 * 7, 60),  # after 8 weeks, already announced before
+            ("Om tolv uger, ny", 12 * 7, 1),  # announced since the previous digest
+            ("I morgen, ny", 1, 2),
+        ],
+    )
+    assert meetings == [
+        ("I morgen, ny", "Nyt"),
+        ("Om syv uger", ""),
+        ("Om tolv uger, ny", "Nyt"),
+    ]
+
+
+async def test_a_monthly_digest_lists_3_months_and_the_new_ones(
+    db: Database, now: dt.datetime, tmp_path: Path
+) -> None:
+    meetings = await _meetings_in_digest(
+        db,
+        tmp_path,
+        now,
+        "monthly",
+        [
+            ("Om 80 dage", 80, 90),  # within 3 months
+            ("Om 100 dage, gammel", 100, 90),
+            ("Om et halvt år, ny", 180, 20),  # published after the previous digest (31 days)
+        ],
+    )
+    assert meetings == [("Om 80 dage", ""), ("Om et halvt år, ny", "Nyt")]

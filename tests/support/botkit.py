@@ -315,6 +315,19 @@ class BotHarness:
 
 
 async def start_bot(db: Any, clock: Clock, **settings: Any) -> BotHarness:
+    return await start_bot_with(db, clock, settings=settings)
+
+
+async def start_bot_with(
+    db: Any,
+    clock: Clock,
+    *,
+    request: RecordingRequest | None = None,
+    limiter: Any = None,
+    settings: dict[str, Any] | None = None,
+) -> BotHarness:
+    """The bot on ``request`` (e.g. one that asks a stand-in Bot API first), keeping to
+    ``limiter`` (a ``RateLimiter``) when one is given."""
     from bot.app import build_application
     from bot.context import Services
     from samvirke.settings import load_settings
@@ -324,11 +337,13 @@ async def start_bot(db: Any, clock: Clock, **settings: Any) -> BotHarness:
         telegram_token=TOKEN,
         database_url=db.url,
         admins=str(ADMIN_ID),
-        **settings,
+        **(settings or {}),
     )
     services = Services(settings=config, db=db, clock=clock)
-    request = RecordingRequest()
-    app = build_application(services, request=request, get_updates_request=RecordingRequest())
+    request = request or RecordingRequest()
+    app = build_application(
+        services, request=request, get_updates_request=RecordingRequest(), limiter=limiter
+    )
     await app.initialize()
     return BotHarness(app, request, ChatDriver(app, request), services, clock)
 

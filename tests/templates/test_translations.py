@@ -113,3 +113,99 @@ def test_translator_formats_and_keeps_unknown_placeholders_visible() -> None:
     t = translator("en")
     assert t("Name: {value}", value="Åse") == "Name: Åse"
     assert t("Name: {value}") == "Name: {value}"
+
+
+# A placeholder whose name says it holds a number (a count or a limit) ...
+COUNT_NAMES = {
+    "n", "num", "count", "max", "min", "minutes", "days", "weeks", "people", "going", "members",
+    "capacity", "total", "sent", "seats", "events", "listings", "number", "position",
+}  # fmt: skip
+# ... may be followed by these words without a plural (an ordinal, "3 of 10", "2 h").
+NOT_A_NOUN = {"of", "to", "on", "and", "or", "h", "t", "tim"}
+COUNT_BEFORE_WORD = re.compile(r"(?:\{(\w+)\}|%\((\w+)\)[sd]) +([A-Za-zÀ-ÿ]+)")
+
+
+def _source_entries() -> list[str | tuple[str, ...]]:
+    entries: list[str | tuple[str, ...]] = []
+    for package in ("bot", "templates", "storage", "scheduler", "samvirke"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            _package_dir(package),
+            method_map=METHODS,
+            options_map={"mail/**": {"extensions": "jinja2.ext.i18n"}},
+            keywords=KEYWORDS,
+        ):
+            entries.append(message)
+    return entries
+
+
+def test_every_count_followed_by_a_word_is_a_plural_message() -> None:
+    """ "1 möten och 1 nyheter": a number in front of a noun needs the noun's plural forms,
+    which only a plural entry (``t.plural``, ``plural(...)``, ``ngettext``) gives."""
+    singular_counts = []
+    for message in _source_entries():
+        if not isinstance(message, str):
+            continue
+        for a, b, word in COUNT_BEFORE_WORD.findall(message):
+            if (a or b) in COUNT_NAMES and word not in NOT_A_NOUN:
+                singular_counts.append(message)
+    assert not singular_counts
+
+
+def test_the_scan_finds_a_count_before_a_noun() -> None:
+    """The scan above is not blind: the texts that were found before are caught by it."""
+    found = [
+        (a or b, word)
+        for text in (
+            "Samvirke: %(events)s meetings and %(listings)s timebank news",
+            "That name is too long: at most {max} characters, please.",
+            "… and {n} more: see the list.",
+        )
+        for a, b, word in COUNT_BEFORE_WORD.findall(text)
+        if (a or b) in COUNT_NAMES and word not in NOT_A_NOUN
+    ]
+    assert found == [
+        ("events", "meetings"),
+        ("listings", "timebank"),
+        ("max", "characters"),
+        ("n", "more"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "events", "listings", "subject"),
+    [
+        ("sv", 1, 1, "Samvirke: 1 möte och 1 nytt i tidsbanken"),
+        ("sv", 2, 3, "Samvirke: 2 möten och 3 nya i tidsbanken"),
+        ("da", 1, 1, "Samvirke: 1 møde og 1 nyt i tidsbanken"),
+        ("da", 2, 5, "Samvirke: 2 møder og 5 nye i tidsbanken"),
+        ("en", 1, 2, "Samvirke: 1 meeting and 2 new in the timebank"),
+    ],
+)
+def test_digest_subjects_use_the_plural_forms(
+    language: str, events: int, listings: int, subject: str
+) -> None:
+    from templates.i18n import mail_environment
+
+    template = mail_environment(language).get_template("digest.txt")
+    sections: dict[str, list[dict[str, str]]] = {
+        "events": [{}] * events,
+        "listings": [{}] * listings,
+    }
+    rendered = "".join(template.blocks["subject"](template.new_context({"sections": sections})))
+    assert rendered == subject
+
+
+@pytest.mark.parametrize(
+    ("language", "n", "text"),
+    [
+        ("da", 1, "Navnet er for langt. Skriv højst 1 tegn."),
+        ("sv", 1, "Namnet är för långt. Skriv högst 1 tecken."),
+        ("en", 1, "That name is too long: at most 1 character, please."),
+        ("en", 80, "That name is too long: at most 80 characters, please."),
+    ],
+)
+def test_error_texts_with_a_count_use_the_plural_forms(language: str, n: int, text: str) -> None:
+    from bot.ui.texts import error_text
+    from storage.errors import DomainError
+
+    assert error_text(translator(language), DomainError("name_too_long", max=n)) == text

@@ -77,7 +77,7 @@ async def test_an_accepted_introduction_shares_contacts_and_mails(
     assert "Karen Jensen would like to be introduced to you." in request.text
     assert "Their note: I run a food co-op and look for procurement advice." in request.text
     assert "@example.dk" not in request.text
-    assert request.button_texts == ["Accept", "Decline", "Block", "Report"]
+    assert request.button_texts == ["Accept", "Decline", "Block", "Report to the admins"]
     [accepted] = await bot.chat.press(LARS, request, "Accept")
     assert accepted.text == "You are connected with Karen Jensen: their contact follows."
     [to_karen] = await rows(db, "pp:connected:", karen.id)
@@ -133,7 +133,7 @@ async def test_report_sends_the_request_to_the_administrators(
     bot: BotHarness, db: Database, karen: Person, lars: Person
 ) -> None:
     await ask(bot, karen, lars, "Buy my product!")
-    [reported] = await bot.chat.press(LARS, await request_to(db, lars), "Report")
+    [reported] = await bot.chat.press(LARS, await request_to(db, lars), "Report to the admins")
     assert reported.text == "Declined, and sent to the administrators. Thank you for telling us."
     [report] = await rows(db, "pp:report:")
     assert report.payload["chat_id"] == ADMIN_ID

@@ -14,6 +14,7 @@ import email.policy
 import logging
 import shutil
 import ssl
+import stat
 import subprocess
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -715,6 +716,7 @@ async def test_without_smtp_host_mail_is_written_as_eml_files(
         f"20261125T120000Z-{first.id:06d}.eml",
         f"20261125T120000Z-{second.id:06d}.eml",
     ]  # no temporary files are left behind
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # private, like the files in it
     message = email.message_from_bytes(
         (folder / names[0]).read_bytes(), policy=email.policy.default
     )
