@@ -24,6 +24,8 @@ from storage.models import (
     EmailVerification,
     Event,
     EventFeedback,
+    EventFollowUp,
+    EventMaterial,
     Member,
     OutboxMessage,
     OutboxStatus,
@@ -52,6 +54,17 @@ EXPORT_COVERAGE: dict[str, tuple[str, ...]] = {
     "timebank_coordinators": ("timebank.coordinates",),
     "timebank_exchanges": ("timebank.exchanges",),
     "timebank_entries": ("timebank.exchanges", "history"),
+    "directory_entries": ("directory.listed", "directory.can_help", "directory.looking_for"),
+    "member_topics": ("directory.topics",),
+    "introductions": ("directory.introductions_asked", "directory.introductions_received"),
+    "member_blocks": ("directory.blocked",),
+    "invitations": ("directory.invitations_made",),
+    "invitation_uses": ("directory.invited_by",),
+    "admissions": ("directory.admission",),
+    "participant_visibility": ("directory.participant_lists",),
+    "event_feedback": ("feedback",),
+    "event_followups": ("followups_sent",),
+    "event_materials": ("materials_added",),
 }
 
 # What is stored and why, shown by /privacy (the bot localises these keys).
@@ -128,6 +141,7 @@ async def export(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> dict[s
         data.update(await _authored(uow.session, member_id))
         data["timebank"] = await timebank_privacy.export_member(uow.session, member_id)
         data["directory"] = await people_privacy.export_member(uow.session, member_id)
+        data.update(await _after_meetings(uow.session, member_id))
         audit.record(uow.session, "privacy.exported", now=now, member_id=member_id)
         await uow.commit()
         return data
@@ -285,3 +299,44 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
     # are deleted by the scheduler's forget job; PostgreSQL: see the README.)
     await uow.checkpoint()
     return telegram_user_id
+
+
+async def _after_meetings(session: AsyncSession, member_id: int) -> dict[str, Any]:
+    """The member's feedback on meetings, the follow-ups they sent and the materials they
+    added (as an organiser)."""
+    feedback = (
+        await session.scalars(
+            select(EventFeedback)
+            .where(EventFeedback.member_id == member_id)
+            .order_by(EventFeedback.id)
+        )
+    ).all()
+    followups = (
+        await session.scalars(
+            select(EventFollowUp)
+            .where(EventFollowUp.by_member_id == member_id)
+            .order_by(EventFollowUp.event_id)
+        )
+    ).all()
+    materials = (
+        await session.scalars(
+            select(EventMaterial)
+            .where(EventMaterial.by_member_id == member_id)
+            .order_by(EventMaterial.id)
+        )
+    ).all()
+    return {
+        "feedback": [
+            {
+                "event_id": f.event_id,
+                "rating": f.rating,
+                "comment": f.comment,
+                "at": _iso(f.updated_at),
+            }
+            for f in feedback
+        ],
+        "followups_sent": [{"event_id": f.event_id, "at": _iso(f.sent_at)} for f in followups],
+        "materials_added": [
+            {"event_id": m.event_id, "title": m.title, "at": _iso(m.created_at)} for m in materials
+        ],
+    }

@@ -131,6 +131,16 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
         "blocked": [
             {"member": names.get(b.blocked_member_id, ""), "at": _iso(b.created_at)} for b in blocks
         ],
+        "participant_lists": [
+            {"event_id": v.event_id, "shown": v.visible}
+            for v in (
+                await session.scalars(
+                    select(ParticipantVisibility)
+                    .where(ParticipantVisibility.member_id == member_id)
+                    .order_by(ParticipantVisibility.event_id)
+                )
+            ).all()
+        ],
     }
 
 

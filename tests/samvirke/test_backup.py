@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, select
 
+import storage
 from storage.migrate import pending, upgrade_engine
 from storage.uow import Database
 from tests.conftest import POSTGRES_URL
@@ -150,7 +151,8 @@ async def test_restore_migrates_an_older_copy(tmp_path: Path) -> None:
     target = tmp_path / "var" / "samvirke.db"
     done = await asyncio.to_thread(samvirke, tmp_path, "restore", str(old), url=sqlite_url(target))
     assert done.returncode == 0, done.stderr
-    assert "then applied 4 migration(s)" in done.stdout
+    later = len(list((Path(storage.__file__).parent / "migrations" / "versions").glob("0*.py"))) - 1
+    assert f"then applied {later} migration(s)" in done.stdout
     database = Database(sqlite_url(target))
     try:
         assert await pending(database.engine) == []

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import storage
 from samvirke import doctor
 from samvirke.settings import Settings
 from storage.migrate import upgrade_engine
@@ -226,7 +227,8 @@ async def test_pending_migration(tmp_path: Path, botapi: BotApiServer) -> None:
     checks = await doctor.run_checks(settings_for(tmp_path, url, telegram_api_url=botapi.url))
     migrations = by_name(checks)["migrations"]
     assert migrations.status == "fail"
-    assert migrations.message.startswith("4 pending")
+    later = len(list((Path(storage.__file__).parent / "migrations" / "versions").glob("0*.py"))) - 1
+    assert migrations.message.startswith(f"{later} pending")
     assert "samvirke migrate" in migrations.hint
 
 

@@ -1,7 +1,7 @@
 """hardening: code-mail throttle, growing lock-out of codes, explicit "all regions" organisers
 
 Revision ID: 0006_hardening
-Revises: 0005
+Revises: 0006_report
 Create Date: 2026-12-02
 """
 
@@ -37,14 +37,15 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_email_code_sends_member_id"), "email_code_sends", ["member_id"], unique=False
     )
-    with op.batch_alter_table("email_verifications", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "organiser_all_regions", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
+    # Plain ADD COLUMN (SQLite has it): a batch rebuild of `members` would have to drop a table
+    # that many others refer to.
+    op.add_column(
+        "email_verifications", sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column(
+        "members",
+        sa.Column("organiser_all_regions", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     # Until now an organiser without a region was an organiser for all regions: say so.
     op.execute(
         "UPDATE members SET organiser_all_regions = TRUE "
