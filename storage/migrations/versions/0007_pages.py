@@ -1,7 +1,7 @@
 """channels and groups: bot_chats, bot_chat_posts
 
-Revision ID: 0006_pages
-Revises: 0005
+Revision ID: 0007_pages
+Revises: 0006_people
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = "0006_pages"
+revision: str = "0007_pages"
 down_revision: str | None = "0006_people"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

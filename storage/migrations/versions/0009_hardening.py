@@ -1,7 +1,7 @@
 """hardening: code-mail throttle, growing lock-out of codes, explicit "all regions" organisers
 
-Revision ID: 0006_hardening
-Revises: 0006_report
+Revision ID: 0009_hardening
+Revises: 0008_report
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_hardening"
-down_revision: str | None = "0006_report"
+revision: str = "0009_hardening"
+down_revision: str | None = "0008_report"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """event follow-ups and feedback, programme items and materials
 
-Revision ID: 0006_report
-Revises: 0005
+Revision ID: 0008_report
+Revises: 0007_pages
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_report"
-down_revision: str | None = "0006_pages"
+revision: str = "0008_report"
+down_revision: str | None = "0007_pages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
