@@ -121,13 +121,15 @@ def report_text(t: Translator, report: ConnectionsReport, first: dt.date, last: 
     ]
     share = report.cross_sector_share
     if share is not None:
+        percent = format_percent(share, locale=t.language)
         lines += [
             "",
-            t(
-                "Across sectors: {n} of {total} accepted introductions ({share})",
-                n=report.cross_sector,
-                total=report.accepted_with_sectors,
-                share=format_percent(share, locale=t.language),
+            t.plural(
+                "Across sectors: {cross} of {n} accepted introduction ({share})",
+                "Across sectors: {cross} of {n} accepted introductions ({share})",
+                report.accepted_with_sectors,
+                cross=report.cross_sector,
+                share=percent,
             ),
             t("Accepted introductions by sector (asking → asked):"),
             "     " + " ".join(f"{SHORT[s]:>3}" for s in SECTORS),

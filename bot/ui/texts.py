@@ -37,31 +37,54 @@ ERROR_MESSAGES: dict[str, str | PluralText] = {
         "type the code we sent you, or send /profile to change the address."
     ),
     "directory_line_unknown": N_("Please choose one of the buttons."),
-    "directory_line_too_long": N_("That is too long: at most {max} characters, please."),
-    "too_many_topics": N_("You can choose at most {max} topics. Remove one first."),
+    "directory_line_too_long": plural(
+        "That is too long: at most {max} character, please.",
+        "That is too long: at most {max} characters, please.",
+        "max",
+    ),
+    "too_many_topics": plural(
+        "You can choose at most {max} topic. Remove one first.",
+        "You can choose at most {max} topics. Remove one first.",
+        "max",
+    ),
     "topic_not_found": N_("That topic is no longer on the list."),
     "topic_exists": N_("That topic is on the list already."),
-    "topic_names_invalid": N_(
+    "topic_names_invalid": plural(
         "Please type the topic like this: /topics add English name | Danish name | Swedish "
-        "name (each at most {max} characters)."
+        "name (each at most {max} character).",
+        "Please type the topic like this: /topics add English name | Danish name | Swedish "
+        "name (each at most {max} characters).",
+        "max",
     ),
     "person_not_listed": N_("That member is not in the directory (any more)."),
     "introduction_note_missing": N_(
         "Please write a short note: what do you hope for from the introduction?"
     ),
-    "introduction_note_too_long": N_("That note is too long: at most {max} characters, please."),
+    "introduction_note_too_long": plural(
+        "That note is too long: at most {max} character, please.",
+        "That note is too long: at most {max} characters, please.",
+        "max",
+    ),
     "introduction_self": N_("That is your own card."),
     "introduction_same_member": N_("Please choose two different members."),
-    "introduction_too_many_pending": N_(
+    "introduction_too_many_pending": plural(
+        "You have {max} request waiting for an answer already. Please wait for an answer, or "
+        "withdraw it, before you ask again.",
         "You have {max} requests waiting for an answer already. Please wait for an answer, or "
-        "withdraw one, before you ask again."
+        "withdraw one, before you ask again.",
+        "max",
     ),
-    "introduction_too_many_this_week": N_(
+    "introduction_too_many_this_week": plural(
+        "You have asked for {max} introduction in the last seven days. Please wait a few "
+        "days before you ask again.",
         "You have asked for {max} introductions in the last seven days. Please wait a few "
-        "days before you ask again."
+        "days before you ask again.",
+        "max",
     ),
-    "introduction_asked_recently": N_(
-        "You asked this member less than {days} days ago. Please give them time."
+    "introduction_asked_recently": plural(
+        "You asked this member less than {days} day ago. Please give them time.",
+        "You asked this member less than {days} days ago. Please give them time.",
+        "days",
     ),
     "introduction_not_found": N_("That request for an introduction does not exist."),
     "not_your_introduction": N_("That request for an introduction is not yours to answer."),
@@ -85,8 +108,10 @@ ERROR_MESSAGES: dict[str, str | PluralText] = {
     "invitation_revoked": N_(
         "That invitation link was withdrawn. Please ask the person who invited you for a new one."
     ),
-    "invitation_invalid": N_(
-        "An invitation is for 1 to {uses} people and valid for 1 to {days} days."
+    "invitation_invalid": plural(
+        "An invitation is for 1 to {uses} people and valid for at most {days} day.",
+        "An invitation is for 1 to {uses} people and valid for 1 to {days} days.",
+        "days",
     ),
     "not_your_invitation": N_("That invitation was made by someone else."),
     "admission_unknown": N_("I cannot find that sign-up."),
@@ -197,9 +222,12 @@ ERROR_MESSAGES: dict[str, str | PluralText] = {
     "resend_too_soon": N_(
         "We sent a code less than a minute ago. Please wait a moment and try again."
     ),
-    "code_mails_throttled": N_(
+    "code_mails_throttled": plural(
         "We have sent too many codes to you or to this address lately. Please try again in "
-        "{minutes} min."
+        "{minutes} minute.",
+        "We have sent too many codes to you or to this address lately. Please try again in "
+        "{minutes} minutes.",
+        "minutes",
     ),
     # Events
     "title_empty": N_("Please type a title."),
@@ -265,14 +293,26 @@ ERROR_MESSAGES: dict[str, str | PluralText] = {
         "Jensen, Teknologisk Institut."
     ),
     "programme_empty": N_("Please type at least one item, or - to remove the programme."),
-    "programme_too_long": N_("That is too long: at most {max} items, please."),
+    "programme_too_long": plural(
+        "That is too long: at most {max} item, please.",
+        "That is too long: at most {max} items, please.",
+        "max",
+    ),
     "material_link_missing": N_("Please send a document, or a link with a title."),
     "material_title_empty": N_("Please give the material a title."),
     "material_not_found": N_("That material is no longer available."),
     "material_kind_unknown": N_("Please send a document, or a link with a title."),
-    "materials_too_many": N_("An event can have at most {max} materials."),
+    "materials_too_many": plural(
+        "An event can have at most {max} material.",
+        "An event can have at most {max} materials.",
+        "max",
+    ),
     "materials_not_for_you": N_("The materials are for members going to the event or who came."),
-    "comment_too_long": N_("That comment is too long: at most {max} characters, please."),
+    "comment_too_long": plural(
+        "That comment is too long: at most {max} character, please.",
+        "That comment is too long: at most {max} characters, please.",
+        "max",
+    ),
     # Broadcasts
     "broadcast_empty": N_("Please write something: the message is empty."),
     "broadcast_too_long": plural(

@@ -625,14 +625,18 @@ async def expire_due(uow: UnitOfWork, *, now: dt.datetime, limit: int = 100) -> 
             if told is not None:
                 t = translator(told.language)
                 days = (intro.expires_at - intro.created_at).days
+                name = html.escape(_name(t, target))
                 await _tell(
                     session,
                     told,
                     key=f"pp:expired:{intro.id}",
-                    text=t(
+                    text=t.plural(
+                        "Your request for an introduction to {name} got no answer in {days} "
+                        "day and has expired. You can find others with /people.",
                         "Your request for an introduction to {name} got no answer in {days} "
                         "days and has expired. You can find others with /people.",
-                        name=html.escape(_name(t, target)),
+                        days,
+                        name=name,
                         days=days,
                     ),
                     now=now,

@@ -62,10 +62,11 @@ def key_figures(t: Translator, f: FunderFigures) -> list[Figure]:
         rows.append(
             Figure(
                 t("Average feedback (1–5)"),
-                t(
+                t.plural(
+                    "{average} ({n} answer)",
                     "{average} ({n} answers)",
+                    f.feedback_count,
                     average=labels.number(f.feedback_average, lang, 1),
-                    n=f.feedback_count,
                 ),
                 round(f.feedback_average, 2),
             )
