@@ -32,6 +32,10 @@ class Services:
     def uow(self) -> UnitOfWork:
         return self.db.unit_of_work()
 
+    def reader(self) -> UnitOfWork:
+        """For services that only read (storage.uow.Database.reader)."""
+        return self.db.reader()
+
 
 BotData = dict[str, Any]
 UserData = dict[str, Any]
@@ -62,6 +66,10 @@ class Context(CallbackContext[ExtBot[None], UserData, ChatData, BotData]):
 
     def uow(self) -> UnitOfWork:
         return self.services.uow()
+
+    def reader(self) -> UnitOfWork:
+        """A read-only unit of work: for pure reads such as listings (never commits)."""
+        return self.services.reader()
 
     def use_member(self, member: MemberView | None, telegram_language: str | None) -> None:
         """Remember who this is and pick their language (their choice, else Telegram's)."""
@@ -102,7 +110,8 @@ async def load_viewer(update: Update, context: Context) -> None:
     if user is None:
         return
     try:
-        member = await members.find_by_telegram(context.uow(), user.id)
+        # A pure read, on every update: it must not queue behind writers (SQLite's write lock).
+        member = await members.find_by_telegram(context.reader(), user.id)
     except Exception:
         log.exception("could not load the member behind update %s", update.update_id)
         await apologise(update, context)

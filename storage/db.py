@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Execution option of a read-only unit of work (storage.uow.Database.reader): on SQLite its
+# transaction begins deferred, so pure reads do not queue behind writers for the write lock.
+READ_ONLY = "samvirke_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -82,8 +85,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     def _on_begin(connection: Any) -> None:
         # Take the write lock at the start: two writers queue on busy_timeout instead of one of
         # them failing when it upgrades a read lock. Rules such as "at most one active code"
-        # therefore hold on SQLite as they do under row locks on PostgreSQL.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # therefore hold on SQLite as they do under row locks on PostgreSQL. A read-only unit of
+        # work (which never commits) reads a snapshot without the write lock (WAL).
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -14,14 +14,23 @@ from typing import Any, ParamSpec, Self, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.db import create_engine, create_session_factory
+from storage.db import READ_ONLY, create_engine, create_session_factory
 
 
 class UnitOfWork:
     session: AsyncSession
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, secret: bytes) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        secret: bytes,
+        read_only: bool = False,
+    ) -> None:
         self._sessions = sessions
+        # A read-only unit of work (Database.reader) never commits; on SQLite it reads without
+        # taking the write lock, so it does not wait behind writers (nor they behind it).
+        self.read_only = read_only
         # The server's secret, for keyed hashes of what must not be stored in the clear
         # (e-mail codes, addresses in the code-mail throttle).
         self.secret = secret
@@ -42,6 +51,8 @@ class UnitOfWork:
             await self.session.close()
 
     async def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         await self.session.commit()
 
     async def checkpoint(self) -> None:
@@ -71,10 +82,16 @@ class Database:
         self.url = url
         self.engine: AsyncEngine = create_engine(url)
         self._sessions = create_session_factory(self.engine)
+        self._readers = create_session_factory(self.engine.execution_options(**{READ_ONLY: True}))
         self.secret = secret if secret is not None else secrets.token_bytes(32)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self._sessions, secret=self.secret)
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work for pure reads (the member behind every update, listings): it cannot
+        commit, and on SQLite it begins deferred instead of taking the write lock."""
+        return UnitOfWork(self._readers, secret=self.secret, read_only=True)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

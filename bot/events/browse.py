@@ -360,7 +360,7 @@ async def _render_list(
     member = context.member
     assert member is not None
     page = await events.list_upcoming(
-        context.uow(),
+        context.reader(),
         region_id=member.region_id,
         all_regions=all_regions,
         now=context.now,
@@ -402,7 +402,7 @@ async def open_event(update: Update, context: Context, event_id: int) -> None:
     assert chat is not None
     member_id = context.member.id if context.member else None
     try:
-        card = await events.get_card(context.uow(), event_id, member_id=member_id)
+        card = await events.get_card(context.reader(), event_id, member_id=member_id)
     except NotFound:
         await chat.send_message(
             t("Sorry, I cannot find that event. Send /events to see the upcoming ones.")

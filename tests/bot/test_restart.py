@@ -237,12 +237,13 @@ async def test_an_error_during_sign_up_keeps_the_answers_so_far(
 
 
 def database_down(bot: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every unit of work fails to connect from now on."""
+    """Every unit of work, reading or writing, fails to connect from now on."""
 
     def unit_of_work() -> Any:
         raise OperationalError("connect", {}, ConnectionRefusedError("database is down"))
 
     monkeypatch.setattr(bot.services.db, "unit_of_work", unit_of_work)
+    monkeypatch.setattr(bot.services.db, "reader", unit_of_work)
 
 
 async def test_a_database_failure_gives_an_apology_and_nothing_else(
