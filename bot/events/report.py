@@ -21,7 +21,7 @@ from bot.ui.chat import PRIVATE, acting, answer_press, send
 from storage import regions
 from storage.errors import InvalidInput
 from storage.events import rules as event_rules
-from storage.events.dates import Rejected, parse_moment
+from storage.events.dates import FURTHEST_AHEAD, Rejected, parse_moment
 from storage.permissions import require_organiser
 from storage.reports import figures as report_figures
 from templates.report import pdf
@@ -55,7 +55,11 @@ def _typed_period(args: list[str], context: Context) -> tuple[dt.date, dt.date] 
     far_past = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     days = []
     for arg in args:
-        moment = parse_moment(arg, tz=tz, now=far_past, default_time=dt.time(12, 0))
+        # Any day since 2000 and up to the usual limit ahead of today (not of 2000).
+        moment = parse_moment(
+            arg, tz=tz, now=far_past, default_time=dt.time(12, 0),
+            latest=context.now + FURTHEST_AHEAD,
+        )  # fmt: skip
         if isinstance(moment, Rejected):
             raise InvalidInput(moment.reason)
         days.append(moment.astimezone(tz).date())
