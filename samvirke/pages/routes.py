@@ -141,6 +141,7 @@ def add_routes(
             seats=seats,
             organiser=found.organiser or NETWORK,
             description=links.linkify(view.description),
+            programme=found.programme,
             map_link=event_rules.map_link(view.location) if view.location else None,
             deep_link=event_rules.event_link(username(), view.id) if open_for_answers else None,
             ended=view.ends_at <= now,

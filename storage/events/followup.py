@@ -8,7 +8,8 @@ second press can say when). The participants are the members checked in; when no
 checked in, the members going. Members who erased their data get nothing; erasure also drops
 their queued messages.
 
-"Who was there" (the connecting issue) is to join the message when it has landed.
+A participant gets a "Who was there" button (``storage.people.participants``) when someone
+else is shown on the event's participant list, which every participant may open.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from storage.models import (
     Rsvp,
     RsvpStatus,
 )
+from storage.people import participants
 from storage.permissions import Actor
 from storage.uow import UnitOfWork
 from templates.formatting import format_short
@@ -153,7 +155,12 @@ async def _next_meetings(session: AsyncSession, event: Event, now: dt.datetime) 
 
 
 def message_text(
-    event: Event, member: Member, upcoming: list[Event], materials: list[EventMaterial]
+    event: Event,
+    member: Member,
+    upcoming: list[Event],
+    materials: list[EventMaterial],
+    *,
+    who_was_there: bool = False,
 ) -> str:
     t = translator(member.language)
     tz = ZoneInfo(event.timezone)
@@ -163,6 +170,14 @@ def message_text(
         lines += [f"• {m.title}" + (f": {m.url}" if m.url else "") for m in materials]
         if any(m.file_id for m in materials):
             lines.append(t("The documents are under Materials below."))
+    if who_was_there:
+        lines += [
+            "",
+            t(
+                "Who was there: see the participants who chose to be shown, and ask them for "
+                "an introduction."
+            ),
+        ]
     if upcoming:
         lines += ["", t("Next meetings:")]
         lines += [
@@ -174,12 +189,17 @@ def message_text(
     return "\n".join(lines)
 
 
-def buttons(event_id: int, language: str, *, materials: bool) -> list[list[dict[str, str]]]:
-    """The 1–5 rating, and the event's materials when it has documents."""
+def buttons(
+    event_id: int, language: str, *, materials: bool, who_was_there: bool = False
+) -> list[list[dict[str, str]]]:
+    """The 1–5 rating, the event's materials when it has documents, and "Who was there" (the
+    participant list of ``bot.people.participants``) when someone is shown on it."""
+    t = translator(language)
     rows = [[{"text": str(r), "callback_data": f"fb:{event_id}:{r}"} for r in RATINGS]]
     if materials:
-        label = translator(language)("Materials")
-        rows.append([{"text": label, "callback_data": f"mt:show:{event_id}"}])
+        rows.append([{"text": t("Materials"), "callback_data": f"mt:show:{event_id}"}])
+    if who_was_there:
+        rows.append([{"text": t("Who was there"), "callback_data": f"pp:ww:{event_id}"}])
     return rows
 
 
@@ -195,16 +215,20 @@ async def _queue(session: AsyncSession, event: Event, now: dt.datetime) -> int:
         ).all()
     )
     documents = any(m.file_id for m in materials)
+    shown = await participants.shown_ids(session, event.id)
     queued = 0
     for member in await _recipients(session, event.id):
         assert member.telegram_user_id is not None
+        # Every recipient is a participant, so may open the list; worth a button when it
+        # shows someone else.
+        others = bool(shown - {member.id})
         if await outbox.enqueue_telegram(
             session,
             key=key(event.id, member.id),
             chat_id=member.telegram_user_id,
             member_id=member.id,
-            text=message_text(event, member, upcoming, materials),
-            buttons=buttons(event.id, member.language, materials=documents),
+            text=message_text(event, member, upcoming, materials, who_was_there=others),
+            buttons=buttons(event.id, member.language, materials=documents, who_was_there=others),
             now=now,
         ):
             queued += 1

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import and_, or_, select
 
+from storage.events import programme
 from storage.events.views import EventView, counts, view_of, with_region
 from storage.models import Event, EventStatus, Member, Region, RsvpStatus
 from storage.uow import UnitOfWork
@@ -24,6 +25,7 @@ class PublicEvent:
     # the organiser's account is gone (the page then names the network).
     organiser: str | None
     updated_at: dt.datetime
+    programme: list[programme.Item] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ async def event(uow: UnitOfWork, event_id: int) -> PublicEvent | None:
             view_of(found, region_name, counted[found.id]),
             _organiser(organiser),
             found.updated_at,
+            await programme.items_of(uow.session, found.id),
         )
 
 

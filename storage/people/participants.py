@@ -109,6 +109,19 @@ async def who_was_there(
         return sorted(cards, key=lambda c: (c.name.casefold(), c.member_id))
 
 
+async def shown_ids(session: AsyncSession, event_id: int) -> set[int]:
+    """The participants of an event who are shown on its "Who was there" list (not erased)."""
+    participants = await _participant_ids(session, event_id)
+    if not participants:
+        return set()
+    kept = (
+        await session.scalars(
+            select(Member.id).where(Member.id.in_(participants), Member.deleted_at.is_(None))
+        )
+    ).all()
+    return {m for m in kept if await _visible(session, event_id, m)}
+
+
 async def shown_together(session: AsyncSession, asker_id: int, target_id: int) -> bool:
     """Whether the target is on the "Who was there" list of an event both took part in."""
     events_of_asker = select(Rsvp.event_id).where(

@@ -3,7 +3,9 @@
 The participation figures are those of /stats (``storage.events.stats``), taken from it, so that
 the report and /stats always agree; this module adds what a funder asks for beside them: new
 members, participations by the participants' home region and per month, the cross-sector share,
-timebank hours given, and the table of meetings with their places.
+timebank hours given, and the table of meetings with their places. The connection figures
+(accepted introductions, the sector matrix, their cross-sector share) are those of /stats →
+Connections (``storage.people.stats``), taken from it likewise.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from storage.errors import InvalidInput
 from storage.events import stats as event_stats
 from storage.events.stats import StatsReport
 from storage.models import CheckIn, EntryKind, Event, Member, Region, TimebankAccount, TimebankEntry
+from storage.people import stats as people_stats
+from storage.people.stats import ConnectionsReport
 from storage.permissions import Actor, visible_region_ids
 from storage.uow import UnitOfWork
 
@@ -62,10 +66,16 @@ class FunderFigures:
     by_month: list[tuple[str, int]]  # "2026-03", participations, every month of the period
     meetings: list[Meeting]
     stats: StatsReport  # what /stats shows for the same period and region
+    connections: ConnectionsReport  # what /stats → Connections shows for them
 
     @property
     def empty(self) -> bool:
-        return self.meetings_held == 0 and self.new_members == 0 and self.timebank_minutes == 0
+        return (
+            self.meetings_held == 0
+            and self.new_members == 0
+            and self.timebank_minutes == 0
+            and self.connections.asked == 0
+        )
 
 
 def months_between(start: dt.date, end_exclusive: dt.date) -> list[str]:
@@ -100,6 +110,9 @@ async def funder_figures(
     limit = visible_region_ids(actor)
     if limit is not None:
         region_id = limit  # stats() refused any other region already
+    connections = await people_stats.connections(
+        uow, actor, start=start, end=end, region_id=region_id
+    )
     tz = ZoneInfo(timezone)
     ids = [e.id for e in report.events]
     async with uow:
@@ -174,6 +187,7 @@ async def funder_figures(
         by_month=[(m, per_month.get(m, 0)) for m in months],
         meetings=meetings,
         stats=report,
+        connections=connections,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -88,5 +89,37 @@ def line(items: list[tuple[str, int]], *, series: str, name: str) -> str:
         axes.tick_params(axis="x", labelrotation=35)
         for tick in axes.get_xticklabels():
             tick.set_horizontalalignment("right")
+    figure.tight_layout(pad=0.3)
+    return _svg(figure, name)
+
+
+def heat_map(
+    rows: list[str], columns: list[str], values: list[list[int]], *, x_title: str, y_title: str,
+    name: str,
+) -> str:  # fmt: skip
+    """A matrix of counts as shaded cells, each with its count; the darker, the more."""
+    figure = Figure(figsize=(WIDTH_INCHES, 3.9))
+    axes = figure.add_subplot()
+    highest = max([max(row, default=0) for row in values] + [1])
+    axes.imshow(values, cmap="Blues", vmin=0, vmax=highest, aspect="auto")
+    for y, row in enumerate(values):
+        for x, value in enumerate(row):
+            axes.text(
+                x, y, str(value), ha="center", va="center",
+                color="white" if value > highest * 0.55 else INK,
+            )  # fmt: skip
+    axes.set_xticks(range(len(columns)), [_plain(textwrap.fill(c, 16)) for c in columns])
+    axes.set_yticks(range(len(rows)), [_plain(textwrap.fill(r, 22)) for r in rows])
+    axes.xaxis.tick_top()
+    axes.xaxis.set_label_position("top")
+    axes.set_xlabel(_plain(x_title), color=INK, labelpad=6)
+    axes.set_ylabel(_plain(y_title), color=INK)
+    axes.tick_params(length=0)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    axes.set_xticks([i - 0.5 for i in range(1, len(columns))], minor=True)
+    axes.set_yticks([i - 0.5 for i in range(1, len(rows))], minor=True)
+    axes.grid(which="minor", color="white", linewidth=2)
+    axes.tick_params(which="minor", length=0)
     figure.tight_layout(pad=0.3)
     return _svg(figure, name)

@@ -43,6 +43,21 @@ def html(figures: FunderFigures, *, language: str, network: str, made_at: dt.dat
     by_sector = [(labels.sector(t, s), shown(n), n) for s, n in figures.by_sector.items()]
     by_region = [(labels.region(t, r), shown(n), n) for r, n in figures.by_region.items()]
     by_month = [(labels.month(m, language), n) for m, n in figures.by_month]
+    matrix = sections.connection_matrix(t, figures)
+    connection_chart = (
+        _svg(
+            charts.heat_map(
+                [str(row[0]) for row in matrix.rows],
+                matrix.header[1:],
+                [[int(n or 0) for n in row[1:]] for row in matrix.rows],
+                x_title=t("Sector of the member asked"),
+                y_title=t("Sector of the member who asked"),
+                name="connections",
+            )
+        )
+        if figures.connections.accepted_with_sectors
+        else None
+    )
     return (
         _environment()
         .get_template("report.html")
@@ -66,6 +81,7 @@ def html(figures: FunderFigures, *, language: str, network: str, made_at: dt.dat
             month_chart=_svg(charts.line(by_month, series=series, name="month"))
             if by_month
             else None,
+            connection_chart=connection_chart,
             number=lambda value: labels.number(value, language),
             decimal=lambda value: labels.number(value, language, 1),
             css_string=css_string,

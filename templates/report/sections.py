@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from storage.models import IntroductionStatus
+from storage.people.stats import SECTORS
 from storage.reports.figures import CROSS_SECTOR_MIN_SECTORS, FunderFigures
 from templates.i18n import Translator
 from templates.report import labels
@@ -56,6 +58,18 @@ def key_figures(t: Translator, f: FunderFigures) -> list[Figure]:
             labels.hours(f.timebank_minutes, lang),
             round(f.timebank_minutes / 60, 2),
         ),
+        Figure(
+            t("Connections made (accepted introductions)"),
+            labels.number(connections_made(f), lang),
+            connections_made(f),
+        ),
+        Figure(
+            t("Cross-sector share of connections"),
+            labels.percent(f.connections.cross_sector_share, lang),
+            None
+            if f.connections.cross_sector_share is None
+            else round(f.connections.cross_sector_share, 4),
+        ),
     ]
     if f.feedback_count:
         assert f.feedback_average is not None
@@ -72,6 +86,21 @@ def key_figures(t: Translator, f: FunderFigures) -> list[Figure]:
             )
         )
     return rows
+
+
+def connections_made(f: FunderFigures) -> int:
+    return f.connections.by_status.get(IntroductionStatus.ACCEPTED, 0)
+
+
+def connection_matrix(t: Translator, f: FunderFigures) -> Table:
+    """Accepted introductions by the sector of the member who asked (rows) and of the member
+    asked (columns), as in /stats → Connections."""
+    matrix = f.connections.matrix
+    return Table(
+        t("Connections by sector"),
+        [t("Sector of the member who asked"), *(labels.sector(t, s) for s in SECTORS)],
+        [[labels.sector(t, a), *(matrix.get((a, b), 0) for b in SECTORS)] for a in SECTORS],
+    )
 
 
 def tables(t: Translator, f: FunderFigures) -> list[Table]:
@@ -94,6 +123,7 @@ def tables(t: Translator, f: FunderFigures) -> list[Table]:
             [t("Month"), participations],
             [[m, n] for m, n in f.by_month],
         ),
+        connection_matrix(t, f),
         Table(
             t("Meetings"),
             [t("Date"), t("Meeting"), t("Place"), t("Registered"), t("Attended"), t("Feedback")],
@@ -138,6 +168,12 @@ def method_note(t: Translator) -> list[str]:
             "cross-sector when its participants came from at least {n} of the five sectors; "
             "the cross-sector share is the share of participations at such meetings.",
             n=CROSS_SECTOR_MIN_SECTORS,
+        ),
+        t(
+            "A connection is an introduction between two members that was accepted; it counts "
+            "in the period in which it was asked for and in the region of the member who asked. "
+            "The cross-sector share of connections is the share of those whose two members are "
+            "in different sectors (the sectors they had when the introduction was made)."
         ),
         t(
             "New members are members who signed up in the period (in the region, when a region "

@@ -31,7 +31,7 @@ def _sections(
     ]
     key: list[list[Cell]] = [[t("Figure"), t("Value")]]
     key += [[f.label, f.raw] for f in sections.key_figures(t, figures)]
-    result = [(t("Report"), about), (t("Key figures"), key)]
+    result = [(t("About the report"), about), (t("Key figures"), key)]
     for table in sections.tables(t, figures):
         result.append((table.title, [list(table.header), *table.rows]))
     result.append((t("Method"), [[paragraph] for paragraph in sections.method_note(t)]))

@@ -41,7 +41,7 @@ async def test_report_of_a_region_as_xlsx_and_pdf(
                  tmp_path, **env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     book = load_workbook(io.BytesIO(out.read_bytes()))
-    about = dict(book["Report"].iter_rows(values_only=True))
+    about = dict(book["About the report"].iter_rows(values_only=True))
     assert about["Network"] == "Samvirke Midt"
     assert about["Region"] == "Region Midtjylland"
     assert about["Period"] == "1 January 2026 – 31 March 2026"

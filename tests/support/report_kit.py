@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from storage.events.stats import StatsReport
-from storage.models import CheckIn, Member, Region, Rsvp, RsvpStatus
+from storage.models import (
+    CheckIn,
+    Introduction,
+    IntroductionStatus,
+    Member,
+    Region,
+    Rsvp,
+    RsvpStatus,
+)
+from storage.people.stats import ConnectionsReport
 from storage.uow import Database
 from tests.support import events_kit, timebank_kit
 from tests.support.events_kit import CPH
@@ -50,9 +59,12 @@ class Network:
     end: dt.datetime  # the day after NOW, in Copenhagen
 
 
-async def seed(db: Database, *, members: int = 150, meetings: int = 12) -> Network:
+async def seed(
+    db: Database, *, members: int = 150, meetings: int = 12, introductions: int = 60
+) -> Network:
     """``members`` members (one in nine an organiser's colleague from Skåne), ``meetings``
-    meetings from January to November 2026 with registrations and check-ins."""
+    meetings from January to November 2026 with registrations and check-ins, and
+    ``introductions`` introductions between them (most accepted)."""
     rng = random.Random(14)
     async with db.unit_of_work() as uow:
         regions = dict((await uow.session.execute(select(Region.code, Region.id))).all())
@@ -79,6 +91,23 @@ async def seed(db: Database, *, members: int = 150, meetings: int = 12) -> Netwo
         uow.session.add_all(rows)
         await uow.session.flush()
         member_ids = [m.id for m in rows]
+        # Introductions through the year, most accepted: the connection figures (their own
+        # random numbers, so that the rest of the network stays as it was).
+        pairs = random.Random(1412)
+        statuses = [IntroductionStatus.ACCEPTED] * 5 + [
+            IntroductionStatus.DECLINED, IntroductionStatus.EXPIRED, IntroductionStatus.PENDING,
+        ]  # fmt: skip
+        for _ in range(introductions):
+            asker, asked = pairs.sample(rows, 2)
+            made = dt.datetime(2026, 1, 5, tzinfo=dt.UTC) + dt.timedelta(days=pairs.randrange(320))
+            uow.session.add(
+                Introduction(
+                    from_member_id=asker.id, to_member_id=asked.id,
+                    status=pairs.choice(statuses), from_sector=asker.sector,
+                    to_sector=asked.sector, region_id=asker.region_id, created_at=made,
+                    expires_at=made + dt.timedelta(days=14),
+                )
+            )  # fmt: skip
         await uow.commit()
     event_ids = []
     for n in range(meetings):
@@ -124,4 +153,11 @@ def empty_stats(start: dt.datetime, end: dt.datetime) -> StatsReport:
     return StatsReport(
         start=start, end=end, region_name=None, events=[], registered=0, attended=0,
         unique_attendees=0, registered_by_sector={}, attended_by_sector={},
+    )  # fmt: skip
+
+
+def empty_connections(start: dt.datetime, end: dt.datetime) -> ConnectionsReport:
+    return ConnectionsReport(
+        start=start, end=end, region_name=None, by_status={}, by_region={}, matrix={},
+        invitations_made=0, invitations_used=0,
     )  # fmt: skip

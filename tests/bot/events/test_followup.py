@@ -16,6 +16,7 @@ from storage.events import attendance as event_attendance
 from storage.events import followup, materials
 from storage.members import privacy
 from storage.models import EventFeedback, OutboxMessage
+from storage.people import participants
 from storage.permissions import Actor
 from storage.uow import Database
 from tests.support.botkit import BotHarness, Clock, SentMessage, start_bot, stop_bot
@@ -135,6 +136,35 @@ async def test_send_now_once_then_rating_and_comment(bot: BotHarness, db: Databa
     [stats, _] = await bot.chat.press(ORGANISER, regions, "All regions")
     assert "Feedback: 4.5 of 5 (2 answers)" in stats.text
     assert "(4.5★)" in stats.text
+
+
+async def test_who_was_there_when_someone_else_is_shown(bot: BotHarness, db: Database) -> None:
+    event_id, members = await _meeting(db)
+    # Karen is shown on the participant list; Sven and Jens are not.
+    await participants.set_choice(
+        db.unit_of_work(), members[KAREN], event_id, visible=True, now=STARTED
+    )
+    report = await _attendees(bot, event_id)
+    await bot.chat.press(ORGANISER, report, "Send follow-up now")
+    danish, swedish = (_delivered(r) for r in await outbox(db, "followup:"))
+    # Sven may see the list and it shows someone else: the button, and a line saying so.
+    assert swedish.button_texts == ["1", "2", "3", "4", "5", "Vilka var där"]
+    assert "Vilka var där: se de deltagare som har valt att visas" in swedish.text
+    # Karen would find only herself on it: no button.
+    assert danish.button_texts == ["1", "2", "3", "4", "5"]
+    assert "Hvem var der" not in danish.text
+
+    [shown] = await bot.chat.press(SVEN, swedish, "Vilka var där")
+    assert shown.text.startswith("Vilka var där")
+    assert "Karen Jensen" in shown.text
+    assert shown.button_texts == ["Be att bli presenterad för Karen Jensen"]
+    # The same button pressed by someone who was not there (a forged copy) shows nobody.
+    [refused] = await bot.chat.press(ORGANISER, swedish, "Vilka var där")
+    assert "Karen Jensen" not in refused.text
+    # Karen erases her data: the button Sven has stays harmless and shows nobody.
+    await privacy.erase(db.unit_of_work(), members[KAREN], now=STARTED)
+    [after] = await bot.chat.press(SVEN, swedish, "Vilka var där")
+    assert after.text == "Ingen annan har valt att visas på den här listan."
 
 
 async def test_forged_and_foreign_rating_presses_change_nothing(

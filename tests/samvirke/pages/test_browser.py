@@ -28,8 +28,9 @@ from aiohttp.test_utils import TestServer
 
 from samvirke import pages
 from samvirke.settings import Settings
+from storage.events import programme
 from storage.uow import Database
-from tests.support.events_kit import NOW, add_member, going, publish
+from tests.support.events_kit import ADMIN, NOW, add_member, going, publish
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((found for name in BROWSERS if (found := shutil.which(name))), None)
@@ -166,6 +167,12 @@ async def test_the_event_page_fits_a_phone_and_a_laptop(db: Database, tmp_path: 
         capacity=36,
     )
     await going(db, await add_member(db, 100), event.id)
+    items = programme.parse(
+        "13:00 Velkomst – Karen Jensen, Sociale Entreprenører i Danmark\n"
+        f"13:20 {LONG_WORD} – Søren Ærø, Teknologisk Institut\n"
+        "15:00 Workshop\n"
+    )
+    await programme.replace(db.unit_of_work(), ADMIN, event.id, items, now=NOW)
     app = web.Application()
     settings = Settings(_env_file=None, secret_key="browser-test-key-0123456789")
     pages.add_routes(

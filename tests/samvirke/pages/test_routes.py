@@ -20,6 +20,7 @@ from samvirke import pages
 from samvirke.http import build_http_app
 from samvirke.pages.preview import PreviewCache
 from samvirke.settings import Settings
+from storage.events import programme
 from storage.events import publishing as event_publishing
 from storage.uow import Database
 from tests.support.events_kit import (
@@ -159,6 +160,37 @@ async def test_the_event_page_shows_the_meeting_in_the_visitors_language(
     assert "Anmäl dig i Telegram" in parse(await swedish.text()).visible
     default = await client.get(f"/events/{event.id}", headers={"Accept-Language": "fr,de"})
     assert parse(await default.text()).visible == danish  # SAMVIRKE_DEFAULT_LANGUAGE
+
+
+async def test_the_programme_shows_when_there_is_one(
+    db: Database, client: TestClient[web.Request, web.Application]
+) -> None:
+    event = await publish(db)
+    before = parse(await (await client.get(f"/events/{event.id}?lang=en")).text())
+    assert "Programme" not in before.visible
+    items = programme.parse(
+        "13:00 Velkomst – Karen Jensen, Sociale Entreprenører i Danmark\n"
+        "13.15 Socialøkonomi i Region Midt – Søren Ærø\n"
+        '14:30 <script>alert("x")</script> & workshop\n'
+    )
+    await programme.replace(db.unit_of_work(), ADMIN, event.id, items, now=NOW)
+
+    response = await client.get(f"/events/{event.id}?lang=en")
+    body = await response.text()
+    text = parse(body).visible
+    assert "Programme" in text
+    assert (
+        "13:00 Velkomst Karen Jensen, Sociale Entreprenører i Danmark "
+        "13:15 Socialøkonomi i Region Midt Søren Ærø "
+        '14:30 <script>alert("x")</script> & workshop'
+    ) in text
+    assert parse(body).scripts == 1  # the title stayed text: only the JSON-LD is a script
+    assert "&lt;script&gt;" in body
+    assert (
+        "Program" in parse(await (await client.get(f"/events/{event.id}?lang=da")).text()).visible
+    )
+    swedish = parse(await (await client.get(f"/events/{event.id}?lang=sv")).text()).visible
+    assert "Program 13:00 Velkomst" in swedish
 
 
 async def test_link_previews_have_opengraph_tags_and_json_ld(

@@ -10,10 +10,13 @@ from sqlalchemy import func, select
 
 from storage.errors import InvalidInput, NotAllowed
 from storage.events import stats as event_stats
-from storage.models import CheckIn, Member
+from storage.models import CheckIn, Introduction, IntroductionStatus, Member
+from storage.people import stats as people_stats
 from storage.reports import figures as report_figures
 from storage.reports.figures import CROSS_SECTOR_MIN_SECTORS, months_between
 from storage.uow import Database
+from templates.i18n import translator
+from templates.report import sections
 from tests.support import events_kit, report_kit
 from tests.support.events_kit import ADMIN, CPH
 
@@ -118,3 +121,38 @@ async def test_an_empty_period_is_empty(db: Database) -> None:
     assert f.attendance_rate is None
     assert f.cross_sector_share is None
     assert f.by_month == [("2020-01", 0)]
+
+
+async def test_connection_figures_equal_stats_connections(db: Database) -> None:
+    network = await report_kit.seed(db)
+    midt = await events_kit.region_id(db)
+    organiser = await events_kit.add_organiser(db, 74, organiser_region="midtjylland")
+    for actor, region_id in [(ADMIN, None), (ADMIN, midt), (organiser, None)]:
+        f = await report_figures.funder_figures(
+            db.unit_of_work(), actor, start=network.start, end=network.end,
+            region_id=region_id, now=report_kit.NOW, timezone=TZ,
+        )  # fmt: skip
+        shown = await people_stats.connections(
+            db.unit_of_work(), actor, start=network.start, end=network.end, region_id=region_id
+        )
+        assert f.connections == shown
+        async with db.unit_of_work() as uow:
+            query = select(Introduction.from_sector, Introduction.to_sector).where(
+                Introduction.status == IntroductionStatus.ACCEPTED
+            )
+            if actor is organiser or region_id is not None:
+                query = query.where(Introduction.region_id == midt)
+            accepted = (await uow.session.execute(query)).all()
+        crossing = [pair for pair in accepted if pair[0] != pair[1]]
+        assert 0 < len(crossing) < len(accepted)
+        assert f.connections.cross_sector_share == pytest.approx(len(crossing) / len(accepted))
+
+        t = translator("en")
+        key = {figure.label: figure.raw for figure in sections.key_figures(t, f)}
+        assert key["Connections made (accepted introductions)"] == len(accepted)
+        assert key["Cross-sector share of connections"] == round(shown.cross_sector_share or 0, 4)
+        matrix = sections.connection_matrix(t, f)
+        assert sum(int(n or 0) for row in matrix.rows for n in row[1:]) == len(accepted)
+        assert sum(int(row[1 + i] or 0) for i, row in enumerate(matrix.rows)) == len(
+            accepted
+        ) - len(crossing)

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from storage.reports import figures as report_figures
 from storage.reports.figures import FunderFigures, Meeting
 from storage.uow import Database
-from templates.report import render
+from templates.report import labels, render
 from tests.support import report_kit
 from tests.support.events_kit import ADMIN
 from tests.support.pdf import figure, page_images, text_of
@@ -60,6 +60,12 @@ async def test_the_pdf_of_a_seeded_network(seeded: FunderFigures, tmp_path: Path
     assert "Region Skåne" in text  # a bar label
     assert "Årsmøde og opsamling" in text  # a meeting in the table
     assert "Metode" in text
+    assert "Kontakter mellem sektorer" in text  # the heat map's heading
+    connections = seeded.connections
+    assert figure(pages, "Andel kontakter på tværs af sektorer") == labels.percent(
+        connections.cross_sector_share, "da"
+    )
+    assert figure(pages, "Skabte kontakter") == str(connections.by_status["accepted"])
     for number, page in enumerate(pages[1:], start=2):
         assert f"Side {number} / {len(pages)}" in page
     images = page_images(document, tmp_path)
@@ -73,21 +79,46 @@ async def test_csv_and_xlsx_carry_the_same_figures(seeded: FunderFigures) -> Non
     titles = [rows[i + 1][0] for i, row in enumerate(rows[:-1]) if not row] + [rows[0][0]]
     assert sorted(titles) == sorted(
         [
-            "Report", "Key figures", "Participations by sector", "Participations by region",
-            "Participations per month", "Meetings", "Method",
+            "About the report", "Key figures", "Participations by sector",
+            "Participations by region", "Participations per month", "Connections by sector",
+            "Meetings", "Method",
         ]
     )  # fmt: skip
     key = {row[0]: row[1] for row in rows if len(row) == 2}
+    connections = seeded.connections
+    assert connections.cross_sector_share is not None
+    assert key["Cross-sector share of connections"] == str(round(connections.cross_sector_share, 4))
+    assert key["Connections made (accepted introductions)"] == str(
+        connections.by_status["accepted"]
+    )
+    at = rows.index(["Connections by sector"])
+    header, *matrix = rows[at + 1 : at + 7]
+    assert header[0] == "Sector of the member who asked"
+    assert header[1:] == [
+        "Civil society", "Public sector (municipality or region)", "Business", "Foundation",
+        "University or research",
+    ]  # fmt: skip
+    codes = ["civil_society", "public", "business", "foundation", "academia"]
+    assert [[int(n) for n in row[1:]] for row in matrix] == [
+        [connections.matrix.get((a, b), 0) for b in codes] for a in codes
+    ]
     assert key["Meetings held"] == str(seeded.meetings_held)
     assert key["Participations (checked in)"] == str(seeded.participations)
     assert key["Unique participants"] == str(seeded.unique_participants)
     assert key["Timebank hours given"] == "3.5"
 
     book = load_workbook(io.BytesIO(_render(seeded, "xlsx", "sv")))
-    assert book.sheetnames[:3] == ["Rapport", "Nyckeltal", "Deltaganden per sektor"]
+    assert book.sheetnames[:3] == ["Om rapporten", "Nyckeltal", "Deltaganden per sektor"]
     figures = {row[0]: row[1] for row in book["Nyckeltal"].iter_rows(values_only=True)}
     assert figures["Hållna möten"] == seeded.meetings_held
     assert figures["Deltaganden (incheckade)"] == seeded.participations
+    assert figures["Andel kontakter över sektorsgränser"] == round(
+        seeded.connections.cross_sector_share or 0, 4
+    )
+    matrix = list(book["Kontakter per sektor"].iter_rows(values_only=True))
+    counts = [n for row in matrix[1:] for n in row[1:]]
+    assert all(isinstance(n, int) for n in counts)
+    assert sum(int(str(n)) for n in counts) == seeded.connections.accepted_with_sectors
     meetings = list(book["Möten"].iter_rows(values_only=True))
     assert len(meetings) == 1 + seeded.meetings_held
     assert [row[3] for row in meetings[1:]] == [m.registered for m in seeded.meetings]
@@ -103,6 +134,7 @@ def _nothing(title: str = "") -> FunderFigures:
         unique_participants=0, participations=0, attendance_rate=None, new_members=0,
         cross_sector_share=None, timebank_minutes=0, feedback_average=None, feedback_count=0,
         by_sector={}, by_region={}, by_month=[("2020-01", 0)], meetings=meetings, stats=stats,
+        connections=report_kit.empty_connections(start, start + dt.timedelta(days=31)),
     )  # fmt: skip
 
 
