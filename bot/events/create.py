@@ -188,13 +188,13 @@ async def preview(update: Update, context: Context) -> str:
         )
     items = programme.parse(str(draft["programme"])) if draft.get("programme") else []
     if items:
-        lines += ["", t("Programme:"), *(item.compact() for item in items)]
+        after = "\n".join(["", "", t("Programme:"), *(item.compact() for item in items)])
     else:
-        lines += ["", t("A programme is optional: add it with Change something.")]
-    text = "\n".join(lines)
+        after = "\n\n" + t("A programme is optional: add it with Change something.")
+    text = "\n".join(lines) + after
     if draft.get("description"):
         # Members see the whole description on the event page or with "Show all".
-        text, _ = limits.fit(text + "\n\n", str(draft["description"]), "")
+        text, _ = limits.fit("\n".join(lines) + "\n\n", str(draft["description"]), after)
     markup = keyboards.column(
         [
             keyboards.button(t("Publish"), "ne:publish"),

@@ -56,6 +56,8 @@ async def add_members(
             "consent_version": "2026-11",
             "created_at": now,
             "updated_at": now,
+            # An organiser without a region organises everywhere (the explicit flag).
+            "organiser_all_regions": role == "organiser" and organiser_region is None,
             **columns,
         }
         for i in range(count)

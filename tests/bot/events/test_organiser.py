@@ -487,7 +487,7 @@ async def test_a_danish_organiser_gets_a_deltagerliste(bot: BotHarness, db: Data
     assert text.splitlines()[0] == "Navn;Organisation;Sektor;Region;Svar;Tjekket ind"
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert rows[1] == ["Karen Jensen", "Aarhus Kommune", "Offentlig sektor (kommune eller region)",
-                       "Region Midtjylland", "Deltager", "Nej"]  # fmt: skip
+                       "Region Midtjylland", "Kommer", "Nej"]  # fmt: skip
 
 
 async def test_organisers_check_people_in_by_hand_and_show_the_qr_code(
