@@ -137,6 +137,46 @@ def _change_lines(t: Translator, event: Event, changed: str, language: str) -> l
     return [t("The description has been updated.")]
 
 
+async def _announce_change(
+    session: AsyncSession,
+    event: Event,
+    what: str,
+    *,
+    now: dt.datetime,
+    bot_username: str | None,
+) -> int:
+    """Tell members going, maybe or waiting what changed, and send those going who hold an
+    invite an updated one; how many were told in Telegram."""
+    notified = 0
+    for rsvp, member in await events.rsvps_with_members(session, event.id):
+        if rsvp.status not in rules.INTERESTED:
+            continue
+        t = translator(member.language)
+        lines = [t("“{title}” has changed:", title=event.title)]
+        lines += _change_lines(t, event, what, member.language)
+        if await notices.tell(
+            session,
+            member,
+            event,
+            key=f"event-changed:{event.id}:{member.id}:{event.sequence}",
+            text="\n".join(lines),
+            now=now,
+        ):
+            notified += 1
+        if rsvp.status == RsvpStatus.GOING and rsvp.invite_active:
+            await notices.mail_invite(
+                session,
+                event,
+                member,
+                rsvp,
+                kind="updated",
+                now=now,
+                bot_username=bot_username,
+                changes=[CHANGE_LABELS[what]],
+            )
+    return notified
+
+
 async def update(
     uow: UnitOfWork,
     actor: Actor,
@@ -178,32 +218,9 @@ async def update(
             event.sequence += 1
             if what == "when":
                 await notices.withdraw_reminders(session, event.id)
-            for rsvp, member in await events.rsvps_with_members(session, event.id):
-                if rsvp.status not in rules.INTERESTED:
-                    continue
-                t = translator(member.language)
-                lines = [t("“{title}” has changed:", title=event.title)]
-                lines += _change_lines(t, event, what, member.language)
-                if await notices.tell(
-                    session,
-                    member,
-                    event,
-                    key=f"event-changed:{event.id}:{member.id}:{event.sequence}",
-                    text="\n".join(lines),
-                    now=now,
-                ):
-                    notified += 1
-                if rsvp.status == RsvpStatus.GOING and rsvp.invite_active:
-                    await notices.mail_invite(
-                        session,
-                        event,
-                        member,
-                        rsvp,
-                        kind="updated",
-                        now=now,
-                        bot_username=bot_username,
-                        changes=[CHANGE_LABELS[what]],
-                    )
+            notified = await _announce_change(
+                session, event, what, now=now, bot_username=bot_username
+            )
         if what == "capacity":
             promoted = await fill_free_seats(
                 session, event, counts, now=now, bot_username=bot_username
@@ -258,6 +275,50 @@ def _apply(event: Event, what: str, value: Any, *, now: dt.datetime, going: int)
 # --- cancelling ----------------------------------------------------------------------------------
 
 
+async def _announce_cancellation(
+    session: AsyncSession,
+    event: Event,
+    message: str | None,
+    *,
+    now: dt.datetime,
+    bot_username: str | None,
+) -> int:
+    """Send everyone holding an invite a CANCEL and tell members going, maybe or waiting (with
+    the organisers' message); how many were told in Telegram."""
+    notified = 0
+    for rsvp, member in await events.rsvps_with_members(session, event.id):
+        if rsvp.invite_active:
+            await notices.mail_invite(
+                session,
+                event,
+                member,
+                rsvp,
+                kind="cancelled",
+                now=now,
+                bot_username=bot_username,
+            )
+        if rsvp.status not in rules.INTERESTED:
+            continue
+        t = translator(member.language)
+        text = t(
+            "“{title}” ({when}) has been cancelled.",
+            title=event.title,
+            when=notices.when_text(event, member.language),
+        )
+        if message:
+            text += "\n\n" + t("Message from the organisers: {message}", message=message)
+        if await notices.tell(
+            session,
+            member,
+            event,
+            key=f"event-cancelled:{event.id}:{member.id}",
+            text=text,
+            now=now,
+        ):
+            notified += 1
+    return notified
+
+
 async def cancel(
     uow: UnitOfWork,
     actor: Actor,
@@ -286,37 +347,9 @@ async def cancel(
         event.cancel_message = message
         event.sequence += 1
         await notices.withdraw_reminders(session, event.id)
-        notified = 0
-        for rsvp, member in await events.rsvps_with_members(session, event.id):
-            if rsvp.invite_active:
-                await notices.mail_invite(
-                    session,
-                    event,
-                    member,
-                    rsvp,
-                    kind="cancelled",
-                    now=now,
-                    bot_username=bot_username,
-                )
-            if rsvp.status not in rules.INTERESTED:
-                continue
-            t = translator(member.language)
-            text = t(
-                "“{title}” ({when}) has been cancelled.",
-                title=event.title,
-                when=notices.when_text(event, member.language),
-            )
-            if message:
-                text += "\n\n" + t("Message from the organisers: {message}", message=message)
-            if await notices.tell(
-                session,
-                member,
-                event,
-                key=f"event-cancelled:{event.id}:{member.id}",
-                text=text,
-                now=now,
-            ):
-                notified += 1
+        notified = await _announce_cancellation(
+            session, event, message, now=now, bot_username=bot_username
+        )
         audit.record(
             session, "event.cancelled", now=now, actor_member_id=actor.member_id, event_id=event.id
         )

@@ -69,6 +69,67 @@ async def _events_held(
     return result.all()
 
 
+@dataclass(frozen=True)
+class _Figures:
+    """The raw rows behind the figures for a set of events."""
+
+    registered: Sequence[Row[int, str | None]]  # (event id, sector) per member going
+    attended: Sequence[Row[int, int | None, str | None]]  # (event id, member id, sector)
+    feedback: Sequence[Row[int, int, str | None]]  # (event id, rating, comment)
+
+
+async def _figures(session: AsyncSession, ids: list[int]) -> _Figures:
+    """Who registered (going), who attended (checked in) and the feedback, for the events."""
+    registered = (
+        await session.execute(
+            select(Rsvp.event_id, Member.sector)
+            .join(Member, Rsvp.member_id == Member.id, isouter=True)
+            .where(Rsvp.event_id.in_(ids), Rsvp.status == RsvpStatus.GOING)
+        )
+    ).all()
+    attended = (
+        await session.execute(
+            select(CheckIn.event_id, CheckIn.member_id, Member.sector)
+            .join(Member, CheckIn.member_id == Member.id, isouter=True)
+            .where(CheckIn.event_id.in_(ids))
+        )
+    ).all()
+    feedback = (
+        await session.execute(
+            select(EventFeedback.event_id, EventFeedback.rating, EventFeedback.comment)
+            .where(EventFeedback.event_id.in_(ids))
+            .order_by(EventFeedback.created_at, EventFeedback.id)
+        )
+    ).all()
+    return _Figures(registered, attended, feedback)
+
+
+def _event_stats(event: Event, region_name: str | None, figures: _Figures) -> EventStats:
+    """One event's line of the report."""
+    here = [sector or "" for event_id, _, sector in figures.attended if event_id == event.id]
+    return EventStats(
+        id=event.id,
+        title=event.title,
+        starts_at=event.starts_at,
+        timezone=event.timezone,
+        region_name=region_name,
+        registered=sum(1 for event_id, _ in figures.registered if event_id == event.id),
+        attended=len(here),
+        attended_by_sector=dict(Counter(here).most_common()),
+        feedback=summarise([(r, c) for event_id, r, c in figures.feedback if event_id == event.id]),
+    )
+
+
+def _region_seen(actor: Actor, region_id: int | None) -> int | None:
+    """The region the report covers: an organiser for one region sees that region."""
+    limit = visible_region_ids(actor)
+    if limit is None:
+        return region_id
+    if region_id not in (None, limit):
+        raise NotAllowed("event_other_region")
+    return limit
+
+
 async def stats(
     uow: UnitOfWork,
     actor: Actor,
@@ -82,64 +143,22 @@ async def stats(
     with members registered (going) and attended (checked in), by sector. An organiser for one
     region sees that region."""
     require_organiser(actor)
-    limit = visible_region_ids(actor)
-    if limit is not None:
-        if region_id not in (None, limit):
-            raise NotAllowed("event_other_region")
-        region_id = limit
+    region_id = _region_seen(actor, region_id)
     async with uow:
         session = uow.session
         region_name = await events.active_region_name(session, region_id)
         rows = await _events_held(session, start=start, end=end, region_id=region_id, now=now)
-        ids = [row[0].id for row in rows]
-        registered = (
-            await session.execute(
-                select(Rsvp.event_id, Member.sector)
-                .join(Member, Rsvp.member_id == Member.id, isouter=True)
-                .where(Rsvp.event_id.in_(ids), Rsvp.status == RsvpStatus.GOING)
-            )
-        ).all()
-        attended = (
-            await session.execute(
-                select(CheckIn.event_id, CheckIn.member_id, Member.sector)
-                .join(Member, CheckIn.member_id == Member.id, isouter=True)
-                .where(CheckIn.event_id.in_(ids))
-            )
-        ).all()
-        feedback_rows = (
-            await session.execute(
-                select(EventFeedback.event_id, EventFeedback.rating, EventFeedback.comment)
-                .where(EventFeedback.event_id.in_(ids))
-                .order_by(EventFeedback.created_at, EventFeedback.id)
-            )
-        ).all()
-        per_event: list[EventStats] = []
-        for event, name in rows:
-            here = [sector or "" for event_id, _, sector in attended if event_id == event.id]
-            per_event.append(
-                EventStats(
-                    id=event.id,
-                    title=event.title,
-                    starts_at=event.starts_at,
-                    timezone=event.timezone,
-                    region_name=name,
-                    registered=sum(1 for event_id, _ in registered if event_id == event.id),
-                    attended=len(here),
-                    attended_by_sector=dict(Counter(here).most_common()),
-                    feedback=summarise(
-                        [(r, c) for event_id, r, c in feedback_rows if event_id == event.id]
-                    ),
-                )
-            )
+        figures = await _figures(session, [row[0].id for row in rows])
+        registered, attended = figures.registered, figures.attended
         return StatsReport(
             start=start,
             end=end,
             region_name=region_name,
-            events=per_event,
+            events=[_event_stats(event, name, figures) for event, name in rows],
             registered=len(registered),
             attended=len(attended),
             unique_attendees=len({member_id for _, member_id, _ in attended if member_id}),
             registered_by_sector=dict(Counter(s or "" for _, s in registered).most_common()),
             attended_by_sector=dict(Counter(s or "" for *_, s in attended).most_common()),
-            feedback=summarise([(r, c) for _, r, c in feedback_rows]),
+            feedback=summarise([(r, c) for _, r, c in figures.feedback]),
         )

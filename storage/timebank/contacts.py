@@ -14,6 +14,7 @@ import html
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.errors import InvalidInput, NotAllowed, NotFound
@@ -46,6 +47,62 @@ def _mention(member: Member, t: Translator) -> str:
     if member.telegram_username:
         text += f" (@{html.escape(member.telegram_username)})"
     return text
+
+
+def _request_text(t: Translator, requester: Member, listing: ListingView) -> str:
+    """What the poster is asked when someone presses Contact on their listing."""
+    name = requester.name or t("a former member")
+    about = (
+        t(
+            "{name} would like to get in touch about your offer “{title}”.",
+            name=name,
+            title=listing.title,
+        )
+        if listing.kind == ListingKind.OFFER
+        else t(
+            "{name} would like to get in touch about your request “{title}”.",
+            name=name,
+            title=listing.title,
+        )
+    )
+    return (
+        about
+        + "\n\n"
+        + t(
+            "If you accept, I introduce you to each other here in Telegram, with a link "
+            "to each other's chat. If you decline, they are only told that it did not "
+            "work out this time, and your Telegram contact is not shared."
+        )
+    )
+
+
+async def _ask_poster(
+    session: AsyncSession,
+    request: TimebankContactRequest,
+    requester: Member,
+    listing: ListingView,
+    *,
+    now: dt.datetime,
+) -> None:
+    """Ask the listing's poster, with Accept and Decline buttons."""
+    poster = await live_member(session, listing.member_id)
+
+    def buttons(t: Translator, _person: Member) -> Buttons:
+        return [
+            [
+                {"text": t("Accept"), "callback_data": f"tb:cra:{request.id}"},
+                {"text": t("Decline"), "callback_data": f"tb:crd:{request.id}"},
+            ]
+        ]
+
+    await notify(
+        session,
+        [poster],
+        key=f"tb:contact:{request.id}",
+        now=now,
+        render=lambda t, _p: _request_text(t, requester, listing),
+        buttons=buttons,
+    )
 
 
 @retry_conflicts
@@ -90,51 +147,66 @@ async def request_contact(
             listing_id=listing_id,
             contact_id=request.id,
         )
-        poster = await live_member(session, listing.member_id)
+        await _ask_poster(session, request, requester, listing, now=now)
+        await uow.commit()
+        return ContactResult(request.id, request.status, True, listing)
 
-        def render(t: Translator, _person: Member) -> str:
-            name = requester.name or t("a former member")
-            about = (
-                t(
-                    "{name} would like to get in touch about your offer “{title}”.",
-                    name=name,
-                    title=listing.title,
-                )
-                if listing.kind == ListingKind.OFFER
-                else t(
-                    "{name} would like to get in touch about your request “{title}”.",
-                    name=name,
-                    title=listing.title,
-                )
-            )
-            return (
-                about
-                + "\n\n"
-                + t(
-                    "If you accept, I introduce you to each other here in Telegram, with a link "
-                    "to each other's chat. If you decline, they are only told that it did not "
-                    "work out this time, and your Telegram contact is not shared."
-                )
+
+async def _request_to_answer(
+    session: AsyncSession, member_id: int, contact_id: int
+) -> tuple[TimebankContactRequest, ListingView]:
+    """The contact request, locked, and its listing, if the member posted the listing."""
+    request = await session.scalar(
+        select(TimebankContactRequest)
+        .where(TimebankContactRequest.id == contact_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if request is None:
+        raise NotFound("contact_not_found")
+    listing_row = await session.get(TimebankListing, request.listing_id)
+    assert listing_row is not None
+    if listing_row.member_id != member_id:
+        raise NotAllowed("not_your_contact")
+    listing = listing_view(
+        (await session.execute(listing_query().where(TimebankListing.id == listing_row.id))).one()
+    )
+    return request, listing
+
+
+async def _introduce(
+    session: AsyncSession,
+    request: TimebankContactRequest,
+    people: tuple[Member, Member],
+    listing: ListingView,
+    *,
+    now: dt.datetime,
+) -> None:
+    """Tell each of the two about the other (a mention and a Log hours button)."""
+    first, second = people
+    for person, other in ((first, second), (second, first)):
+
+        def intro(t: Translator, _p: Member, other: Member = other) -> str:
+            return t(
+                "You are now in touch with {mention} about “{title}”. Write to them "
+                "directly here in Telegram. When help has been given, log the hours with "
+                "/timebank.",
+                mention=_mention(other, t),
+                title=html.escape(listing.title),
             )
 
-        def buttons(t: Translator, _person: Member) -> Buttons:
-            return [
-                [
-                    {"text": t("Accept"), "callback_data": f"tb:cra:{request.id}"},
-                    {"text": t("Decline"), "callback_data": f"tb:crd:{request.id}"},
-                ]
-            ]
+        def log_button(t: Translator, _p: Member, other: Member = other) -> Buttons:
+            return [[{"text": t("Log hours"), "callback_data": f"tb:log:m{other.id}"}]]
 
         await notify(
             session,
-            [poster],
-            key=f"tb:contact:{request.id}",
+            [person],
+            key=f"tb:intro:{request.id}",
             now=now,
-            render=render,
-            buttons=buttons,
+            render=intro,
+            buttons=log_button,
+            parse_mode="HTML",
         )
-        await uow.commit()
-        return ContactResult(request.id, request.status, True, listing)
 
 
 @retry_conflicts
@@ -146,23 +218,7 @@ async def answer_contact(
     async with uow:
         session = uow.session
         await live_member(session, member_id)
-        request = await session.scalar(
-            select(TimebankContactRequest)
-            .where(TimebankContactRequest.id == contact_id)
-            .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
-        )
-        if request is None:
-            raise NotFound("contact_not_found")
-        listing_row = await session.get(TimebankListing, request.listing_id)
-        assert listing_row is not None
-        if listing_row.member_id != member_id:
-            raise NotAllowed("not_your_contact")
-        listing = listing_view(
-            (
-                await session.execute(listing_query().where(TimebankListing.id == listing_row.id))
-            ).one()
-        )
+        request, listing = await _request_to_answer(session, member_id, contact_id)
         wanted = ContactStatus.ACCEPTED if accept else ContactStatus.DECLINED
         if request.status == wanted:
             return ContactResult(request.id, request.status, False, listing)
@@ -184,29 +240,7 @@ async def answer_contact(
             contact_id=request.id,
         )
         if accept:
-            for person, other in ((requester, poster), (poster, requester)):
-
-                def intro(t: Translator, _p: Member, other: Member = other) -> str:
-                    return t(
-                        "You are now in touch with {mention} about “{title}”. Write to them "
-                        "directly here in Telegram. When help has been given, log the hours with "
-                        "/timebank.",
-                        mention=_mention(other, t),
-                        title=html.escape(listing.title),
-                    )
-
-                def log_button(t: Translator, _p: Member, other: Member = other) -> Buttons:
-                    return [[{"text": t("Log hours"), "callback_data": f"tb:log:m{other.id}"}]]
-
-                await notify(
-                    session,
-                    [person],
-                    key=f"tb:intro:{request.id}",
-                    now=now,
-                    render=intro,
-                    buttons=log_button,
-                    parse_mode="HTML",
-                )
+            await _introduce(session, request, (requester, poster), listing, now=now)
         else:
             await notify(
                 session,

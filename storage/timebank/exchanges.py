@@ -170,6 +170,37 @@ async def _check_current_balances(
     await check_limits(session, accounts[receiver], accounts[giver], minutes, policy)
 
 
+async def _log(
+    session: AsyncSession,
+    exchange: TimebankExchange,
+    confirmers: list[Member],
+    *,
+    now: dt.datetime,
+) -> ExchangeView:
+    """The exchange just made is audited and the other side asked to confirm it."""
+    view = await exchange_view(session, exchange)
+    audit.record(
+        session,
+        "timebank.exchange_logged",
+        now=now,
+        member_id=exchange.initiated_by_member_id,
+        actor_member_id=exchange.initiated_by_member_id,
+        exchange_id=exchange.id,
+        giver_account_id=exchange.giver_account_id,
+        receiver_account_id=exchange.receiver_account_id,
+        minutes=exchange.minutes,
+    )
+    await notify(
+        session,
+        confirmers,
+        key=f"tb:confirm:{exchange.id}",
+        now=now,
+        render=lambda t, _p: _confirm_request_text(t, view),
+        buttons=_confirm_buttons(exchange.id),
+    )
+    return view
+
+
 @retry_conflicts
 async def start_exchange(
     uow: UnitOfWork,
@@ -230,26 +261,7 @@ async def start_exchange(
         if twin is not None:
             # The same Send pressed twice at the same moment: the other press made it.
             return await exchange_view(session, twin)
-        view = await exchange_view(session, exchange)
-        audit.record(
-            session,
-            "timebank.exchange_logged",
-            now=now,
-            member_id=member.id,
-            actor_member_id=member.id,
-            exchange_id=exchange.id,
-            giver_account_id=giver,
-            receiver_account_id=receiver,
-            minutes=minutes,
-        )
-        await notify(
-            session,
-            confirmers,
-            key=f"tb:confirm:{exchange.id}",
-            now=now,
-            render=lambda t, _p: _confirm_request_text(t, view),
-            buttons=_confirm_buttons(exchange.id),
-        )
+        view = await _log(session, exchange, confirmers, now=now)
         await uow.commit()
         return view
 
@@ -293,6 +305,31 @@ async def _exchange_to_answer(
     return exchange
 
 
+async def _tell_confirmed(
+    session: AsyncSession, exchange: TimebankExchange, balances: dict[int, int], *, now: dt.datetime
+) -> ExchangeView:
+    """Tell the side who logged the exchange that it was confirmed, with their new balance."""
+    view = await exchange_view(session, exchange)
+    initiator = view.initiator
+    await notify(
+        session,
+        await people_acting_for(session, initiator.account_id),
+        key=f"tb:confirmed:{exchange.id}",
+        now=now,
+        render=lambda t, _p: (
+            t(
+                "{name} confirmed the exchange: {hours}, “{description}”.",
+                name=party_name(t, view.counterpart),
+                hours=hours_text(t, view.minutes),
+                description=view.description,
+            )
+            + "\n"
+            + balance_line(t, initiator, balances[initiator.account_id])
+        ),
+    )
+    return view
+
+
 @retry_conflicts
 async def confirm(
     uow: UnitOfWork, member_id: int, exchange_id: int, *, policy: Policy, now: dt.datetime
@@ -329,7 +366,6 @@ async def confirm(
         exchange.decided_at = now
         exchange.decided_by_member_id = member_id
         await session.flush()
-        view = await exchange_view(session, exchange)
         audit.record(
             session,
             "timebank.exchange_confirmed",
@@ -340,23 +376,7 @@ async def confirm(
             entry_id=entry.id,
             minutes=exchange.minutes,
         )
-        initiator = view.initiator
-        await notify(
-            session,
-            await people_acting_for(session, initiator.account_id),
-            key=f"tb:confirmed:{exchange.id}",
-            now=now,
-            render=lambda t, _p: (
-                t(
-                    "{name} confirmed the exchange: {hours}, “{description}”.",
-                    name=party_name(t, view.counterpart),
-                    hours=hours_text(t, view.minutes),
-                    description=view.description,
-                )
-                + "\n"
-                + balance_line(t, initiator, balances[initiator.account_id])
-            ),
-        )
+        view = await _tell_confirmed(session, exchange, balances, now=now)
         await uow.commit()
         return Decision(view, changed=True, balances=balances)
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, select
@@ -102,6 +101,64 @@ async def _account_info(session: AsyncSession, account_ids: set[int]) -> dict[in
     return info
 
 
+@dataclass
+class _Tally:
+    """Exchanges, minutes and the members who took part, added up."""
+
+    exchanges: int = 0
+    minutes: int = 0
+    people: set[int] = field(default_factory=set)
+
+    def add(self, minutes: int, people: set[int]) -> None:
+        self.exchanges += 1
+        self.minutes += minutes
+        self.people.update(people)
+
+
+@dataclass
+class _Tallies:
+    """The running totals of ``stats``: by (month, region, sector), by month, region, sector."""
+
+    groups: dict[tuple[str, str, str], _Tally] = field(default_factory=lambda: defaultdict(_Tally))
+    months: dict[str, _Tally] = field(default_factory=lambda: defaultdict(_Tally))
+    by_region: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_sector: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    total: _Tally = field(default_factory=_Tally)
+
+
+def _tally(
+    rows: Sequence[Row[int, dt.datetime, int, int, int]],
+    info: dict[int, AccountInfo],
+    region_names: dict[int, str],
+    *,
+    limited_to: int | None,
+    tz: ZoneInfo,
+) -> _Tallies:
+    """Each entry counted in the month, region and sector of the side that gave the help."""
+    tallies = _Tallies()
+    for row in rows:
+        giver_member, region_id, sector = info.get(row.credit_account_id, (None, None, None))
+        if limited_to is not None and region_id != limited_to:
+            continue
+        receiver_member = info.get(row.debit_account_id, (None, None, None))[0]
+        people = {m for m in (giver_member, receiver_member) if m is not None}
+        month = row.created_at.astimezone(tz).strftime("%Y-%m")
+        region = region_names.get(region_id, "") if region_id is not None else ""
+        for tally in (
+            tallies.groups[(month, region, sector or "")],
+            tallies.months[month],
+            tallies.total,
+        ):
+            tally.add(row.minutes, people)
+        tallies.by_region[region] += row.minutes
+        tallies.by_sector[sector or ""] += row.minutes
+    return tallies
+
+
+def _largest_first(minutes: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(minutes.items(), key=lambda item: (-item[1], item[0]))
+
+
 async def stats(
     uow: UnitOfWork, actor: Actor, *, tz: ZoneInfo, now: dt.datetime, months: int = 12
 ) -> Stats:
@@ -119,51 +176,21 @@ async def stats(
         account_ids = {r.credit_account_id for r in rows} | {r.debit_account_id for r in rows}
         info = await _account_info(session, account_ids)
         region_names = dict((await session.execute(select(Region.id, Region.name))).all())
-    groups: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, 0, set()])
-    months_seen: dict[str, list[Any]] = defaultdict(lambda: [0, 0, set()])
-    by_region: dict[str, int] = defaultdict(int)
-    by_sector: dict[str, int] = defaultdict(int)
-    active: set[int] = set()
-    total_minutes = total_exchanges = 0
-    for row in rows:
-        giver_member, region_id, sector = info.get(row.credit_account_id, (None, None, None))
-        if limited_to is not None and region_id != limited_to:
-            continue
-        receiver_member = info.get(row.debit_account_id, (None, None, None))[0]
-        people = {m for m in (giver_member, receiver_member) if m is not None}
-        month = row.created_at.astimezone(tz).strftime("%Y-%m")
-        region = region_names.get(region_id, "") if region_id is not None else ""
-        key = (month, region, sector or "")
-        for bucket in (groups[key], months_seen[month]):
-            bucket[0] += 1
-            bucket[1] += row.minutes
-            bucket[2].update(people)
-        by_region[region] += row.minutes
-        by_sector[sector or ""] += row.minutes
-        active.update(people)
-        total_minutes += row.minutes
-        total_exchanges += 1
+    tallies = _tally(rows, info, region_names, limited_to=limited_to, tz=tz)
     all_months = [_month_start(local_today, back).strftime("%Y-%m") for back in range(months)]
+    by_month = [(m, tallies.months.get(m, _Tally())) for m in reversed(all_months)]
     return Stats(
         first_month=all_months[-1],
         last_month=all_months[0],
-        total_minutes=total_minutes,
-        total_exchanges=total_exchanges,
-        active_members=len(active),
-        by_month=[
-            (
-                m,
-                months_seen[m][1] if m in months_seen else 0,
-                months_seen[m][0] if m in months_seen else 0,
-                len(months_seen[m][2]) if m in months_seen else 0,
-            )
-            for m in reversed(all_months)
-        ],
-        by_region=sorted(by_region.items(), key=lambda item: (-item[1], item[0])),
-        by_sector=sorted(by_sector.items(), key=lambda item: (-item[1], item[0])),
+        total_minutes=tallies.total.minutes,
+        total_exchanges=tallies.total.exchanges,
+        active_members=len(tallies.total.people),
+        by_month=[(m, t.minutes, t.exchanges, len(t.people)) for m, t in by_month],
+        by_region=_largest_first(tallies.by_region),
+        by_sector=_largest_first(tallies.by_sector),
         rows=[
-            StatsRow(month, region, sector, values[0], values[1], len(values[2]))
-            for (month, region, sector), values in sorted(groups.items())
+            StatsRow(month, region, sector, t.exchanges, t.minutes, len(t.people))
+            for (month, region, sector), t in sorted(tallies.groups.items())
         ],
         region_limited=region_names.get(limited_to) if limited_to is not None else None,
     )
