@@ -37,6 +37,7 @@ from bot.ui.guards import private_only
 from samvirke.logs import quiet_noisy_libraries
 from scheduler.telegram.botcalls import SharedRateLimiter
 from scheduler.telegram.ratelimit import RateLimiter
+from templates import channel_cards
 
 VIEWER_GROUP = -3
 GATE_GROUP = -2  # after the viewer is known, before any feature
@@ -127,7 +128,9 @@ def build_application(
     application: AppType = builder.build()
     application.bot_data["services"] = services
     application.add_handler(TypeHandler(Update, load_viewer), group=VIEWER_GROUP)
-    application.add_handler(CallbackQueryHandler(private_only), group=GATE_GROUP)
+    # The answer buttons under an event's post in a group are made for the group.
+    gate = private_only(group_safe=(channel_cards.CALLBACK_PREFIX,))
+    application.add_handler(CallbackQueryHandler(gate), group=GATE_GROUP)
     application.add_handler(membership.guard_handler(), group=MEMBERSHIP_GROUP)
     application.add_handlers(_handlers(settings.admins))
     application.add_handlers(channels.membership_handlers(), group=CHANNELS_GROUP)

@@ -8,9 +8,9 @@ import logging
 
 from samvirke.settings import Settings
 from scheduler.digests import bot_username
-from storage.channels import cards
 from storage.channels import posts as channel_posts
 from storage.uow import Database
+from templates import channel_cards
 
 log = logging.getLogger(f"samvirke.{__name__}")
 SCHEDULE = "* * * * *"
@@ -25,8 +25,8 @@ async def _username(settings: Settings) -> str | None:
     return _usernames[key]
 
 
-def links(settings: Settings, username: str | None) -> cards.Links:
-    return cards.Links(
+def links(settings: Settings, username: str | None) -> channel_cards.Links:
+    return channel_cards.Links(
         bot_username=username,
         public_url=str(settings.public_url) if settings.public_url else None,
         language=settings.default_language,

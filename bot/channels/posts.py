@@ -17,19 +17,20 @@ from bot.context import Context
 from bot.events.browse import answer_toast, bot_username
 from bot.ui.chat import acting, send
 from bot.ui.texts import SIGN_UP_FIRST, error_text
-from storage.channels import cards, chats
+from storage.channels import chats
 from storage.channels import posts as channel_posts
 from storage.errors import DomainError
 from storage.events import rsvps as event_rsvps
 from storage.events import rules as event_rules
 from storage.events.views import EventView
+from templates import channel_cards
 
 ANNOUNCE = "chn:ann"
 
 
-def links(context: Context) -> cards.Links:
+def links(context: Context) -> channel_cards.Links:
     settings = context.services.settings
-    return cards.Links(
+    return channel_cards.Links(
         bot_username=bot_username(context),
         public_url=str(settings.public_url) if settings.public_url else None,
         language=settings.default_language,
@@ -88,7 +89,7 @@ async def group_answer(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
     t = context.t
-    parsed = cards.parse_answer(query.data or "")
+    parsed = channel_cards.parse_answer(query.data or "")
     if parsed is None:
         await query.answer(t("This button is no longer active."))
         return
@@ -119,5 +120,5 @@ async def group_answer(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CallbackQueryHandler(announce, pattern=rf"^{ANNOUNCE}:"),
-        CallbackQueryHandler(group_answer, pattern=rf"^{cards.CALLBACK_PREFIX}:"),
+        CallbackQueryHandler(group_answer, pattern=rf"^{channel_cards.CALLBACK_PREFIX}:"),
     ]

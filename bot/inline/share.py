@@ -22,9 +22,9 @@ from telegram.ext import BaseHandler, ChosenInlineResultHandler, InlineQueryHand
 
 from bot.channels.posts import links as post_links
 from bot.context import Context
-from storage.channels import cards
 from storage.events import public
 from storage.models import ChatKind
+from templates import channel_cards
 from templates.formatting import format_short, format_zone
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ async def answer(update: Update, context: Context) -> None:
         now=context.now,
     )
     links = post_links(context)
-    links = cards.Links(links.bot_username, links.public_url, t.language)
+    links = channel_cards.Links(links.bot_username, links.public_url, t.language)
     results = []
     for view in found:
         when = (
@@ -54,7 +54,7 @@ async def answer(update: Update, context: Context) -> None:
         place = view.location or (t("Online") if view.online_url else "")
         rows = [
             [InlineKeyboardButton(b["text"], url=b["url"]) for b in row if "url" in b]
-            for row in cards.buttons(view, ChatKind.CHANNEL, links)
+            for row in channel_cards.buttons(view, ChatKind.CHANNEL, links)
         ]
         rows = [row for row in rows if row]
         results.append(
@@ -62,7 +62,7 @@ async def answer(update: Update, context: Context) -> None:
                 id=f"event:{view.id}",
                 title=view.title,
                 description=" · ".join(p for p in (when, place) if p),
-                input_message_content=InputTextMessageContent(cards.text(view, t.language)),
+                input_message_content=InputTextMessageContent(channel_cards.text(view, t.language)),
                 reply_markup=InlineKeyboardMarkup(rows) if rows else None,
             )
         )

@@ -15,7 +15,6 @@ from telegram.ext import ApplicationHandlerStop
 from bot.context import Context
 from bot.ui.chat import acting
 from bot.ui.texts import SIGN_UP_FIRST
-from storage.channels import cards as channel_cards
 from storage.errors import DomainError, NotFound
 from storage.members.profiles import MemberView
 from storage.permissions import Actor, require_admin, require_organiser
@@ -45,20 +44,29 @@ def member_of(context: Context) -> MemberView:
     return context.member
 
 
-async def private_only(update: Update, context: Context) -> None:
-    """Runs before every feature for a button press: the bot's buttons work only in a private
-    chat with the bot. A press in a group or channel (or on an inline message) posts nothing
-    there; the presser gets a short private hint on the button instead."""
-    query = update.callback_query
-    if query is None:
-        return
-    chat = query.message.chat if query.message is not None else None
-    if chat is not None and chat.type == ChatType.PRIVATE:
-        return
-    if (query.data or "").startswith(f"{channel_cards.CALLBACK_PREFIX}:"):
-        return  # the answer buttons under an event post in a group are made for the group
-    await query.answer(context.t(PRIVATE_ONLY), show_alert=True)
-    raise ApplicationHandlerStop
+def private_only(
+    *, group_safe: tuple[str, ...] = ()
+) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+    """The gate that runs before every feature for a button press: the bot's buttons work only
+    in a private chat with the bot. A press in a group or channel (or on an inline message)
+    posts nothing there; the presser gets a short private hint on the button instead.
+    Buttons whose callback data starts with one of the ``group_safe`` prefixes (followed by
+    ":") are made for groups and pass."""
+    prefixes = tuple(f"{prefix}:" for prefix in group_safe)
+
+    async def gate(update: Update, context: Context) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        chat = query.message.chat if query.message is not None else None
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            return
+        if prefixes and (query.data or "").startswith(prefixes):
+            return
+        await query.answer(context.t(PRIVATE_ONLY), show_alert=True)
+        raise ApplicationHandlerStop
+
+    return gate
 
 
 Result = TypeVar("Result")

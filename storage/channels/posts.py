@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from storage import outbox
-from storage.channels import cards
 from storage.errors import NotAllowed, NotFound
 from storage.events import rules
 from storage.events.views import load, view_with_counts
 from storage.models import BotChat, ChatPost, ChatPurpose, Event, EventStatus, Region
 from storage.permissions import Actor
 from storage.uow import UnitOfWork
+from templates import channel_cards
 from templates.i18n import translator
 
 EDIT_INTERVAL = dt.timedelta(minutes=1)
@@ -46,7 +46,7 @@ async def announce(
     event_id: int,
     chat_row_id: int,
     *,
-    links: cards.Links,
+    links: channel_cards.Links,
     now: dt.datetime,
 ) -> Announced:
     async with uow:
@@ -64,12 +64,12 @@ async def announce(
         if existing is not None:
             return Announced(chat.title, False)
         view = await view_with_counts(session, event, region_name)
-        card_text = cards.text(view, links.language)
-        card_buttons = cards.buttons(view, chat.kind, links)
+        card_text = channel_cards.text(view, links.language)
+        card_buttons = channel_cards.buttons(view, chat.kind, links)
         post = ChatPost(
             bot_chat_id=chat.id,
             event_id=event.id,
-            shown=cards.fingerprint(card_text, card_buttons),
+            shown=channel_cards.fingerprint(card_text, card_buttons),
             created_at=now,
         )
         session.add(post)
@@ -81,7 +81,7 @@ async def announce(
             member_id=None,
             payload={
                 "chat_id": chat.chat_id,
-                **cards.payload(card_text, card_buttons),
+                **channel_cards.payload(card_text, card_buttons),
                 "post_id": post.id,
             },
             now=now,
@@ -98,7 +98,7 @@ async def record_sent(uow: UnitOfWork, post_id: int, message_id: int) -> None:
             await uow.commit()
 
 
-async def sync(uow: UnitOfWork, *, links: cards.Links, now: dt.datetime) -> int:
+async def sync(uow: UnitOfWork, *, links: channel_cards.Links, now: dt.datetime) -> int:
     """Queue the edits that make posted copies true again; returns how many were queued."""
     queued = 0
     async with uow:
@@ -137,9 +137,9 @@ async def sync(uow: UnitOfWork, *, links: cards.Links, now: dt.datetime) -> int:
             if recent[chat.id] >= CHAT_EDITS_PER_MINUTE:
                 continue
             view = await view_with_counts(session, event, region_name)
-            card_text = cards.text(view, links.language)
-            card_buttons = cards.buttons(view, chat.kind, links)
-            shown = cards.fingerprint(card_text, card_buttons)
+            card_text = channel_cards.text(view, links.language)
+            card_buttons = channel_cards.buttons(view, chat.kind, links)
+            shown = channel_cards.fingerprint(card_text, card_buttons)
             if shown == post.shown:
                 continue
             post.edits += 1
@@ -153,7 +153,7 @@ async def sync(uow: UnitOfWork, *, links: cards.Links, now: dt.datetime) -> int:
                 member_id=None,
                 payload={
                     "chat_id": chat.chat_id,
-                    **cards.payload(card_text, card_buttons),
+                    **channel_cards.payload(card_text, card_buttons),
                     "message_id": post.message_id,
                 },
                 now=now,
@@ -166,7 +166,7 @@ async def sync(uow: UnitOfWork, *, links: cards.Links, now: dt.datetime) -> int:
 REMINDER_BEFORE = dt.timedelta(days=1)
 
 
-async def queue_reminders(uow: UnitOfWork, *, links: cards.Links, now: dt.datetime) -> int:
+async def queue_reminders(uow: UnitOfWork, *, links: channel_cards.Links, now: dt.datetime) -> int:
     """In chats meant for reminders too: a reminder post the day before each event announced
     there (key ``chatpost-reminder:<post>``: once per post); returns how many were queued."""
     queued = 0
@@ -202,9 +202,9 @@ async def queue_reminders(uow: UnitOfWork, *, links: cards.Links, now: dt.dateti
                 member_id=None,
                 payload={
                     "chat_id": chat.chat_id,
-                    **cards.payload(
-                        t("Reminder: tomorrow") + "\n" + cards.text(view, links.language),
-                        cards.buttons(view, chat.kind, links),
+                    **channel_cards.payload(
+                        t("Reminder: tomorrow") + "\n" + channel_cards.text(view, links.language),
+                        channel_cards.buttons(view, chat.kind, links),
                     ),
                 },
                 now=now,

@@ -13,16 +13,19 @@ from telegram import Bot
 
 from samvirke.settings import Settings
 from scheduler.telegram.delivery import TelegramDelivery, TelegramOptions, make_bot
-from storage.channels import cards, chats
+from storage.channels import chats
 from storage.channels import posts as channel_posts
 from storage.events import publishing as event_publishing
 from storage.uow import Database
+from templates import channel_cards
 from tests.support.botapi_server import BotApiServer
 from tests.support.broadcastkit import TOKEN, Clock, add_members
 from tests.support.events_kit import ADMIN, NOW, going, outbox, publish
 
 GROUP = -100_222
-LINKS = cards.Links(bot_username="sv_bot", public_url="https://samvirke.example.org", language="en")
+LINKS = channel_cards.Links(
+    bot_username="sv_bot", public_url="https://samvirke.example.org", language="en"
+)
 
 
 @pytest.fixture
