@@ -9,26 +9,20 @@ import datetime as dt
 import io
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram import InputFile, Update
 from telegram.constants import ChatAction
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import Context
 from bot.events.forms import network_tz
-from bot.events.stats import PERIOD_LABELS, typed_period
 from bot.ui import keyboards
-from bot.ui.chat import PRIVATE, acting, answer_press, send
-from storage import regions
-from storage.events import rules as event_rules
+from bot.ui.chat import PRIVATE, acting, send
+from bot.ui.pickers import PeriodRegionPicker, period_code, typed_period
 from storage.permissions import require_organiser
 from storage.reports import figures as report_figures
 from templates.report import pdf
 
 PREFIX = "rp"
-
-
-def _code(start: dt.date, end: dt.date) -> str:
-    return f"{start:%Y%m%d}-{end:%Y%m%d}"
 
 
 def _parse_code(code: str) -> tuple[dt.date, dt.date] | None:
@@ -50,51 +44,13 @@ async def report_command(update: Update, context: Context) -> None:
     require_organiser(acting(context))
     typed = typed_period(list(context.args or []), context)
     if typed is not None:
-        await _ask_region(update, context, _code(*typed))
+        await PICKER.ask_region(update, context, period_code(*typed))
         return
-    today = context.now.astimezone(network_tz(context)).date()
-    buttons = [
-        keyboards.button(
-            t(label), f"{PREFIX}:p:{_code(*event_rules.period_bounds(name, today=today))}"
-        )
-        for name, label in PERIOD_LABELS.items()
-    ]
     await send(
         update,
         t("A report for funders (PDF) for which period? (Or type /report 1.1.2026 30.6.2026.)"),
-        keyboards.column(buttons),
+        keyboards.column(PICKER.period_buttons(context)),
     )
-
-
-async def _ask_region(update: Update, context: Context, period: str) -> None:
-    actor = acting(context)
-    if actor.organiser_region_id is not None and not actor.is_admin:
-        await _send_report(update, context, period, actor.organiser_region_id)
-        return
-    t = context.t
-    available = await regions.list_active(context.uow())
-    buttons = [keyboards.button(t("All regions"), f"{PREFIX}:r:{period}:all")]
-    buttons += [keyboards.button(r.name, f"{PREFIX}:r:{period}:{r.id}") for r in available]
-    await send(
-        update,
-        t("For which region?"),
-        InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)]),
-    )
-
-
-async def period_chosen(update: Update, context: Context) -> None:
-    data = await answer_press(update, keep_buttons=False)
-    require_organiser(acting(context))
-    period = data.removeprefix(f"{PREFIX}:p:")
-    if _parse_code(period) is not None:
-        await _ask_region(update, context, period)
-
-
-async def region_chosen(update: Update, context: Context) -> None:
-    data = await answer_press(update, keep_buttons=False)
-    _, _, period, region = data.split(":")
-    if _parse_code(period) is not None:
-        await _send_report(update, context, period, None if region == "all" else int(region))
 
 
 async def _send_report(
@@ -141,9 +97,8 @@ async def _send_report(
     )
 
 
+PICKER = PeriodRegionPicker(f"{PREFIX}:p", f"{PREFIX}:r", _send_report)
+
+
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
-    return [
-        CommandHandler("report", report_command, filters=PRIVATE),
-        CallbackQueryHandler(period_chosen, pattern=rf"^{PREFIX}:p:\d{{8}}-\d{{8}}$"),
-        CallbackQueryHandler(region_chosen, pattern=rf"^{PREFIX}:r:\d{{8}}-\d{{8}}:(\d+|all)$"),
-    ]
+    return [CommandHandler("report", report_command, filters=PRIVATE), *PICKER.handlers()]

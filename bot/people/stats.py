@@ -9,30 +9,22 @@ import io
 from typing import Any
 
 from babel.numbers import format_percent
-from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.context import Context
-from bot.people.common import parse_id, tell_error
+from bot.people.common import tell_error
 from bot.ui import keyboards
 from bot.ui.chat import acting, answer_press, send
-from storage import regions
+from bot.ui.pickers import PeriodRegionPicker
 from storage.errors import DomainError
-from storage.events import rules as event_rules
 from storage.models import IntroductionStatus
 from storage.people import stats as people_stats
 from storage.people.cards import sector_name
 from storage.people.stats import SECTORS, ConnectionsReport
 from storage.permissions import require_organiser
-from templates.i18n import N_, Translator
+from templates.i18n import Translator
 
-PERIODS = {
-    "this_month": N_("This month"),
-    "last_month": N_("Last month"),
-    "this_year": N_("This year"),
-    "last_year": N_("Last year"),
-    "last_12_months": N_("The last 12 months"),
-}
 STATUSES = [
     IntroductionStatus.ACCEPTED,
     IntroductionStatus.DECLINED,
@@ -57,40 +49,11 @@ async def connections_command(update: Update, context: Context) -> None:
     except DomainError as error:
         await tell_error(update, context, error)
         return
-    today = context.now.astimezone(_tz(context)).date()
-    buttons = []
-    for name, label in PERIODS.items():
-        first, after = event_rules.period_bounds(name, today=today)
-        buttons.append(keyboards.button(t(label), f"pp:stp:{first:%Y%m%d}-{after:%Y%m%d}"))
-    await send(update, t("Connection figures for which period?"), keyboards.column(buttons))
-
-
-async def period_chosen(update: Update, context: Context) -> None:
-    data = await answer_press(update, keep_buttons=False)
-    period = data.removeprefix("pp:stp:")
-    actor = acting(context)
-    if actor.organiser_region_id is not None and not actor.is_admin:
-        await _report(update, context, period, actor.organiser_region_id)
-        return
-    t = context.t
-    available = await regions.list_active(context.uow())
-    buttons = [keyboards.button(t("All regions"), f"pp:str:{period}:all")]
-    buttons += [keyboards.button(r.name, f"pp:str:{period}:{r.id}") for r in available]
     await send(
         update,
-        t("For which region?"),
-        InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)]),
+        t("Connection figures for which period?"),
+        keyboards.column(PICKER.period_buttons(context)),
     )
-
-
-async def region_chosen(update: Update, context: Context) -> None:
-    data = await answer_press(update, keep_buttons=False)
-    _, _, period, region = data.split(":")
-    region_id = None if region == "all" else parse_id(region)
-    if region != "all" and region_id is None:
-        await send(update, context.t("Please choose one of the regions."))
-        return
-    await _report(update, context, period, region_id)
 
 
 def _bounds(context: Context, period: str) -> tuple[dt.datetime, dt.datetime]:
@@ -218,9 +181,8 @@ async def _report(update: Update, context: Context, period: str, region_id: int 
     )
 
 
+PICKER = PeriodRegionPicker("pp:stp", "pp:str", _report)
+
+
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
-    return [
-        CallbackQueryHandler(connections_command, pattern=r"^pp:st$"),
-        CallbackQueryHandler(period_chosen, pattern=r"^pp:stp:\d{8}-\d{8}$"),
-        CallbackQueryHandler(region_chosen, pattern=r"^pp:str:\d{8}-\d{8}:(\d{1,10}|all)$"),
-    ]
+    return [CallbackQueryHandler(connections_command, pattern=r"^pp:st$"), *PICKER.handlers()]
