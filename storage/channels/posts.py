@@ -16,16 +16,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
 from storage.errors import NotAllowed, NotFound
 from storage.events import rules
-from storage.events.views import load, view_with_counts
+from storage.events.views import EventView, load, view_with_counts
 from storage.models import BotChat, ChatPost, ChatPurpose, Event, EventStatus, Region
 from storage.permissions import Actor
 from storage.uow import UnitOfWork
 from templates import channel_cards
+from templates.channel_cards import Buttons
 from templates.i18n import translator
 
 EDIT_INTERVAL = dt.timedelta(minutes=1)
@@ -38,6 +40,57 @@ KEEP_TRUE_AFTER_END = dt.timedelta(days=1)
 class Announced:
     chat_title: str
     new: bool  # False: the event was posted in this chat already
+
+
+def _card(view: EventView, chat: BotChat, links: channel_cards.Links) -> tuple[str, Buttons]:
+    """The card's text and buttons as they are now, for this chat."""
+    return channel_cards.text(view, links.language), channel_cards.buttons(view, chat.kind, links)
+
+
+async def _queue_post(
+    session: AsyncSession,
+    chat: BotChat,
+    card: tuple[str, Buttons],
+    *,
+    key: str,
+    now: dt.datetime,
+    **extra: object,
+) -> bool:
+    """Queue a post (or, with ``message_id`` in ``extra``, an edit) of ``card`` in the chat."""
+    return await outbox.enqueue(
+        session,
+        key=key,
+        channel=outbox.TELEGRAM,
+        member_id=None,
+        payload={"chat_id": chat.chat_id, **channel_cards.payload(*card), **extra},
+        now=now,
+    )
+
+
+def _posts_of_events(
+    *conditions: ColumnElement[bool],
+) -> Select[ChatPost, BotChat, Event, str]:
+    """Posts with their chat (an active one), event and region name, locked (posts another
+    worker holds are skipped), oldest first."""
+    return (
+        select(ChatPost, BotChat, Event, Region.name)
+        .join(BotChat, ChatPost.bot_chat_id == BotChat.id)
+        .join(Event, ChatPost.event_id == Event.id)
+        .outerjoin(Region, Event.region_id == Region.id)
+        .where(BotChat.active.is_(True), ChatPost.message_id.is_not(None), *conditions)
+        .order_by(ChatPost.id)
+        .with_for_update(of=ChatPost, skip_locked=True)
+    )
+
+
+async def _recent_edits(session: AsyncSession, chat: BotChat, now: dt.datetime) -> int:
+    """How many edits were queued in the chat within the last ``EDIT_INTERVAL``."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(ChatPost)
+        .where(ChatPost.bot_chat_id == chat.id, ChatPost.edited_at > now - EDIT_INTERVAL)
+    )
+    return int(count or 0)
 
 
 async def announce(
@@ -63,28 +116,17 @@ async def announce(
         )
         if existing is not None:
             return Announced(chat.title, False)
-        view = await view_with_counts(session, event, region_name)
-        card_text = channel_cards.text(view, links.language)
-        card_buttons = channel_cards.buttons(view, chat.kind, links)
+        card = _card(await view_with_counts(session, event, region_name), chat, links)
         post = ChatPost(
             bot_chat_id=chat.id,
             event_id=event.id,
-            shown=channel_cards.fingerprint(card_text, card_buttons),
+            shown=channel_cards.fingerprint(*card),
             created_at=now,
         )
         session.add(post)
         await session.flush()
-        await outbox.enqueue(
-            session,
-            key=f"chatpost:{chat.id}:{event.id}",
-            channel=outbox.TELEGRAM,
-            member_id=None,
-            payload={
-                "chat_id": chat.chat_id,
-                **channel_cards.payload(card_text, card_buttons),
-                "post_id": post.id,
-            },
-            now=now,
+        await _queue_post(
+            session, chat, card, key=f"chatpost:{chat.id}:{event.id}", now=now, post_id=post.id
         )
         await uow.commit()
         return Announced(chat.title, True)
@@ -104,59 +146,31 @@ async def sync(uow: UnitOfWork, *, links: channel_cards.Links, now: dt.datetime)
     async with uow:
         session = uow.session
         rows = (
-            await session.execute(
-                select(ChatPost, BotChat, Event, Region.name)
-                .join(BotChat, ChatPost.bot_chat_id == BotChat.id)
-                .join(Event, ChatPost.event_id == Event.id)
-                .outerjoin(Region, Event.region_id == Region.id)
-                .where(
-                    BotChat.active.is_(True),
-                    ChatPost.message_id.is_not(None),
-                    Event.ends_at > now - KEEP_TRUE_AFTER_END,
-                )
-                .order_by(ChatPost.id)
-                .with_for_update(of=ChatPost, skip_locked=True)
-            )
+            await session.execute(_posts_of_events(Event.ends_at > now - KEEP_TRUE_AFTER_END))
         ).all()
         recent: dict[int, int] = {}
         for post, chat, event, region_name in rows:
             if post.edited_at is not None and now - post.edited_at < EDIT_INTERVAL:
                 continue
             if chat.id not in recent:
-                recent[chat.id] = int(
-                    await session.scalar(
-                        select(func.count())
-                        .select_from(ChatPost)
-                        .where(
-                            ChatPost.bot_chat_id == chat.id,
-                            ChatPost.edited_at > now - EDIT_INTERVAL,
-                        )
-                    )
-                    or 0
-                )
+                recent[chat.id] = await _recent_edits(session, chat, now)
             if recent[chat.id] >= CHAT_EDITS_PER_MINUTE:
                 continue
-            view = await view_with_counts(session, event, region_name)
-            card_text = channel_cards.text(view, links.language)
-            card_buttons = channel_cards.buttons(view, chat.kind, links)
-            shown = channel_cards.fingerprint(card_text, card_buttons)
+            card = _card(await view_with_counts(session, event, region_name), chat, links)
+            shown = channel_cards.fingerprint(*card)
             if shown == post.shown:
                 continue
             post.edits += 1
             post.shown = shown
             post.edited_at = now
             recent[chat.id] += 1
-            await outbox.enqueue(
+            await _queue_post(
                 session,
+                chat,
+                card,
                 key=f"chatpost-edit:{post.id}:{post.edits}",
-                channel=outbox.TELEGRAM,
-                member_id=None,
-                payload={
-                    "chat_id": chat.chat_id,
-                    **channel_cards.payload(card_text, card_buttons),
-                    "message_id": post.message_id,
-                },
                 now=now,
+                message_id=post.message_id,
             )
             queued += 1
         await uow.commit()
@@ -174,39 +188,24 @@ async def queue_reminders(uow: UnitOfWork, *, links: channel_cards.Links, now: d
         session = uow.session
         rows = (
             await session.execute(
-                select(ChatPost, BotChat, Event, Region.name)
-                .join(BotChat, ChatPost.bot_chat_id == BotChat.id)
-                .join(Event, ChatPost.event_id == Event.id)
-                .outerjoin(Region, Event.region_id == Region.id)
-                .where(
-                    BotChat.active.is_(True),
+                _posts_of_events(
                     BotChat.purpose == ChatPurpose.REMINDERS,
                     ChatPost.reminded.is_(False),
-                    ChatPost.message_id.is_not(None),
                     Event.status == EventStatus.PUBLISHED,
                     Event.starts_at > now,
                     Event.starts_at <= now + REMINDER_BEFORE,
                 )
-                .order_by(ChatPost.id)
-                .with_for_update(of=ChatPost, skip_locked=True)
             )
         ).all()
         t = translator(links.language)
         for post, chat, event, region_name in rows:
-            view = await view_with_counts(session, event, region_name)
+            text, buttons = _card(await view_with_counts(session, event, region_name), chat, links)
             post.reminded = True
-            if await outbox.enqueue(
+            if await _queue_post(
                 session,
+                chat,
+                (t("Reminder: tomorrow") + "\n" + text, buttons),
                 key=f"chatpost-reminder:{post.id}",
-                channel=outbox.TELEGRAM,
-                member_id=None,
-                payload={
-                    "chat_id": chat.chat_id,
-                    **channel_cards.payload(
-                        t("Reminder: tomorrow") + "\n" + channel_cards.text(view, links.language),
-                        channel_cards.buttons(view, chat.kind, links),
-                    ),
-                },
                 now=now,
             ):
                 queued += 1
