@@ -75,74 +75,81 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _profile(member: Member, pending_email: str | None) -> dict[str, Any]:
+    """The member's own row."""
+    return {
+        "id": member.id,
+        "telegram_user_id": member.telegram_user_id,
+        "telegram_username": member.telegram_username,
+        "name": member.name,
+        "email": member.email,
+        "email_verified_at": _iso(member.email_verified_at),
+        "pending_email": pending_email,
+        "organisation": member.organisation,
+        "sector": member.sector,
+        "region": member.region.name if member.region else None,
+        "language": member.language,
+        "digest_frequency": member.digest_frequency,
+        "role": member.role,
+        "organiser_region": member.organiser_region.name if member.organiser_region else None,
+        "consent_at": _iso(member.consent_at),
+        "consent_version": member.consent_version,
+        "created_at": _iso(member.created_at),
+        "updated_at": _iso(member.updated_at),
+    }
+
+
+async def _messages_and_history(session: AsyncSession, member_id: int) -> dict[str, Any]:
+    """The messages queued for the member and the audit entries about them or by them."""
+    messages = (
+        await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.member_id == member_id)
+            .order_by(OutboxMessage.id)
+        )
+    ).all()
+    entries = (
+        await session.scalars(
+            select(AuditEntry)
+            .where(or_(AuditEntry.member_id == member_id, AuditEntry.actor_member_id == member_id))
+            .order_by(AuditEntry.id)
+        )
+    ).all()
+    return {
+        "messages": [
+            {
+                "channel": m.channel,
+                "kind": m.payload.get("template"),
+                "to": m.payload.get("to_email"),
+                "status": m.status,
+                "created_at": _iso(m.created_at),
+                "sent_at": _iso(m.sent_at),
+            }
+            for m in messages
+        ],
+        "history": [{"at": _iso(e.at), "action": e.action, "details": e.details} for e in entries],
+    }
+
+
 async def export(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> dict[str, Any]:
     """Everything stored about the member, as JSON-ready data."""
     async with uow:
-        member = await uow.session.get(Member, member_id)
+        session = uow.session
+        member = await session.get(Member, member_id)
         if member is None or member.deleted_at is not None:
             raise NotFound("member_not_found")
-        pending = await verification.pending(uow.session, member_id)
-        messages = (
-            await uow.session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.member_id == member_id)
-                .order_by(OutboxMessage.id)
-            )
-        ).all()
-        entries = (
-            await uow.session.scalars(
-                select(AuditEntry)
-                .where(
-                    or_(AuditEntry.member_id == member_id, AuditEntry.actor_member_id == member_id)
-                )
-                .order_by(AuditEntry.id)
-            )
-        ).all()
+        pending = await verification.pending(session, member_id)
         data: dict[str, Any] = {
             "exported_at": now.isoformat(),
-            "member": {
-                "id": member.id,
-                "telegram_user_id": member.telegram_user_id,
-                "telegram_username": member.telegram_username,
-                "name": member.name,
-                "email": member.email,
-                "email_verified_at": _iso(member.email_verified_at),
-                "pending_email": pending.email if pending else None,
-                "organisation": member.organisation,
-                "sector": member.sector,
-                "region": member.region.name if member.region else None,
-                "language": member.language,
-                "digest_frequency": member.digest_frequency,
-                "role": member.role,
-                "organiser_region": member.organiser_region.name
-                if member.organiser_region
-                else None,
-                "consent_at": _iso(member.consent_at),
-                "consent_version": member.consent_version,
-                "created_at": _iso(member.created_at),
-                "updated_at": _iso(member.updated_at),
-            },
-            "messages": [
-                {
-                    "channel": m.channel,
-                    "kind": m.payload.get("template"),
-                    "to": m.payload.get("to_email"),
-                    "status": m.status,
-                    "created_at": _iso(m.created_at),
-                    "sent_at": _iso(m.sent_at),
-                }
-                for m in messages
-            ],
-            "history": [
-                {"at": _iso(e.at), "action": e.action, "details": e.details} for e in entries
-            ],
+            "member": _profile(member, pending.email if pending else None),
+            **await _messages_and_history(session, member_id),
         }
-        data["events"] = await _event_answers(uow.session, member_id)
-        data.update(await _authored(uow.session, member_id))
-        data["timebank"] = await timebank_privacy.export_member(uow.session, member_id)
-        data["directory"] = await people_privacy.export_member(uow.session, member_id)
-        data.update(await _after_meetings(uow.session, member_id))
-        audit.record(uow.session, "privacy.exported", now=now, member_id=member_id)
+        data["events"] = await _event_answers(session, member_id)
+        data.update(await _authored(session, member_id))
+        data["timebank"] = await timebank_privacy.export_member(session, member_id)
+        data["directory"] = await people_privacy.export_member(session, member_id)
+        data.update(await _after_meetings(session, member_id))
+        audit.record(session, "privacy.exported", now=now, member_id=member_id)
         await uow.commit()
         return data
 
@@ -223,6 +230,58 @@ async def _authored(session: AsyncSession, member_id: int) -> dict[str, Any]:
     }
 
 
+def _anonymise(member: Member, *, now: dt.datetime) -> None:
+    """No name, address, organisation, Telegram identity, role or consent left on the row."""
+    member.name = None
+    member.email = None
+    member.email_verified_at = None
+    member.organisation = None
+    member.telegram_user_id = None
+    member.telegram_username = None
+    member.role = "member"
+    member.organiser_region_id = None
+    member.organiser_all_regions = False
+    member.consent_at = None
+    member.deleted_at = now
+    member.updated_at = now
+
+
+async def _withdraw_messages(session: AsyncSession, member_id: int) -> None:
+    """Messages not yet sent are withdrawn; sent ones lose their content."""
+    await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.member_id == member_id,
+            OutboxMessage.status.in_(
+                [OutboxStatus.QUEUED, OutboxStatus.RETRY, OutboxStatus.FAILED]
+            ),
+        )
+    )
+    # A message being sent right now may still go out once; it is never handed out again.
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.member_id == member_id,
+            OutboxMessage.status == OutboxStatus.IN_FLIGHT,
+        )
+        .values(status=OutboxStatus.FAILED, locked_until=None)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.member_id == member_id)
+        .values(payload={"erased": True}, last_error=None)
+    )
+
+
+async def _forget_bot_state(session: AsyncSession, telegram_user_id: int) -> None:
+    """The bot's memory of the person: their user data and their private conversations."""
+    await session.execute(
+        delete(BotUserData).where(BotUserData.telegram_user_id == telegram_user_id)
+    )
+    await session.execute(
+        delete(BotConversation).where(BotConversation.key.in_(private_chat_keys(telegram_user_id)))
+    )
+
+
 async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | None:
     """Erase the member's personal data at once; returns their Telegram id (to drop bot state).
 
@@ -235,18 +294,7 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
         if member is None or member.deleted_at is not None:
             raise NotFound("member_not_found")
         telegram_user_id = member.telegram_user_id
-        member.name = None
-        member.email = None
-        member.email_verified_at = None
-        member.organisation = None
-        member.telegram_user_id = None
-        member.telegram_username = None
-        member.role = "member"
-        member.organiser_region_id = None
-        member.organiser_all_regions = False
-        member.consent_at = None
-        member.deleted_at = now
-        member.updated_at = now
+        _anonymise(member, now=now)
         session = uow.session
         # Seats held for meetings still to come go to those waiting; past ones stay counted.
         await event_rsvps.withdraw_member(session, member_id, now=now)
@@ -259,37 +307,9 @@ async def erase(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> int | N
         await session.execute(
             update(EventFeedback).where(EventFeedback.member_id == member_id).values(comment=None)
         )
-        await session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.member_id == member_id,
-                OutboxMessage.status.in_(
-                    [OutboxStatus.QUEUED, OutboxStatus.RETRY, OutboxStatus.FAILED]
-                ),
-            )
-        )
-        # A message being sent right now may still go out once; it is never handed out again.
-        await session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.member_id == member_id,
-                OutboxMessage.status == OutboxStatus.IN_FLIGHT,
-            )
-            .values(status=OutboxStatus.FAILED, locked_until=None)
-        )
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.member_id == member_id)
-            .values(payload={"erased": True}, last_error=None)
-        )
+        await _withdraw_messages(session, member_id)
         if telegram_user_id is not None:
-            await session.execute(
-                delete(BotUserData).where(BotUserData.telegram_user_id == telegram_user_id)
-            )
-            await session.execute(
-                delete(BotConversation).where(
-                    BotConversation.key.in_(private_chat_keys(telegram_user_id))
-                )
-            )
+            await _forget_bot_state(session, telegram_user_id)
         audit.record(
             session, "privacy.erased", now=now, member_id=member_id, consent_version=CONSENT_VERSION
         )

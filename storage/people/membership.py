@@ -267,6 +267,52 @@ def _decision_buttons(t_language: str, member_id: int) -> list[list[dict[str, st
     ]
 
 
+async def _note_invitation_use(
+    session: AsyncSession, member: Member, invitation_id: int | None
+) -> int | None:
+    """The invitation's use is the new member's; who made the invitation (None if nobody)."""
+    if invitation_id is None:
+        return None
+    invitation = await session.get(Invitation, invitation_id)
+    use = await session.scalar(
+        select(InvitationUse).where(
+            InvitationUse.invitation_id == invitation_id,
+            InvitationUse.telegram_user_id == member.telegram_user_id,
+        )
+    )
+    if use is not None:
+        use.member_id = member.id
+    return invitation.created_by_member_id if invitation else None
+
+
+async def _ask_approvers(
+    session: AsyncSession, member: Member, admins: Iterable[int], *, now: dt.datetime
+) -> None:
+    """Send the new member's card with Approve and Decline to each approver (in English to
+    administrators who are not members)."""
+    people, chats = await _approvers(session, member, admins)
+    asked: list[tuple[str, int | None, str, int | None]] = [
+        (p.language, p.telegram_user_id, str(p.id), p.id) for p in people
+    ]
+    asked += [("en", chat_id, f"tg{chat_id}", None) for chat_id in chats]
+    for language, chat_id, who, approver_id in asked:
+        if chat_id is None:
+            continue
+        t = translator(language)
+        await outbox.enqueue_telegram(
+            session,
+            key=f"pp:approve:{member.id}:{who}",
+            chat_id=chat_id,
+            text=t("A new member asks to join the network:")
+            + "\n\n"
+            + card_text(t, card_of(member, None, [])),
+            parse_mode="HTML",
+            buttons=_decision_buttons(language, member.id),
+            now=now,
+            member_id=approver_id,
+        )
+
+
 async def admit(
     uow: UnitOfWork,
     member_id: int,
@@ -286,18 +332,7 @@ async def admit(
         existing = await session.get(Admission, member_id)
         if existing is not None:
             return existing.status
-        invited_by = None
-        if invitation_id is not None:
-            invitation = await session.get(Invitation, invitation_id)
-            invited_by = invitation.created_by_member_id if invitation else None
-            use = await session.scalar(
-                select(InvitationUse).where(
-                    InvitationUse.invitation_id == invitation_id,
-                    InvitationUse.telegram_user_id == member.telegram_user_id,
-                )
-            )
-            if use is not None:
-                use.member_id = member_id
+        invited_by = await _note_invitation_use(session, member, invitation_id)
         status = AdmissionStatus.PENDING if approval else AdmissionStatus.APPROVED
         session.add(
             Admission(
@@ -317,38 +352,7 @@ async def admit(
             invitation_id=invitation_id,
         )
         if approval:
-            people, chats = await _approvers(session, member, admins)
-            for person in people:
-                t = translator(person.language)
-                text = (
-                    t("A new member asks to join the network:")
-                    + "\n\n"
-                    + card_text(t, card_of(member, None, []))
-                )
-                if person.telegram_user_id is not None:
-                    await outbox.enqueue_telegram(
-                        session,
-                        key=f"pp:approve:{member_id}:{person.id}",
-                        chat_id=person.telegram_user_id,
-                        text=text,
-                        parse_mode="HTML",
-                        buttons=_decision_buttons(person.language, member_id),
-                        now=now,
-                        member_id=person.id,
-                    )
-            for chat_id in chats:
-                t = translator("en")
-                await outbox.enqueue_telegram(
-                    session,
-                    key=f"pp:approve:{member_id}:tg{chat_id}",
-                    chat_id=chat_id,
-                    text=t("A new member asks to join the network:")
-                    + "\n\n"
-                    + card_text(t, card_of(member, None, [])),
-                    parse_mode="HTML",
-                    buttons=_decision_buttons("en", member_id),
-                    now=now,
-                )
+            await _ask_approvers(session, member, admins, now=now)
         await uow.commit()
         return status
 
@@ -358,6 +362,36 @@ async def admission_status(uow: UnitOfWork, member_id: int) -> str | None:
         return await uow.session.scalar(
             select(Admission.status).where(Admission.member_id == member_id)
         )
+
+
+async def _tell_decision(
+    session: AsyncSession, member: Member, *, approve: bool, reason: str | None, now: dt.datetime
+) -> None:
+    """Welcome the member, or tell them they were not approved (with the reason given)."""
+    if member.telegram_user_id is None:
+        return
+    t = translator(member.language)
+    if approve:
+        message = t(
+            "Welcome: your membership has been approved. Send /help to see what you can do."
+        )
+    else:
+        message = t("Sorry, your membership was not approved.")
+        if reason:
+            message += "\n\n" + t("The reason given: {reason}", reason=html.escape(reason))
+    await outbox.enqueue_telegram(
+        session,
+        key=f"pp:admission:{member.id}",
+        chat_id=member.telegram_user_id,
+        text=message,
+        parse_mode="HTML",
+        now=now,
+        member_id=member.id,
+    )
+
+
+def _decided_by(decider: Member | None) -> str:
+    return (decider.name if decider else "") or ""
 
 
 async def decide(
@@ -396,11 +430,7 @@ async def decide(
                 else None
             )
             return Decision(
-                member_id,
-                member.name or "",
-                admission.status,
-                False,
-                (decider.name if decider else "") or "",
+                member_id, member.name or "", admission.status, False, _decided_by(decider)
             )
         admission.status = AdmissionStatus.APPROVED if approve else AdmissionStatus.DECLINED
         admission.decided_by_member_id = actor.member_id
@@ -415,31 +445,9 @@ async def decide(
             actor_member_id=actor.member_id,
         )
         decider = await session.get(Member, actor.member_id) if actor.member_id else None
-        t = translator(member.language)
-        if approve:
-            message = t(
-                "Welcome: your membership has been approved. Send /help to see what you can do."
-            )
-        else:
-            message = t("Sorry, your membership was not approved.")
-            if text:
-                message += "\n\n" + t("The reason given: {reason}", reason=html.escape(text))
-        if member.telegram_user_id is not None:
-            await outbox.enqueue_telegram(
-                session,
-                key=f"pp:admission:{member_id}",
-                chat_id=member.telegram_user_id,
-                text=message,
-                parse_mode="HTML",
-                now=now,
-                member_id=member_id,
-            )
+        await _tell_decision(session, member, approve=approve, reason=text, now=now)
         decision = Decision(
-            member_id,
-            member.name or "",
-            admission.status,
-            True,
-            (decider.name if decider else "") or "",
+            member_id, member.name or "", admission.status, True, _decided_by(decider)
         )
         await uow.commit()
         return decision

@@ -43,7 +43,41 @@ async def _names(session: AsyncSession, ids: set[int | None]) -> dict[int, str]:
     return {member_id: name or "" for member_id, name in rows.all()}
 
 
-async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]:
+async def _membership(session: AsyncSession, member_id: int) -> dict[str, Any]:
+    """Who invited the member, their admission, the invitations they made."""
+    invitations = (
+        await session.scalars(
+            select(Invitation)
+            .where(Invitation.created_by_member_id == member_id)
+            .order_by(Invitation.id)
+        )
+    ).all()
+    admission = await session.get(Admission, member_id)
+    inviter = (
+        (await _names(session, {admission.invited_by_member_id})).get(
+            admission.invited_by_member_id or 0, ""
+        )
+        if admission is not None and admission.invited_by_member_id is not None
+        else None
+    )
+    return {
+        "invited_by": inviter,
+        "admission": admission.status if admission is not None else None,
+        "invitations_made": [
+            {
+                "uses": i.uses,
+                "max_uses": i.max_uses,
+                "created_at": _iso(i.created_at),
+                "expires_at": _iso(i.expires_at),
+                "revoked_at": _iso(i.revoked_at),
+            }
+            for i in invitations
+        ],
+    }
+
+
+async def _directory(session: AsyncSession, member_id: int) -> dict[str, Any]:
+    """The member's directory choices and topics."""
     entry = await session.get(DirectoryEntry, member_id)
     topics = (
         await session.scalars(
@@ -53,6 +87,18 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
             .order_by(Topic.name_en)
         )
     ).all()
+    return {
+        "listed": bool(entry and entry.listed),
+        "answered_at": _iso(entry.decided_at) if entry else None,
+        "can_help": entry.can_help if entry else None,
+        "looking_for": entry.looking_for if entry else None,
+        "share_email_on_introductions": bool(entry and entry.share_email),
+        "topics": list(topics),
+    }
+
+
+async def _introductions(session: AsyncSession, member_id: int) -> dict[str, Any]:
+    """Introductions asked and received (the other side by name only), and blocks made."""
     intros = (
         await session.scalars(
             select(Introduction)
@@ -88,40 +134,7 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
             "decided_at": _iso(i.decided_at),
         }
 
-    invitations = (
-        await session.scalars(
-            select(Invitation)
-            .where(Invitation.created_by_member_id == member_id)
-            .order_by(Invitation.id)
-        )
-    ).all()
-    admission = await session.get(Admission, member_id)
-    inviter = (
-        (await _names(session, {admission.invited_by_member_id})).get(
-            admission.invited_by_member_id or 0, ""
-        )
-        if admission is not None and admission.invited_by_member_id is not None
-        else None
-    )
     return {
-        "invited_by": inviter,
-        "admission": admission.status if admission is not None else None,
-        "invitations_made": [
-            {
-                "uses": i.uses,
-                "max_uses": i.max_uses,
-                "created_at": _iso(i.created_at),
-                "expires_at": _iso(i.expires_at),
-                "revoked_at": _iso(i.revoked_at),
-            }
-            for i in invitations
-        ],
-        "listed": bool(entry and entry.listed),
-        "answered_at": _iso(entry.decided_at) if entry else None,
-        "can_help": entry.can_help if entry else None,
-        "looking_for": entry.looking_for if entry else None,
-        "share_email_on_introductions": bool(entry and entry.share_email),
-        "topics": list(topics),
         "introductions_asked": [
             intro(i, i.to_member_id) for i in intros if i.from_member_id == member_id
         ],
@@ -131,16 +144,22 @@ async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]
         "blocked": [
             {"member": names.get(b.blocked_member_id, ""), "at": _iso(b.created_at)} for b in blocks
         ],
-        "participant_lists": [
-            {"event_id": v.event_id, "shown": v.visible}
-            for v in (
-                await session.scalars(
-                    select(ParticipantVisibility)
-                    .where(ParticipantVisibility.member_id == member_id)
-                    .order_by(ParticipantVisibility.event_id)
-                )
-            ).all()
-        ],
+    }
+
+
+async def export_member(session: AsyncSession, member_id: int) -> dict[str, Any]:
+    visibility = (
+        await session.scalars(
+            select(ParticipantVisibility)
+            .where(ParticipantVisibility.member_id == member_id)
+            .order_by(ParticipantVisibility.event_id)
+        )
+    ).all()
+    return {
+        **await _membership(session, member_id),
+        **await _directory(session, member_id),
+        **await _introductions(session, member_id),
+        "participant_lists": [{"event_id": v.event_id, "shown": v.visible} for v in visibility],
     }
 
 
