@@ -9,12 +9,12 @@ timeouts and the connection limit of ``ServerLimits``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from sqlalchemy import text
@@ -38,6 +38,69 @@ WEBHOOK_PATH = "/telegram/webhook"
 def webhook_secret(token: str) -> str:
     """A stable secret Telegram sends back with each webhook call (derived, never logged)."""
     return hashlib.sha256(f"samvirke-webhook:{token}".encode()).hexdigest()[:48]
+
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _health(db: Database) -> Handler:
+    async def health(_request: web.Request) -> web.Response:
+        try:
+            async with db.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as error:
+            log.warning("health check: database not reachable (%s)", type(error).__name__)
+            return web.json_response({"status": "database unavailable"}, status=503)
+        return web.json_response({"status": "ok"})
+
+    return health
+
+
+def _webhook(bot_app: AppType, secret: str) -> Handler:
+    async def webhook(request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(given.encode(errors="replace"), secret.encode()):
+            return web.Response(status=403)
+        await bot_app.update_queue.put(parse_update(await request.read(), bot_app))
+        return web.Response(status=200)
+
+    return webhook
+
+
+def _calendar_feed(
+    db: Database, bot_app: AppType | None, settings: Settings | None, clock: Clock
+) -> Handler:
+    async def calendar_feed(request: web.Request) -> web.Response:
+        """A subscribable calendar: a region's events and the whole network's, or all."""
+        code = request.match_info["region"]
+        now = clock()
+        feed = await events.feed(db.unit_of_work(), None if code == "all" else code, now=now)
+        if feed is None:
+            raise web.HTTPNotFound(text="No such region.\n")
+        username = pages.bot_username(bot_app)  # None before the bot is initialised
+        body = invites.feed(
+            feed.name,
+            feed.events,
+            url_for=lambda event_id: (
+                pages.page_link(settings.public_url if settings else None, event_id)
+                or event_rules.event_link(username, event_id)
+            ),
+            organizer_email=(
+                settings.mail_from_address if settings is not None else "samvirke@localhost"
+            ),
+            now=now,
+        )
+        return web.Response(
+            body=body,
+            content_type="text/calendar",
+            charset="utf-8",
+            headers={
+                "Cache-Control": "public, max-age=900",
+                "Content-Disposition": f'inline; filename="{code}.ics"',
+            },
+        )
+
+    return calendar_feed
 
 
 def build_http_app(
@@ -77,61 +140,10 @@ def build_http_app(
         clock=clock,
     )
 
-    async def health(_request: web.Request) -> web.Response:
-        try:
-            async with db.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as error:
-            log.warning("health check: database not reachable (%s)", type(error).__name__)
-            return web.json_response({"status": "database unavailable"}, status=503)
-        return web.json_response({"status": "ok"})
-
-    async def webhook(request: web.Request) -> web.Response:
-        assert bot_app is not None
-        assert secret is not None
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not hmac.compare_digest(given.encode(errors="replace"), secret.encode()):
-            return web.Response(status=403)
-        await bot_app.update_queue.put(parse_update(await request.read(), bot_app))
-        return web.Response(status=200)
-
-    async def calendar_feed(request: web.Request) -> web.Response:
-        """A subscribable calendar: a region's events and the whole network's, or all."""
-        code = request.match_info["region"]
-        now = clock()
-        feed = await events.feed(db.unit_of_work(), None if code == "all" else code, now=now)
-        if feed is None:
-            raise web.HTTPNotFound(text="No such region.\n")
-        username = None
-        if bot_app is not None:
-            with contextlib.suppress(RuntimeError):  # not initialised yet: no deep links
-                username = bot_app.bot.username
-        body = invites.feed(
-            feed.name,
-            feed.events,
-            url_for=lambda event_id: (
-                pages.page_link(settings.public_url if settings else None, event_id)
-                or event_rules.event_link(username, event_id)
-            ),
-            organizer_email=(
-                settings.mail_from_address if settings is not None else "samvirke@localhost"
-            ),
-            now=now,
-        )
-        return web.Response(
-            body=body,
-            content_type="text/calendar",
-            charset="utf-8",
-            headers={
-                "Cache-Control": "public, max-age=900",
-                "Content-Disposition": f'inline; filename="{code}.ics"',
-            },
-        )
-
-    app.router.add_get("/healthz", health)
-    app.router.add_get("/calendar/{region}.ics", calendar_feed)
+    app.router.add_get("/healthz", _health(db))
+    app.router.add_get("/calendar/{region}.ics", _calendar_feed(db, bot_app, settings, clock))
     if bot_app is not None and secret is not None:
-        app.router.add_post(WEBHOOK_PATH, webhook)
+        app.router.add_post(WEBHOOK_PATH, _webhook(bot_app, secret))
     return app
 
 

@@ -56,35 +56,72 @@ def when_text(view: EventView, language: str) -> str:
     return f"{when} {format_zone(view.starts_at, view.ends_at, tz=view.tz)}"
 
 
-def add_routes(
-    app: web.Application,
-    db: Database,
-    *,
-    settings: Settings,
-    username: Callable[[], str | None],
-    clock: Callable[[], dt.datetime],
-    previews: PreviewCache | None = None,
-) -> None:
-    cache = previews if previews is not None else PreviewCache()
-    configured = str(settings.public_url).rstrip("/") if settings.public_url else None
+def preview_text(view: EventView, language: str) -> PreviewText:
+    """What the event's preview image shows."""
+    return PreviewText(
+        title=view.title,
+        when=when_text(view, language),
+        place=view.location or view.online_url or "",
+        network=NETWORK + (f" · {view.region_name}" if view.region_name else ""),
+        cancelled_label=translator(language)("Cancelled") if view.cancelled else None,
+    )
 
-    def base_url(request: web.Request) -> str:
-        return configured or str(request.url.origin())
 
-    def language_of(request: web.Request) -> str:
+def _open_for_answers(view: EventView, now: dt.datetime) -> bool:
+    return (
+        not view.cancelled
+        and view.ends_at > now
+        and (view.rsvp_deadline is None or view.rsvp_deadline > now)
+    )
+
+
+def _seats_text(view: EventView, language: str) -> str | None:
+    """Seats left (or full) for an event with a limit that is not cancelled."""
+    if view.capacity is None or view.cancelled:
+        return None
+    t = translator(language)
+    left = view.seats_left or 0
+    if left > 0:
+        return t.plural("{n} seat left", "{n} seats left", left)
+    return t("Full – you can join the waiting list")
+
+
+class _Pages:
+    """The handlers of the public pages and what they share."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        settings: Settings,
+        username: Callable[[], str | None],
+        clock: Callable[[], dt.datetime],
+        previews: PreviewCache,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.username = username
+        self.clock = clock
+        self.cache = previews
+        self.configured = str(settings.public_url).rstrip("/") if settings.public_url else None
+
+    def base_url(self, request: web.Request) -> str:
+        return self.configured or str(request.url.origin())
+
+    def language_of(self, request: web.Request) -> str:
         return links.pick_language(
             request.query.get("lang"),
             request.headers.get("Accept-Language"),
-            settings.default_language,
+            self.settings.default_language,
         )
 
     def html(
-        request: web.Request, template: str, language: str, status: int = 200, **values: Any
+        self, request: web.Request, template: str, language: str, status: int = 200, **values: Any
     ) -> web.Response:
         body = (
             page_environment(language)
             .get_template(template)
-            .render(language=language, base=base_url(request), network=NETWORK, **values)
+            .render(language=language, base=self.base_url(request), network=NETWORK, **values)
         )
         return web.Response(
             text=body,
@@ -94,42 +131,33 @@ def add_routes(
             headers=HTML_HEADERS,
         )
 
-    def not_found(request: web.Request, language: str) -> web.Response:
-        return html(request, "not_found.html", language, status=404)
+    def not_found(self, request: web.Request, language: str) -> web.Response:
+        return self.html(request, "not_found.html", language, status=404)
 
-    async def found_event(request: web.Request) -> public.PublicEvent | None:
+    async def found_event(self, request: web.Request) -> public.PublicEvent | None:
         try:
             event_id = int(request.match_info["id"])
         except ValueError:
             return None
         if not 0 < event_id < 2**31:
             return None
-        return await public.event(db.unit_of_work(), event_id)
+        return await public.event(self.db.unit_of_work(), event_id)
 
-    async def event_page(request: web.Request) -> web.Response:
-        language = language_of(request)
-        found = await found_event(request)
+    async def event_page(self, request: web.Request) -> web.Response:
+        language = self.language_of(request)
+        found = await self.found_event(request)
         if found is None:
-            return not_found(request, language)
+            return self.not_found(request, language)
         view = found.event
-        t = translator(language)
-        now = clock()
-        page_url = f"{base_url(request)}/events/{view.id}"
+        now = self.clock()
+        page_url = f"{self.base_url(request)}/events/{view.id}"
         image_url = f"{page_url}.png?v={preview_text(view, language).key()[:12]}"
-        open_for_answers = (
-            not view.cancelled
-            and view.ends_at > now
-            and (view.rsvp_deadline is None or view.rsvp_deadline > now)
+        deep_link = (
+            event_rules.event_link(self.username(), view.id)
+            if _open_for_answers(view, now)
+            else None
         )
-        seats = None
-        if view.capacity is not None and not view.cancelled:
-            left = view.seats_left or 0
-            seats = (
-                t.plural("{n} seat left", "{n} seats left", left)
-                if left > 0
-                else t("Full – you can join the waiting list")
-            )
-        return html(
+        return self.html(
             request,
             "event.html",
             language,
@@ -138,12 +166,12 @@ def add_routes(
             deadline=(
                 when_text_single(view.rsvp_deadline, view, language) if view.rsvp_deadline else None
             ),
-            seats=seats,
+            seats=_seats_text(view, language),
             organiser=found.organiser or NETWORK,
             description=links.linkify(view.description),
             programme=found.programme,
             map_link=event_rules.map_link(view.location) if view.location else None,
-            deep_link=event_rules.event_link(username(), view.id) if open_for_answers else None,
+            deep_link=deep_link,
             ended=view.ends_at <= now,
             page_url=page_url,
             image_url=image_url,
@@ -161,16 +189,16 @@ def add_routes(
             ),
         )
 
-    async def event_file(request: web.Request) -> web.Response:
-        found = await found_event(request)
+    async def event_file(self, request: web.Request) -> web.Response:
+        found = await self.found_event(request)
         if found is None:
-            return not_found(request, language_of(request))
+            return self.not_found(request, self.language_of(request))
         view = found.event
         body = invites.event_file(
             view,
-            url=f"{base_url(request)}/events/{view.id}",
-            organizer_email=settings.mail_from,
-            now=clock(),
+            url=f"{self.base_url(request)}/events/{view.id}",
+            organizer_email=self.settings.mail_from,
+            now=self.clock(),
         )
         return web.Response(
             body=body,
@@ -183,25 +211,16 @@ def add_routes(
             },
         )
 
-    def preview_text(view: EventView, language: str) -> PreviewText:
-        return PreviewText(
-            title=view.title,
-            when=when_text(view, language),
-            place=view.location or view.online_url or "",
-            network=NETWORK + (f" · {view.region_name}" if view.region_name else ""),
-            cancelled_label=translator(language)("Cancelled") if view.cancelled else None,
-        )
-
-    async def event_image(request: web.Request) -> web.Response:
-        language = language_of(request)
-        found = await found_event(request)
+    async def event_image(self, request: web.Request) -> web.Response:
+        language = self.language_of(request)
+        found = await self.found_event(request)
         if found is None:
-            return not_found(request, language)
+            return self.not_found(request, language)
         text = preview_text(found.event, language)
-        image = cache.get(text)
+        image = self.cache.get(text)
         if image is None:
             image = await asyncio.to_thread(render, text)
-            cache.put(text, image)
+            self.cache.put(text, image)
         return web.Response(
             body=image,
             content_type="image/png",
@@ -212,14 +231,14 @@ def add_routes(
             },
         )
 
-    async def event_list(request: web.Request) -> web.Response:
-        language = language_of(request)
+    async def event_list(self, request: web.Request) -> web.Response:
+        language = self.language_of(request)
         code = request.query.get("region") or None
         if code is not None and (len(code) > 64 or not code.isascii()):
-            return not_found(request, language)
-        found = await public.upcoming(db.unit_of_work(), code, now=clock())
+            return self.not_found(request, language)
+        found = await public.upcoming(self.db.unit_of_work(), code, now=self.clock())
         if found is None:
-            return not_found(request, language)
+            return self.not_found(request, language)
         items = [
             {
                 "event": view,
@@ -229,20 +248,37 @@ def add_routes(
             }
             for view in found.events
         ]
-        return html(
+        return self.html(
             request,
             "list.html",
             language,
             items=items,
             region_name=found.region_name,
             region_code=code,
-            regions=await public.regions(db.unit_of_work()),
+            regions=await public.regions(self.db.unit_of_work()),
         )
 
-    app.router.add_get("/events", event_list)
-    app.router.add_get(r"/events/{id:\d+}.ics", event_file)
-    app.router.add_get(r"/events/{id:\d+}.png", event_image)
-    app.router.add_get(r"/events/{id:\d+}", event_page)
+
+def add_routes(
+    app: web.Application,
+    db: Database,
+    *,
+    settings: Settings,
+    username: Callable[[], str | None],
+    clock: Callable[[], dt.datetime],
+    previews: PreviewCache | None = None,
+) -> None:
+    pages = _Pages(
+        db,
+        settings=settings,
+        username=username,
+        clock=clock,
+        previews=previews if previews is not None else PreviewCache(),
+    )
+    app.router.add_get("/events", pages.event_list)
+    app.router.add_get(r"/events/{id:\d+}.ics", pages.event_file)
+    app.router.add_get(r"/events/{id:\d+}.png", pages.event_image)
+    app.router.add_get(r"/events/{id:\d+}", pages.event_page)
 
 
 def when_text_single(moment: dt.datetime, view: EventView, language: str) -> str:

@@ -50,6 +50,14 @@ class BroadcastView:
     created: bool
 
 
+async def _made_before(session: AsyncSession, draft_key: str) -> BroadcastView | None:
+    """The broadcast this draft was confirmed as already, if it was."""
+    existing = await session.scalar(select(Broadcast).where(Broadcast.draft_key == draft_key))
+    if existing is None:
+        return None
+    return BroadcastView(existing.id, existing.total, created=False)
+
+
 async def create(
     uow: UnitOfWork,
     actor: Actor,
@@ -71,11 +79,9 @@ async def create(
     if not draft_key or len(draft_key) > 100:
         raise InvalidInput("broadcast_draft")
     async with uow:
-        existing = await uow.session.scalar(
-            select(Broadcast).where(Broadcast.draft_key == draft_key)
-        )
-        if existing is not None:
-            return BroadcastView(existing.id, existing.total, created=False)
+        before = await _made_before(uow.session, draft_key)
+        if before is not None:
+            return before
         statement, _label, scope = await audiences.resolve(uow.session, actor, audience)
         recipients = (await uow.session.execute(statement.order_by(Member.id))).all()
         if not recipients:
@@ -101,12 +107,10 @@ async def create(
         except IntegrityError:
             # The same confirmation at the same moment from a second tap: the other one won.
             await uow.session.rollback()
-            won = await uow.session.scalar(
-                select(Broadcast).where(Broadcast.draft_key == draft_key)
-            )
-            if won is None:
+            before = await _made_before(uow.session, draft_key)
+            if before is None:
                 raise
-            return BroadcastView(won.id, won.total, created=False)
+            return before
         await _queue_rows(uow.session, broadcast.id, content, recipients, sender, now=now)
         audit.record(
             uow.session,

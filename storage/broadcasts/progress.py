@@ -118,6 +118,31 @@ class ProgressUpdate:
     final: bool
 
 
+async def _finish(
+    session: AsyncSession, broadcast: Broadcast, counted: Progress, *, now: dt.datetime
+) -> None:
+    """Nothing is left to send: the broadcast is finished, its report queued and audited."""
+    broadcast.finished_at = now
+    if broadcast.progress_chat_id is not None:
+        await outbox.enqueue_telegram(
+            session,
+            key=report_key(broadcast.id),
+            chat_id=broadcast.progress_chat_id,
+            text=report_text(translator(broadcast.language), counted),
+            now=now,
+            member_id=broadcast.author_member_id,
+        )
+    audit.record(
+        session,
+        "broadcast.finished",
+        now=now,
+        broadcast_id=broadcast.id,
+        delivered=counted.delivered,
+        unreachable=counted.unreachable,
+        failed=counted.failed,
+    )
+
+
 async def due_progress(
     uow: UnitOfWork, *, now: dt.datetime, interval: dt.timedelta
 ) -> list[ProgressUpdate]:
@@ -144,26 +169,7 @@ async def due_progress(
             counted = await _count(uow.session, broadcast.id, broadcast.total)
             t = translator(broadcast.language)
             if counted.done:
-                broadcast.finished_at = now
-                text = report_text(t, counted)
-                if broadcast.progress_chat_id is not None:
-                    await outbox.enqueue_telegram(
-                        uow.session,
-                        key=report_key(broadcast.id),
-                        chat_id=broadcast.progress_chat_id,
-                        text=text,
-                        now=now,
-                        member_id=broadcast.author_member_id,
-                    )
-                audit.record(
-                    uow.session,
-                    "broadcast.finished",
-                    now=now,
-                    broadcast_id=broadcast.id,
-                    delivered=counted.delivered,
-                    unreachable=counted.unreachable,
-                    failed=counted.failed,
-                )
+                await _finish(uow.session, broadcast, counted, now=now)
                 text = t("Sending finished: the report follows.")  # if it cannot be deleted
             elif counted.signature() == broadcast.progress_shown:
                 continue

@@ -132,6 +132,26 @@ async def send_missed_invites(
     return sent
 
 
+def _invite_context(
+    event: Event, member: Member, *, kind: str, url: str | None, changes: Sequence[str]
+) -> dict[str, Any]:
+    """What the invitation mail's template shows, in the member's language."""
+    t = translator(member.language)
+    return {
+        "name": member.name or "",
+        "kind": kind,
+        "title": event.title,
+        "when": when_text(event, member.language),
+        "location": event.location,
+        "online_url": event.online_url,
+        "description": event.description,
+        "url": url,
+        "event_id": event.id,
+        "message": event.cancel_message,
+        "changes": [t(label) for label in changes],
+    }
+
+
 async def mail_invite(
     session: AsyncSession,
     event: Event,
@@ -170,19 +190,7 @@ async def mail_invite(
             "language": member.language,
             "to_name": member.name or "",
             "to_email": member.email,
-            "context": {
-                "name": member.name or "",
-                "kind": kind,
-                "title": event.title,
-                "when": when_text(event, member.language),
-                "location": event.location,
-                "online_url": event.online_url,
-                "description": event.description,
-                "url": url,
-                "event_id": event.id,
-                "message": event.cancel_message,
-                "changes": [t(label) for label in changes],
-            },
+            "context": _invite_context(event, member, kind=kind, url=url, changes=changes),
             "calendar": calendar_payload(
                 event,
                 member,

@@ -168,6 +168,14 @@ def _check_sector(sector: str) -> None:
         raise InvalidInput("sector_unknown")
 
 
+async def _registered_before(session: AsyncSession, telegram_user_id: int) -> Registration | None:
+    """The registration of a person who is a member already (nothing made, no code sent)."""
+    existing = await _by_telegram(session, telegram_user_id)
+    if existing is None:
+        return None
+    return Registration(await _view(session, existing), created=False, code_sent=False)
+
+
 async def register(
     uow: UnitOfWork,
     *,
@@ -192,9 +200,9 @@ async def register(
     if language not in LANGUAGES:
         raise InvalidInput("language_unknown")
     async with uow:
-        existing = await _by_telegram(uow.session, telegram_user_id)
-        if existing is not None:
-            return Registration(await _view(uow.session, existing), created=False, code_sent=False)
+        before = await _registered_before(uow.session, telegram_user_id)
+        if before is not None:
+            return before
         await _check_region(uow.session, region_id)
         member = Member(
             telegram_user_id=telegram_user_id,
@@ -218,10 +226,10 @@ async def register(
         except IntegrityError:
             # The same person pressed "I agree" twice at the same moment: the other tap won.
             await uow.session.rollback()
-            existing = await _by_telegram(uow.session, telegram_user_id)
-            if existing is None:
+            before = await _registered_before(uow.session, telegram_user_id)
+            if before is None:
                 raise
-            return Registration(await _view(uow.session, existing), created=False, code_sent=False)
+            return before
         audit.record(
             uow.session,
             "member.registered",

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import InvalidInput
 from storage.events import stats as event_stats
-from storage.events.stats import StatsReport
+from storage.events.stats import EventStats, StatsReport
 from storage.models import CheckIn, EntryKind, Event, Member, Region, TimebankAccount, TimebankEntry
 from storage.people import stats as people_stats
 from storage.people.stats import ConnectionsReport
@@ -92,6 +93,36 @@ def share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+async def _new_members(
+    session: AsyncSession, *, start: dt.datetime, end: dt.datetime, region_id: int | None
+) -> int:
+    """Members who joined (and consented) in the period, in the region, and are still members."""
+    joined = and_(
+        Member.created_at >= start,
+        Member.created_at < end,
+        Member.deleted_at.is_(None),
+        Member.consent_at.is_not(None),
+    )
+    if region_id is not None:
+        joined = and_(joined, Member.region_id == region_id)
+    return await session.scalar(select(func.count(Member.id)).where(joined)) or 0
+
+
+def _meeting(e: EventStats, location: str | None, online_url: str | None) -> Meeting:
+    return Meeting(
+        id=e.id,
+        starts_at=e.starts_at,
+        title=e.title,
+        place=location,
+        online=online_url is not None,
+        registered=e.registered,
+        attended=e.attended,
+        sectors=len([s for s in e.attended_by_sector if s]),
+        feedback_average=e.feedback.average,
+        feedback_count=e.feedback.count,
+    )
+
+
 async def funder_figures(
     uow: UnitOfWork,
     actor: Actor,
@@ -133,15 +164,7 @@ async def funder_figures(
                 .where(CheckIn.event_id.in_(ids))
             )
         ).all()
-        joined = and_(
-            Member.created_at >= start,
-            Member.created_at < end,
-            Member.deleted_at.is_(None),
-            Member.consent_at.is_not(None),
-        )
-        if region_id is not None:
-            joined = and_(joined, Member.region_id == region_id)
-        new_members = await session.scalar(select(func.count(Member.id)).where(joined)) or 0
+        new_members = await _new_members(session, start=start, end=end, region_id=region_id)
         timebank_minutes = await _timebank_minutes(uow, start=start, end=end, region_id=region_id)
     by_region = Counter(region or "" for _, _, region in checkins)
     starts = {e.id: e.starts_at for e in report.events}
@@ -149,23 +172,7 @@ async def funder_figures(
         starts[event_id].astimezone(tz).strftime("%Y-%m") for event_id, *_ in checkins
     )
     months = months_between(start.astimezone(tz).date(), end.astimezone(tz).date())
-    meetings = []
-    for e in report.events:
-        location, online_url = places.get(e.id, (None, None))
-        meetings.append(
-            Meeting(
-                id=e.id,
-                starts_at=e.starts_at,
-                title=e.title,
-                place=location,
-                online=online_url is not None,
-                registered=e.registered,
-                attended=e.attended,
-                sectors=len([s for s in e.attended_by_sector if s]),
-                feedback_average=e.feedback.average,
-                feedback_count=e.feedback.count,
-            )
-        )
+    meetings = [_meeting(e, *places.get(e.id, (None, None))) for e in report.events]
     cross = sum(m.attended for m in meetings if m.sectors >= CROSS_SECTOR_MIN_SECTORS)
     return FunderFigures(
         start=start,
