@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from samvirke import report
@@ -16,13 +16,7 @@ from samvirke.settings import ConfigurationError, Settings, load_settings
 log = logging.getLogger("samvirke")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="samvirke",
-        description="Samvirke: the Telegram bot and background jobs of a social-innovation "
-        "network. Configured with SAMVIRKE_* environment variables or a .env file.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sub.add_parser(
         "run",
         help="migrate the database, then run the bot, the scheduler and the HTTP server",
@@ -30,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
         "SAMVIRKE_PUBLIC_URL is set), the mail delivery and the HTTP server in one process. "
         "Needs SAMVIRKE_TELEGRAM_TOKEN.",
     )
+
+
+def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     migrate = sub.add_parser(
         "migrate",
         help="apply database migrations and exit",
@@ -38,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--dry-run", action="store_true", help="only list the migrations that would run"
     )
+
+
+def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     doctor = sub.add_parser(
         "doctor",
         help="check the configuration, database, mail, Bot API and public URL",
@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         "fails. Secrets are never printed.",
     )
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+
+
+def _add_backup(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     backup = sub.add_parser(
         "backup",
         help="make a consistent copy of the database while Samvirke runs",
@@ -67,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="afterwards delete all but the newest N dated backups in that folder",
     )
+
+
+def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     restore = sub.add_parser(
         "restore",
         help="replace the database with a backup and migrate it",
@@ -76,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("file", type=Path, metavar="FILE", help="the backup file")
     restore.add_argument("--force", action="store_true", help="replace a database that holds data")
+
+
+def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sub.add_parser(
         "worker",
         help="run only the scheduler and outbox delivery",
@@ -83,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
         "expiry, outbox sweeper) and the outbox delivery (mail and Telegram messages), e.g. "
         "beside a bot running elsewhere. Several workers never send the same message twice.",
     )
+
+
+def _add_send_digests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     digests = sub.add_parser(
         "send-digests",
         help="build and queue this period's digests now",
@@ -101,6 +113,18 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         help="only this frequency (default: both)",
     )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="samvirke",
+        description="Samvirke: the Telegram bot and background jobs of a social-innovation "
+        "network. Configured with SAMVIRKE_* environment variables or a .env file.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (_add_run, _add_migrate, _add_doctor, _add_backup, _add_restore, _add_worker):
+        add(sub)
+    _add_send_digests(sub)
     report.add_parser(sub)
     return parser
 
@@ -182,6 +206,94 @@ def _restore(settings: Settings, file: Path, force: bool) -> int:
     return 0
 
 
+def _run_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    if args.dry_run:
+        return _dry_run(settings)
+    _migrate(settings)
+    return 0
+
+
+def _run(_args: argparse.Namespace, settings: Settings) -> int:
+    if settings.telegram_token is None:
+        raise SystemExit(
+            "samvirke: set SAMVIRKE_TELEGRAM_TOKEN to the bot token from @BotFather "
+            "(in the environment or in a .env file)"
+        )
+    _migrate(settings)
+    from telegram.error import InvalidToken, NetworkError
+
+    from samvirke import runtime
+
+    try:
+        asyncio.run(runtime.run(settings))
+    except InvalidToken:
+        raise SystemExit(
+            "samvirke: the Bot API refused SAMVIRKE_TELEGRAM_TOKEN; check the token from @BotFather"
+        ) from None
+    except NetworkError as error:
+        raise SystemExit(
+            f"samvirke: cannot reach the Bot API at SAMVIRKE_TELEGRAM_API_URL "
+            f"({settings.api_base}): {error}"
+        ) from None
+    except OSError as error:
+        raise SystemExit(
+            f"samvirke: cannot listen on SAMVIRKE_HTTP_PORT {settings.http_port}: {error.strerror}"
+        ) from None
+    return 0
+
+
+def _send_digests(args: argparse.Namespace, settings: Settings) -> int:
+    _migrate(settings)
+    from scheduler import digests
+    from storage.uow import Database
+
+    async def send() -> str:
+        db = Database(settings.database_url)
+        try:
+            runs = await digests.build_digests(
+                db,
+                settings,
+                now=dt.datetime.now(dt.UTC),
+                frequencies=args.frequency or digests.FREQUENCIES,
+                dry_run=args.dry_run,
+                bot_username=None if args.dry_run else await digests.bot_username(settings),
+            )
+        finally:
+            await db.dispose()
+        return digests.describe(runs, dry_run=args.dry_run)
+
+    try:
+        print(asyncio.run(send()))
+    except ConfigurationError as error:
+        raise SystemExit(f"samvirke: configuration error: {error}") from None
+    return 0
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    _migrate(settings)
+    return report.run(args, settings)
+
+
+def _worker(_args: argparse.Namespace, settings: Settings) -> int:
+    _migrate(settings)
+    from samvirke import runtime
+
+    asyncio.run(runtime.worker(settings))
+    return 0
+
+
+# The commands that need the settings (``doctor`` reports a configuration error instead).
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "migrate": _run_migrate,
+    "backup": lambda args, settings: _backup(settings, args.output, args.keep),
+    "restore": lambda args, settings: _restore(settings, args.file, args.force),
+    "run": _run,
+    "send-digests": _send_digests,
+    "report": _report,
+    "worker": _worker,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "doctor":
@@ -191,79 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     secrets = [s.get_secret_value() for s in (settings.telegram_token, settings.smtp_password) if s]
     logs.configure(secrets=secrets, format=settings.log_format)
-    if args.command == "migrate":
-        if args.dry_run:
-            return _dry_run(settings)
-        _migrate(settings)
-        return 0
-    if args.command == "backup":
-        return _backup(settings, args.output, args.keep)
-    if args.command == "restore":
-        return _restore(settings, args.file, args.force)
-    if args.command == "run":
-        if settings.telegram_token is None:
-            raise SystemExit(
-                "samvirke: set SAMVIRKE_TELEGRAM_TOKEN to the bot token from @BotFather "
-                "(in the environment or in a .env file)"
-            )
-        _migrate(settings)
-        from telegram.error import InvalidToken, NetworkError
-
-        from samvirke import runtime
-
-        try:
-            asyncio.run(runtime.run(settings))
-        except InvalidToken:
-            raise SystemExit(
-                "samvirke: the Bot API refused SAMVIRKE_TELEGRAM_TOKEN; check the token from "
-                "@BotFather"
-            ) from None
-        except NetworkError as error:
-            raise SystemExit(
-                f"samvirke: cannot reach the Bot API at SAMVIRKE_TELEGRAM_API_URL "
-                f"({settings.api_base}): {error}"
-            ) from None
-        except OSError as error:
-            raise SystemExit(
-                f"samvirke: cannot listen on SAMVIRKE_HTTP_PORT {settings.http_port}: "
-                f"{error.strerror}"
-            ) from None
-        return 0
-    if args.command == "send-digests":
-        _migrate(settings)
-        from scheduler import digests
-        from storage.uow import Database
-
-        async def send() -> str:
-            db = Database(settings.database_url)
-            try:
-                runs = await digests.build_digests(
-                    db,
-                    settings,
-                    now=dt.datetime.now(dt.UTC),
-                    frequencies=args.frequency or digests.FREQUENCIES,
-                    dry_run=args.dry_run,
-                    bot_username=None if args.dry_run else await digests.bot_username(settings),
-                )
-            finally:
-                await db.dispose()
-            return digests.describe(runs, dry_run=args.dry_run)
-
-        try:
-            print(asyncio.run(send()))
-        except ConfigurationError as error:
-            raise SystemExit(f"samvirke: configuration error: {error}") from None
-        return 0
-    if args.command == "report":
-        _migrate(settings)
-        return report.run(args, settings)
-    if args.command == "worker":
-        _migrate(settings)
-        from samvirke import runtime
-
-        asyncio.run(runtime.worker(settings))
-        return 0
-    return 2
+    command = COMMANDS.get(args.command)
+    return command(args, settings) if command is not None else 2
 
 
 if __name__ == "__main__":
