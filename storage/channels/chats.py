@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
 from storage.errors import InvalidInput, NotFound
@@ -67,6 +68,27 @@ class MembershipChange:
     added: bool  # the bot became an administrator here just now (ask what the chat is for)
 
 
+async def _ask_what_for(
+    session: AsyncSession, chat: BotChat, user_id: int, language: str, *, now: dt.datetime
+) -> None:
+    """Ask the administrator who added the bot, in the private chat, what the chat is for."""
+    t = translator(language)
+    where = t("channel") if chat.kind == ChatKind.CHANNEL else t("group")
+    await outbox.enqueue_telegram(
+        session,
+        key=f"chat-setup:{chat.id}:{int(now.timestamp())}",
+        chat_id=user_id,
+        text=t(
+            "You added me to the {where} “{title}”. Which regions' events should I "
+            "announce there, and should I also post reminders?",
+            where=where,
+            title=chat.title,
+        ),
+        buttons=[[{"text": t("Set it up"), "callback_data": f"chn:show:{chat.id}"}]],
+        now=now,
+    )
+
+
 async def record_membership(
     uow: UnitOfWork,
     *,
@@ -112,21 +134,7 @@ async def record_membership(
         await uow.session.flush()
         view = await _view(uow, chat)
         if added and ask_language is not None and by_user_id is not None:
-            t = translator(ask_language)
-            where = t("channel") if kind == ChatKind.CHANNEL else t("group")
-            await outbox.enqueue_telegram(
-                uow.session,
-                key=f"chat-setup:{chat.id}:{int(now.timestamp())}",
-                chat_id=by_user_id,
-                text=t(
-                    "You added me to the {where} “{title}”. Which regions' events should I "
-                    "announce there, and should I also post reminders?",
-                    where=where,
-                    title=chat.title,
-                ),
-                buttons=[[{"text": t("Set it up"), "callback_data": f"chn:show:{chat.id}"}]],
-                now=now,
-            )
+            await _ask_what_for(uow.session, chat, by_user_id, ask_language, now=now)
         await uow.commit()
         return MembershipChange(view, added)
 
