@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 
 from samvirke.settings import Settings
-from storage.timebank import exchanges as timebank_exchanges
+from storage.timebank import expiry as timebank_expiry
 from storage.timebank.ledger import Policy
 from storage.uow import Database
 
@@ -25,7 +25,7 @@ async def expire_pending_exchanges(db: Database, settings: Settings, now: dt.dat
     policy = Policy.from_settings(settings)
     total = 0
     while True:
-        expired = await timebank_exchanges.expire_due(
+        expired = await timebank_expiry.expire_due(
             db.unit_of_work(), policy=policy, now=now, limit=BATCH_SIZE
         )
         total += expired

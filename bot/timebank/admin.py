@@ -17,8 +17,9 @@ from storage.permissions import require_admin
 from storage.rules import ascii_number
 from storage.timebank import accounts as timebank_accounts
 from storage.timebank import admin as timebank_admin
+from storage.timebank import corrections as timebank_corrections
 from storage.timebank import listings as timebank_listings
-from storage.timebank.admin import EntryView
+from storage.timebank.corrections import EntryView
 from storage.timebank.ledger import LimitExceeded, parse_hours
 from templates.formatting import hours_text, party_name
 from templates.i18n import N_, Translator
@@ -146,7 +147,7 @@ async def _adjust(update: Update, context: Context, rest: list[str]) -> bool:
     view = await _unless_over_limit(
         update,
         t,
-        timebank_admin.adjust(
+        timebank_corrections.adjust(
             context.uow(),
             acting(context),
             debit_account_id=rest[0],
@@ -178,7 +179,7 @@ async def _reverse(update: Update, context: Context, rest: list[str]) -> bool:
     view = await _unless_over_limit(
         update,
         t,
-        timebank_admin.reverse(
+        timebank_corrections.reverse(
             context.uow(),
             acting(context),
             int(rest[0].lstrip("#")),

@@ -30,6 +30,7 @@ from storage.timebank.common import (
     Party,
     account_view,
     coordinated_accounts,
+    ensure_member_account,
     exchange_views,
     exchanges_of,
     existing_member_account,
@@ -398,3 +399,19 @@ async def _exchange_descriptions(session: AsyncSession, exchange_ids: set[int]) 
         )
     )
     return {exchange_id: description for exchange_id, description in rows.all()}
+
+
+AccountReference = int | str  # an account id, or "org:NUMBER" / "@username"
+
+
+async def account_by_reference(
+    session: AsyncSession, reference: AccountReference, *, now: dt.datetime
+) -> int:
+    """The id of the account an administrator means: an id as it is, "org:NUMBER", or
+    "@username" (that member's account, made if needed)."""
+    if isinstance(reference, int):
+        return reference
+    if reference.lower().startswith("org:") and reference[4:].isdigit():
+        return int(reference[4:])
+    member = await member_by_username(session, reference)
+    return await ensure_member_account(session, member.id, now)

@@ -1,6 +1,6 @@
 """Timebank exchanges: logging hours ("I helped X", "X helped me"), and what follows: the other
 side confirms (the hours move) or declines, the side who logged it withdraws it, or nobody
-answers in time and it expires (``expire_due``, run by the scheduler)."""
+answers in time and it expires (storage.timebank.expiry, run by the scheduler)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from storage.models import (
     TimebankListing,
 )
 from storage.rules import clean_text
+from storage.timebank import expiry
 from storage.timebank.accounts import party_by_ref
 from storage.timebank.common import (
     Buttons,
@@ -348,7 +349,7 @@ async def confirm(
         if exchange.status != ExchangeStatus.PENDING:
             raise InvalidInput(f"exchange_{exchange.status}")
         if exchange.created_at + policy.expiry <= now:
-            await _expire(session, exchange, policy=policy, now=now)
+            await expiry.expire(session, exchange, policy=policy, now=now)
             await uow.commit()
             raise InvalidInput("exchange_expired")
         entry, balances = await post_entry(
@@ -474,75 +475,3 @@ async def cancel(
                 description=view.description,
             ),
         )
-
-
-# --- expiry ---------------------------------------------------------------------------------
-
-
-async def _expire(
-    session: AsyncSession, exchange: TimebankExchange, *, policy: Policy, now: dt.datetime
-) -> None:
-    exchange.status = ExchangeStatus.EXPIRED
-    exchange.decided_at = now
-    await session.flush()
-    view = await exchange_view(session, exchange)
-    audit.record(session, "timebank.exchange_expired", now=now, exchange_id=exchange.id)
-    people = [
-        *await people_acting_for(session, exchange.giver_account_id),
-        *await people_acting_for(session, exchange.receiver_account_id),
-    ]
-    await notify(
-        session,
-        people,
-        key=f"tb:expired:{exchange.id}",
-        now=now,
-        render=lambda t, _p: _expired_text(t, view, policy.expiry.days),
-    )
-
-
-def _expired_text(t: Translator, view: ExchangeView, days: int) -> str:
-    # The names are worked out first: Babel's extractor misreads a plural call with ``t``
-    # among its arguments as a singular message.
-    hours, giver, receiver = (
-        hours_text(t, view.minutes),
-        party_name(t, view.giver),
-        party_name(t, view.receiver),
-    )
-    return t.plural(
-        "The exchange of {hours} between {giver} and {receiver}, “{description}”, was not "
-        "confirmed within {n} day and has expired. No hours were moved.",
-        "The exchange of {hours} between {giver} and {receiver}, “{description}”, was not "
-        "confirmed within {n} days and has expired. No hours were moved.",
-        days,
-        hours=hours,
-        giver=giver,
-        receiver=receiver,
-        description=view.description,
-    )
-
-
-@retry_conflicts
-async def expire_due(uow: UnitOfWork, *, policy: Policy, now: dt.datetime, limit: int = 100) -> int:
-    """Expire up to ``limit`` exchanges pending longer than the expiry period; how many.
-
-    Rows another worker holds are skipped (``SKIP LOCKED``); an exchange being confirmed right
-    now is therefore left for the next run, when it is no longer pending.
-    """
-    async with uow:
-        session = uow.session
-        due = (
-            await session.scalars(
-                select(TimebankExchange)
-                .where(
-                    TimebankExchange.status == ExchangeStatus.PENDING,
-                    TimebankExchange.created_at <= now - policy.expiry,
-                )
-                .order_by(TimebankExchange.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        for exchange in due:
-            await _expire(session, exchange, policy=policy, now=now)
-        await uow.commit()
-        return len(due)

@@ -23,6 +23,7 @@ from storage.errors import DomainError, InvalidInput
 from storage.models import TimebankEntry, TimebankExchange
 from storage.timebank import admin as timebank_admin
 from storage.timebank import common as timebank
+from storage.timebank import corrections as timebank_corrections
 from storage.timebank import exchanges as timebank_exchanges
 from storage.timebank.ledger import LimitExceeded
 from storage.uow import Database
@@ -200,14 +201,14 @@ async def test_simultaneous_adjustments_reversals_and_confirmations(
             )
         for entry_id in earlier[:4]:
             work.append(
-                timebank_admin.reverse(
+                timebank_corrections.reverse(
                     db.unit_of_work(), ADMIN, entry_id, reason="test", policy=POLICY, now=now
                 )
             )
         for _ in range(6):
             debit, credit = rng.sample(accounts, 2)
             work.append(
-                timebank_admin.adjust(
+                timebank_corrections.adjust(
                     db.unit_of_work(),
                     ADMIN,
                     debit_account_id=debit,
@@ -301,7 +302,7 @@ async def test_hundreds_of_mixed_ledger_operations_at_once_reach_no_caller_as_an
         for i in range(80):
             debit, credit = rng.sample(accounts, 2)
             ops.append(
-                timebank_admin.adjust(
+                timebank_corrections.adjust(
                     db.unit_of_work(),
                     ADMIN,
                     debit_account_id=debit,
@@ -314,7 +315,7 @@ async def test_hundreds_of_mixed_ledger_operations_at_once_reach_no_caller_as_an
             )
         for entry_id in done_entries:
             ops.append(
-                timebank_admin.reverse(
+                timebank_corrections.reverse(
                     db.unit_of_work(), ADMIN, entry_id, reason="mistake", policy=POLICY, now=now
                 )
             )

@@ -36,7 +36,9 @@ from storage.models import Region, TimebankAccount, TimebankEntry, TimebankExcha
 from storage.permissions import Actor
 from storage.timebank import admin as timebank_admin
 from storage.timebank import common as timebank
+from storage.timebank import corrections as timebank_corrections
 from storage.timebank import exchanges as timebank_exchanges
+from storage.timebank import expiry as timebank_expiry
 from storage.timebank.ledger import (
     LimitExceeded,
     Limits,
@@ -471,7 +473,7 @@ class LedgerMachine(RuleBasedStateMachine):
         world.now += dt.timedelta(days=days)
         due = [p for p in self.pending if p.created_at + RULES.expiry <= world.now]
         while world.run(
-            timebank_exchanges.expire_due(world.db.unit_of_work(), policy=RULES, now=world.now)
+            timebank_expiry.expire_due(world.db.unit_of_work(), policy=RULES, now=world.now)
         ):
             pass
         statuses = world.run(self._statuses())
@@ -494,7 +496,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def reverse(self, index: int) -> None:
         world = self.world
         item = self.posted[index % len(self.posted)]
-        call = timebank_admin.reverse(
+        call = timebank_corrections.reverse(
             world.db.unit_of_work(),
             ADMIN,
             item.id,
@@ -510,7 +512,7 @@ class LedgerMachine(RuleBasedStateMachine):
             with pytest.raises(LimitExceeded):
                 world.run(call)
             return
-        view: timebank_admin.EntryView = world.run(call)
+        view: timebank_corrections.EntryView = world.run(call)
         item.reversed = True
         self._move(item.credit, item.debit, item.minutes)
         self.posted.append(Posted(view.id, item.credit, item.debit, item.minutes, "reversal"))
@@ -524,7 +526,7 @@ class LedgerMachine(RuleBasedStateMachine):
         world = self.world
         d, c = world.accounts[debit], world.accounts[credit]
         minutes = quarters * 15
-        call = timebank_admin.adjust(
+        call = timebank_corrections.adjust(
             world.db.unit_of_work(),
             ADMIN,
             debit_account_id=d,
@@ -542,7 +544,7 @@ class LedgerMachine(RuleBasedStateMachine):
             with pytest.raises(LimitExceeded):
                 world.run(call)
             return
-        view: timebank_admin.EntryView = world.run(call)
+        view: timebank_corrections.EntryView = world.run(call)
         self._move(d, c, minutes)
         self.posted.append(Posted(view.id, d, c, minutes, "adjustment"))
 

@@ -21,6 +21,7 @@ from storage.timebank import accounts as timebank_accounts
 from storage.timebank import admin as timebank_admin
 from storage.timebank import common as timebank
 from storage.timebank import contacts as timebank_contacts
+from storage.timebank import corrections as timebank_corrections
 from storage.timebank import exchanges as timebank_exchanges
 from storage.timebank import listings as timebank_listings
 from storage.timebank import privacy as timebank_privacy
@@ -393,16 +394,16 @@ async def test_reversal_is_a_new_entry_and_happens_once(
     [entry] = await entries(db)
     member = Actor(telegram_user_id=101, member_id=karen.id)
     with pytest.raises(NotAllowed):
-        await timebank_admin.reverse(
+        await timebank_corrections.reverse(
             db.unit_of_work(), member, entry.id, reason="typo", policy=POLICY, now=now
         )
     with pytest.raises(InvalidInput) as caught:
-        await timebank_admin.reverse(
+        await timebank_corrections.reverse(
             db.unit_of_work(), ADMIN, entry.id, reason="", policy=POLICY, now=now
         )
     assert caught.value.code == "reason_missing"
 
-    reversal = await timebank_admin.reverse(
+    reversal = await timebank_corrections.reverse(
         db.unit_of_work(), ADMIN, entry.id, reason="Logged twice", policy=POLICY, now=now
     )
     assert reversal.kind == "reversal"
@@ -411,12 +412,12 @@ async def test_reversal_is_a_new_entry_and_happens_once(
     assert await balance(db, karen) == 0
     assert await balance(db, lars) == 0
     with pytest.raises(InvalidInput) as caught:
-        await timebank_admin.reverse(
+        await timebank_corrections.reverse(
             db.unit_of_work(), ADMIN, entry.id, reason="again", policy=POLICY, now=now
         )
     assert caught.value.code == "already_reversed"
     with pytest.raises(InvalidInput) as caught:
-        await timebank_admin.reverse(
+        await timebank_corrections.reverse(
             db.unit_of_work(), ADMIN, reversal.id, reason="undo undo", policy=POLICY, now=now
         )
     assert caught.value.code == "cannot_reverse_reversal"
@@ -449,7 +450,7 @@ async def test_a_reversal_that_would_cross_a_limit_is_refused(
     await exchange(db, now, soeren, karen, 12)
     await exchange(db, now, soeren, karen, 12)  # Karen spent 24 h: now at -14 h
     with pytest.raises(LimitExceeded) as caught:
-        await timebank_admin.reverse(
+        await timebank_corrections.reverse(
             db.unit_of_work(), ADMIN, entry.id, reason="mistake", policy=POLICY, now=now
         )
     assert caught.value.code == "balance_below_minimum"
@@ -466,7 +467,7 @@ async def test_administrators_name_accounts_as_they_write_them_in_one_transactio
         db.unit_of_work(), ADMIN, "Fødevarefællesskabet", policy=POLICY, now=now
     )
     with pytest.raises(NotFound) as caught:
-        await timebank_admin.adjust(
+        await timebank_corrections.adjust(
             db.unit_of_work(),
             ADMIN,
             debit_account_id="@karenj",
@@ -479,7 +480,7 @@ async def test_administrators_name_accounts_as_they_write_them_in_one_transactio
     assert caught.value.code == "username_unknown"
     async with db.unit_of_work() as uow:
         assert await timebank.existing_member_account(uow.session, karen.id) is None
-    view = await timebank_admin.adjust(
+    view = await timebank_corrections.adjust(
         db.unit_of_work(),
         ADMIN,
         debit_account_id=f"ORG:{food_coop.id}",
@@ -520,7 +521,7 @@ async def test_adjustments_need_an_administrator_and_a_reason_and_are_audited(
         telegram_user_id=101, member_id=karen.id, role="organiser", organiser_all_regions=True
     )
     with pytest.raises(NotAllowed):
-        await timebank_admin.adjust(
+        await timebank_corrections.adjust(
             db.unit_of_work(),
             organiser,
             debit_account_id=lars_account,
@@ -531,7 +532,7 @@ async def test_adjustments_need_an_administrator_and_a_reason_and_are_audited(
             now=now,
         )
     with pytest.raises(InvalidInput) as caught:
-        await timebank_admin.adjust(
+        await timebank_corrections.adjust(
             db.unit_of_work(),
             ADMIN,
             debit_account_id=lars_account,
@@ -542,7 +543,7 @@ async def test_adjustments_need_an_administrator_and_a_reason_and_are_audited(
             now=now,
         )
     assert caught.value.code == "reason_missing"
-    view = await timebank_admin.adjust(
+    view = await timebank_corrections.adjust(
         db.unit_of_work(),
         ADMIN,
         debit_account_id=lars_account,
@@ -568,7 +569,7 @@ async def test_adjustments_need_an_administrator_and_a_reason_and_are_audited(
             "reason": "Workshop hours logged on paper",
         }
     with pytest.raises(InvalidInput) as caught:
-        await timebank_admin.adjust(
+        await timebank_corrections.adjust(
             db.unit_of_work(),
             ADMIN,
             debit_account_id=karen_account,
@@ -628,7 +629,7 @@ async def test_history_lists_every_entry_with_the_running_balance(
     await exchange(db, now + dt.timedelta(hours=1), soeren, karen, 0.5, description="Translation")
     await exchange(db, now, karen, soeren, 1, confirm=False)  # pending: not in the history
     [first, _second] = await entries(db)
-    await timebank_admin.reverse(
+    await timebank_corrections.reverse(
         db.unit_of_work(),
         ADMIN,
         first.id,
@@ -671,14 +672,14 @@ async def test_statistics_per_month_region_and_sector(
             select(TimebankEntry.id).where(TimebankEntry.exchange_id == mistake.id)
         )
     assert entry_id is not None
-    await timebank_admin.reverse(
+    await timebank_corrections.reverse(
         db.unit_of_work(), ADMIN, entry_id, reason="wrong", policy=POLICY, now=now
     )
     accounts = [
         await timebank_admin.account_of_member(db.unit_of_work(), p.id, now=now)
         for p in (karen, lars)
     ]
-    await timebank_admin.adjust(
+    await timebank_corrections.adjust(
         db.unit_of_work(),
         ADMIN,
         debit_account_id=accounts[1],
