@@ -14,7 +14,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.context import Context
-from bot.events.browse import answer_toast, bot_username
+from bot.events.browse import bot_username
+from bot.events.cards import answer_toast
 from bot.ui.chat import acting, send
 from bot.ui.texts import SIGN_UP_FIRST, error_text
 from storage.channels import chats

@@ -25,7 +25,8 @@ from telegram.ext import (
 from bot.channels import posts as channel_posts
 from bot.context import Context
 from bot.events import forms
-from bot.events.browse import bot_username, send_card
+from bot.events.browse import bot_username
+from bot.events.cards import send_card
 from bot.events.forms import Step, from_iso, invalid, network_tz, to_iso
 from bot.ui import callbacks, drafts, keyboards, limits
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send, typed_text

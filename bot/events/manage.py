@@ -21,7 +21,8 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.events import forms
-from bot.events.browse import bot_username, send_card
+from bot.events.browse import bot_username
+from bot.events.cards import send_card
 from bot.events.forms import FIELD_LABELS, from_iso, invalid
 from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, acting, answer_press, send, typed_text

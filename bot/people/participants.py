@@ -26,7 +26,7 @@ from templates.i18n import Translator
 def card_buttons(
     t: Translator, card: EventCard, now: dt.datetime
 ) -> list[list[InlineKeyboardButton]]:
-    """The rows this feature adds to an event card (bot.events.browse.card_markup)."""
+    """The rows this feature adds to an event card (bot.events.cards.card_markup)."""
     answer = card.answer
     view = card.event
     if view.cancelled or answer is None:
