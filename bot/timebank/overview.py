@@ -2,12 +2,12 @@
 exchanges, with the buttons to everything else; and the registration of all the timebank's
 handlers.
 
-The features live beside this module: ``timebank_exchanges`` (logging hours, confirming,
-declining, withdrawing), ``timebank_listings`` (posting, editing and managing offers and
-requests), ``timebank_browse`` (browsing them, contact requests), ``timebank_history`` (an
-account's history, also as CSV), ``timebank_stats`` (statistics for organisers) and
-``timebank_admin`` (``/timebank <command>`` for administrators); ``timebank_common`` holds what
-they share.
+The features live beside this module in ``bot/timebank/``: ``exchanges`` (logging hours,
+confirming, declining, withdrawing), ``listings`` (posting offers and requests, and the listing
+texts), ``my_listings`` (the member's own: pause, resume, edit, delete), ``browse`` (browsing
+them, contact requests), ``history`` (an account's history, also as CSV), ``stats`` (statistics
+for organisers) and ``admin`` (``/timebank <command>`` for administrators); ``common`` holds
+what they share.
 
 Flows of several steps (log hours, post a listing, edit a listing) are persistent
 ConversationHandlers: their drafts live in ``context.user_data`` (JSON) and survive a restart.
@@ -46,13 +46,13 @@ from bot.timebank.exchanges import (
     withdraw_pressed,
 )
 from bot.timebank.history import history_csv_pressed, history_pressed
-from bot.timebank.listings import (
+from bot.timebank.listings import new_listing_buttons, post_conversation
+from bot.timebank.my_listings import (
     delete_asked,
+    edit_conversation,
     edit_fields,
-    listing_conversations,
     listing_status_pressed,
     my_listings,
-    new_listing_buttons,
 )
 from bot.timebank.stats import stats_csv_pressed, stats_pressed
 from bot.ui import callbacks, keyboards
@@ -170,7 +170,7 @@ def _add_exchanges(
 
 def conversations() -> list[ConversationHandler[Context]]:
     """Log hours, post a listing, edit a listing."""
-    return [log_conversation(), *listing_conversations()]
+    return [log_conversation(), post_conversation(), edit_conversation()]
 
 
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
