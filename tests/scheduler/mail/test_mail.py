@@ -27,7 +27,8 @@ from sqlalchemy import select
 
 from samvirke.settings import Settings
 from scheduler.mail.compose import message_id
-from scheduler.mail.delivery import DeliveryOptions, DeliveryReport, MailDelivery, backoff, classify
+from scheduler.mail.delivery import DeliveryOptions, DeliveryReport, MailDelivery
+from scheduler.mail.failures import backoff, classify
 from scheduler.mail.transports import SmtpTransport
 from storage import outbox, regions
 from storage.members import profiles as members

@@ -22,9 +22,9 @@ from scheduler.telegram.delivery import (
     TelegramDelivery,
     TelegramOptions,
     TelegramReport,
-    classify,
     make_bot,
 )
+from scheduler.telegram.messages import classify
 from storage import outbox
 from storage.models import OutboxStatus
 from storage.scheduling import UNREACHABLE
