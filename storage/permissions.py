@@ -48,3 +48,14 @@ def visible_region_ids(actor: Actor) -> int | None:
     if actor.organiser_region_id is None:
         raise NotAllowed("organiser_region_gone")
     return actor.organiser_region_id
+
+
+def figures_region(actor: Actor, region_id: int | None) -> int | None:
+    """The region figures are counted for: the one asked (None: all), but an organiser for one
+    region always gets theirs, and asking for another is refused."""
+    limit = visible_region_ids(actor)
+    if limit is None:
+        return region_id
+    if region_id not in (None, limit):
+        raise NotAllowed("event_other_region")
+    return limit

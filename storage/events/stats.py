@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Row, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.errors import NotAllowed
 from storage.events import views as events
 from storage.events.followup import FeedbackSummary, summarise
 from storage.models import CheckIn, Event, EventFeedback, EventStatus, Member, Rsvp, RsvpStatus
-from storage.permissions import Actor, require_organiser, visible_region_ids
+from storage.permissions import Actor, figures_region, require_organiser
 from storage.uow import UnitOfWork
 
 
@@ -120,16 +119,6 @@ def _event_stats(event: Event, region_name: str | None, figures: _Figures) -> Ev
     )
 
 
-def _region_seen(actor: Actor, region_id: int | None) -> int | None:
-    """The region the report covers: an organiser for one region sees that region."""
-    limit = visible_region_ids(actor)
-    if limit is None:
-        return region_id
-    if region_id not in (None, limit):
-        raise NotAllowed("event_other_region")
-    return limit
-
-
 async def stats(
     uow: UnitOfWork,
     actor: Actor,
@@ -143,7 +132,7 @@ async def stats(
     with members registered (going) and attended (checked in), by sector. An organiser for one
     region sees that region."""
     require_organiser(actor)
-    region_id = _region_seen(actor, region_id)
+    region_id = figures_region(actor, region_id)
     async with uow:
         session = uow.session
         region_name = await events.active_region_name(session, region_id)

@@ -24,7 +24,7 @@ from storage.events.stats import EventStats, StatsReport
 from storage.models import CheckIn, EntryKind, Event, Member, Region, TimebankAccount, TimebankEntry
 from storage.people import stats as people_stats
 from storage.people.stats import ConnectionsReport
-from storage.permissions import Actor, visible_region_ids
+from storage.permissions import Actor, figures_region
 from storage.uow import UnitOfWork
 
 # A meeting is cross-sector when its participants came from at least this many of the five
@@ -138,9 +138,7 @@ async def funder_figures(
     report = await event_stats.stats(uow, actor, start=start, end=end, region_id=region_id, now=now)
     if region_id is not None and report.region_name is None:
         raise InvalidInput("region_unknown")
-    limit = visible_region_ids(actor)
-    if limit is not None:
-        region_id = limit  # stats() refused any other region already
+    region_id = figures_region(actor, region_id)  # stats() refused any other region already
     connections = await people_stats.connections(
         uow, actor, start=start, end=end, region_id=region_id
     )
