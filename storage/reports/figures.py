@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Row, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import InvalidInput
@@ -123,6 +124,29 @@ def _meeting(e: EventStats, location: str | None, online_url: str | None) -> Mee
     )
 
 
+async def _places(
+    session: AsyncSession, ids: list[int]
+) -> dict[int, tuple[str | None, str | None]]:
+    """Each event's place and online link."""
+    rows = await session.execute(
+        select(Event.id, Event.location, Event.online_url).where(Event.id.in_(ids))
+    )
+    return {event_id: (location, online_url) for event_id, location, online_url in rows.all()}
+
+
+async def _check_ins(
+    session: AsyncSession, ids: list[int]
+) -> Sequence[Row[int, str | None, str | None]]:
+    """Each check-in at the events: the event, and the member's sector and home region."""
+    result = await session.execute(
+        select(CheckIn.event_id, Member.sector, Region.name)
+        .join(Member, CheckIn.member_id == Member.id, isouter=True)
+        .join(Region, Member.region_id == Region.id, isouter=True)
+        .where(CheckIn.event_id.in_(ids))
+    )
+    return result.all()
+
+
 async def funder_figures(
     uow: UnitOfWork,
     actor: Actor,
@@ -146,22 +170,8 @@ async def funder_figures(
     ids = [e.id for e in report.events]
     async with uow:
         session = uow.session
-        places = {
-            event_id: (location, online_url)
-            for event_id, location, online_url in (
-                await session.execute(
-                    select(Event.id, Event.location, Event.online_url).where(Event.id.in_(ids))
-                )
-            ).all()
-        }
-        checkins = (
-            await session.execute(
-                select(CheckIn.event_id, Member.sector, Region.name)
-                .join(Member, CheckIn.member_id == Member.id, isouter=True)
-                .join(Region, Member.region_id == Region.id, isouter=True)
-                .where(CheckIn.event_id.in_(ids))
-            )
-        ).all()
+        places = await _places(session, ids)
+        checkins = await _check_ins(session, ids)
         new_members = await _new_members(session, start=start, end=end, region_id=region_id)
         timebank_minutes = await _timebank_minutes(uow, start=start, end=end, region_id=region_id)
     by_region = Counter(region or "" for _, _, region in checkins)
