@@ -22,7 +22,6 @@ from storage import regions
 from storage.events import rules as event_rules
 from storage.permissions import require_organiser
 from storage.reports import figures as report_figures
-from templates.report import pdf
 
 PREFIX = "rp"
 
@@ -118,7 +117,10 @@ async def _send_report(
     chat = update.effective_chat
     assert chat is not None
     await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
-    # Laying out the PDF takes a moment of CPU: off the event loop.
+    # Imported when used (matplotlib and WeasyPrint weigh tens of megabytes). Laying out the
+    # PDF takes a moment of CPU: off the event loop.
+    from templates.report import pdf
+
     document = await asyncio.to_thread(
         pdf.render,
         figures,
