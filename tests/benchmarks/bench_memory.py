@@ -210,13 +210,14 @@ def command_update(update_id: int, user_id: int, command: str) -> dict[str, Any]
 
 
 async def digest_finished(db: Database) -> None:
-    """Wait until the weekly digest job has run once (the scheduler notes it in the database)."""
+    """Wait until the weekly digest job has run once (the scheduler notes it in the database);
+    read without the write lock, which the run may hold."""
     runs = 0
     while not runs:
         await asyncio.sleep(1)
-        async with db.engine.connect() as connection:
+        async with db.reader() as uow:
             runs = (
-                await connection.scalar(
+                await uow.session.scalar(
                     select(SchedulerRun.runs).where(SchedulerRun.name == "digest_weekly")
                 )
                 or 0
@@ -312,8 +313,8 @@ async def run(
                 .values(locked_until=None)
             )
         await digest_finished(db)
-        async with db.engine.connect() as connection:
-            queued = await connection.scalar(
+        async with db.reader() as uow:
+            queued = await uow.session.scalar(
                 text("SELECT count(*) FROM outbox WHERE key LIKE 'digest:%'")
             )
         report(f"digest run ({queued:,} queued)")

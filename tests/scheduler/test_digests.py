@@ -22,8 +22,8 @@ from samvirke.settings import Settings
 from scheduler.digests import build_digests, describe
 from scheduler.mail.delivery import DeliveryOptions, MailDelivery
 from storage import regions
-from storage.digests import runs as digests
-from storage.digests import unsubscribe
+from storage.digests import periods, unsubscribe
+from storage.digests.sections import Sections
 from storage.members import profiles as members
 from storage.members import verification
 from storage.models import Member, OutboxMessage, Region
@@ -37,9 +37,9 @@ SECRET = "digest-test-secret"
 def test_periods_are_iso_weeks_and_months_in_the_network_time_zone() -> None:
     # Sunday 23:30 UTC is already Monday in Copenhagen: a new week there.
     sunday_night = dt.datetime(2026, 11, 29, 23, 30, tzinfo=dt.UTC)
-    assert digests.period_of("weekly", sunday_night, CPH)[0] == "2026-W49"
-    assert digests.period_of("weekly", sunday_night, ZoneInfo("UTC"))[0] == "2026-W48"
-    period, start = digests.period_of("monthly", dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC), CPH)
+    assert periods.period_of("weekly", sunday_night, CPH)[0] == "2026-W49"
+    assert periods.period_of("weekly", sunday_night, ZoneInfo("UTC"))[0] == "2026-W48"
+    period, start = periods.period_of("monthly", dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC), CPH)
     assert period == "2026-12"
     assert start == dt.datetime(2026, 11, 30, 23, 0, tzinfo=dt.UTC)
 
@@ -64,15 +64,15 @@ def news_for() -> Iterator[set[int]]:
     CHOSEN.clear()
 
 
-async def _news(session: AsyncSession, member: Member, span: digests.Window) -> Any:
+async def _news(session: AsyncSession, member: Member, span: periods.Window) -> Any:
     return [{"kind": "Tilbud", "title": f"Nyt i {span.period}"}] if member.id in CHOSEN else None
 
 
-async def _balance(session: AsyncSession, member: Member, span: digests.Window) -> Any:
+async def _balance(session: AsyncSession, member: Member, span: periods.Window) -> Any:
     return {"hours": "2,5"}
 
 
-TEST_SECTIONS: digests.Sections = {"listings": (_news, True), "balance": (_balance, False)}
+TEST_SECTIONS: Sections = {"listings": (_news, True), "balance": (_balance, False)}
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
