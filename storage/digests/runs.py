@@ -62,9 +62,10 @@ async def build(
     dry_run: bool = False,
     bot_username: str | None = None,
     sections: Sections | None = None,
+    batch: int = BATCH,
 ) -> DigestRun:
     """Queue this period's digests for members with ``frequency`` (or count them: dry run);
-    ``units`` gives a unit of work for each batch."""
+    ``units`` gives a unit of work for each ``batch`` of members."""
     if frequency not in (DigestFrequency.WEEKLY, DigestFrequency.MONTHLY):
         raise ValueError(f"no digest for frequency {frequency!r}")
     span = window(frequency, now, tz, bot_username)
@@ -73,7 +74,7 @@ async def build(
     after = 0
     while True:
         async with units() as uow:
-            members = await _due_members(uow.session, frequency, after=after)
+            members = await _due_members(uow.session, frequency, after=after, limit=batch)
             if not members:
                 return run
             await _batch(uow.session, members, plan, run)
@@ -82,8 +83,10 @@ async def build(
             after = members[-1].id
 
 
-async def _due_members(session: AsyncSession, frequency: str, *, after: int) -> Sequence[Member]:
-    """The next ``BATCH`` members (by id, after ``after``) who get this frequency's digest."""
+async def _due_members(
+    session: AsyncSession, frequency: str, *, after: int, limit: int
+) -> Sequence[Member]:
+    """The next ``limit`` members (by id, after ``after``) who get this frequency's digest."""
     return (
         await session.scalars(
             select(Member)
@@ -94,7 +97,7 @@ async def _due_members(session: AsyncSession, frequency: str, *, after: int) -> 
                 Member.digest_frequency == frequency,
             )
             .order_by(Member.id)
-            .limit(BATCH)
+            .limit(limit)
         )
     ).all()
 

@@ -22,7 +22,7 @@ from samvirke.settings import Settings
 from scheduler.digests import build_digests, describe
 from scheduler.mail.delivery import DeliveryOptions, MailDelivery
 from storage import regions
-from storage.digests import periods, unsubscribe
+from storage.digests import periods, runs, unsubscribe
 from storage.digests.sections import Sections
 from storage.members import profiles as members
 from storage.members import verification
@@ -168,6 +168,36 @@ async def test_due_members_with_news_get_one_digest_per_period(
     )
     assert [r.queued for r in next_week] == [1, 0]
     assert quiet not in {int(r.key.split(":")[1]) for r in await digest_rows(db)}
+
+
+async def test_a_run_goes_batch_by_batch_and_a_rerun_queues_only_what_is_missing(
+    db: Database, now: dt.datetime, news_for: set[int]
+) -> None:
+    due = [await member(db, now, n) for n in range(21, 26)]
+    news_for.update(due[:4])  # the last one has nothing to say
+
+    async def run(batch: int, *, dry_run: bool = False) -> runs.DigestRun:
+        return await runs.build(
+            db.unit_of_work,
+            frequency="weekly",
+            now=now,
+            tz=CPH,
+            unsubscribe_token=lambda member_id: unsubscribe.make_token(b"k", member_id),
+            dry_run=dry_run,
+            sections=TEST_SECTIONS,
+            batch=batch,
+        )
+
+    dry = await run(2, dry_run=True)
+    assert (dry.queued, dry.nothing_to_say, sum(dry.by_language_and_region.values())) == (0, 1, 4)
+    assert await digest_rows(db) == []
+    # One member's digest queued before (as by a run that stopped after its first batch).
+    news_for.difference_update(due[1:])
+    assert (await run(1)).queued == 1
+    news_for.update(due[:4])
+    second = await run(2)
+    assert (second.queued, second.already_queued, second.nothing_to_say) == (3, 1, 1)
+    assert [r.key for r in await digest_rows(db)] == [f"digest:{m}:2026-W48" for m in due[:4]]
 
 
 @pytest.fixture
