@@ -1,4 +1,7 @@
-"""Building the digests: the periodic job and ``samvirke send-digests``."""
+"""When the digests are built: the periodic job and ``samvirke send-digests``.
+
+What a digest says and for whom is ``storage/digests/``; how it looks, ``templates/mail/digest.*``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Sequence
 from samvirke.settings import Settings
 from storage.digests import runs as digests
 from storage.digests import unsubscribe
+from storage.digests.sections import Sections
 from storage.models import DigestFrequency
 from storage.uow import Database
 
@@ -26,14 +30,14 @@ async def build_digests(
     frequencies: Sequence[str] = FREQUENCIES,
     dry_run: bool = False,
     bot_username: str | None = None,
-    sections: digests.Sections | None = None,
+    sections: Sections | None = None,
 ) -> list[digests.DigestRun]:
     """Queue (or, dry, count) the current period's digests; a second run queues nothing new."""
     key = settings.signing_key()
     runs = []
     for frequency in frequencies:
         run = await digests.build(
-            db.unit_of_work(),
+            db.unit_of_work,
             frequency=frequency,
             now=now,
             tz=settings.tz,

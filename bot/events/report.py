@@ -20,7 +20,6 @@ from bot.ui.chat import PRIVATE, acting, send
 from bot.ui.pickers import PeriodRegionPicker, period_code, typed_period
 from storage.permissions import require_organiser
 from storage.reports import figures as report_figures
-from templates.report import pdf
 
 PREFIX = "rp"
 
@@ -74,7 +73,10 @@ async def _send_report(
     chat = update.effective_chat
     assert chat is not None
     await chat.send_action(ChatAction.UPLOAD_DOCUMENT)
-    # Laying out the PDF takes a moment of CPU: off the event loop.
+    # Imported when used (matplotlib and WeasyPrint weigh tens of megabytes). Laying out the
+    # PDF takes a moment of CPU: off the event loop.
+    from templates.report import pdf
+
     document = await asyncio.to_thread(
         pdf.render,
         figures,

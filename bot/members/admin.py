@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import contextlib
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -14,7 +14,7 @@ from bot.context import Context
 from bot.people import membership as people_membership
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, redraw
-from bot.ui.spreadsheets import csv_file, csv_safe
+from bot.ui.spreadsheets import CsvSpool, csv_safe
 from bot.ui.texts import sector_label
 from storage import regions
 from storage.members import profiles as members
@@ -33,11 +33,9 @@ def _actor(context: Context) -> Actor:
     return actor
 
 
-def members_csv(
-    t: Translator, overview: MembersOverview, origins: dict[int, tuple[str, str]] | None = None
-) -> bytes:
-    """All members (of the organiser's region) in the organiser's language; with ``origins``
-    (administrators) also who invited and approved whom."""
+def members_header(t: Translator, *, origins: bool) -> list[str]:
+    """The member CSV's columns; with ``origins`` (administrators) also who invited and
+    approved whom."""
     header = [
         t("Name"),
         t("E-mail"),
@@ -48,9 +46,16 @@ def members_csv(
         t("E-mail confirmed"),
         t("Joined"),
     ]
-    if origins is not None:
-        header += [t("Invited by"), t("Approved by")]
-    rows = [
+    return [*header, t("Invited by"), t("Approved by")] if origins else header
+
+
+def member_rows(
+    t: Translator,
+    batch: list[MemberView],
+    origins: dict[int, tuple[str, str]] | None = None,
+) -> list[list[str]]:
+    """Members as CSV rows in the organiser's language (see ``members_header``)."""
+    return [
         [
             csv_safe(m.name),
             csv_safe(m.email) if m.email_verified else "",
@@ -62,9 +67,33 @@ def members_csv(
             m.created_at.date().isoformat(),
             *([csv_safe(v) for v in origins.get(m.id, ("", ""))] if origins is not None else []),
         ]
-        for m in overview.members
+        for m in batch
     ]
-    return csv_file(t.language, header, rows)
+
+
+async def _send_members_csv(
+    update: Update, context: Context, actor: Actor, limited_to: str | None
+) -> None:
+    """Every member of the overview as a spreadsheet, written batch by batch as the database
+    streams them."""
+    t = context.t
+    chat = update.effective_chat
+    assert chat is not None
+    with CsvSpool(t.language, members_header(t, origins=actor.is_admin)) as spool:
+        async with contextlib.aclosing(members.listing(context.reader(), actor)) as batches:
+            async for batch in batches:
+                origins = (
+                    await people_membership.origin_columns(context, [m.id for m in batch])
+                    if actor.is_admin
+                    else None
+                )
+                spool.write(member_rows(t, batch, origins))
+        await chat.send_document(
+            InputFile(spool.finished(), filename="members.csv"),
+            caption=t("All members, as a spreadsheet (CSV).")
+            if limited_to is None
+            else t("All members in {region}, as a spreadsheet (CSV).", region=limited_to),
+        )
 
 
 def _overview_text(t: Translator, overview: MembersOverview, region: str | None) -> str:
@@ -99,7 +128,7 @@ async def members_command(update: Update, context: Context) -> None:
     if query:
         await _find(update, context, query)
         return
-    overview = await members.overview(context.uow(), actor)
+    overview = await members.overview(context.reader(), actor)
     limited_to = None
     if visible_region_ids(actor) is not None:
         member = context.member
@@ -111,18 +140,8 @@ async def members_command(update: Update, context: Context) -> None:
             "Telegram id."
         )
     await chat.send_message(text)
-    if overview.members:
-        origins = (
-            await people_membership.origin_columns(context, [m.id for m in overview.members])
-            if actor.is_admin
-            else None
-        )
-        await chat.send_document(
-            InputFile(io.BytesIO(members_csv(t, overview, origins)), filename="members.csv"),
-            caption=t("All members, as a spreadsheet (CSV).")
-            if limited_to is None
-            else t("All members in {region}, as a spreadsheet (CSV).", region=limited_to),
-        )
+    if overview.total:
+        await _send_members_csv(update, context, actor, limited_to)
 
 
 async def _find(update: Update, context: Context, query: str) -> None:

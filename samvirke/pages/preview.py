@@ -13,8 +13,12 @@ import io
 from collections import OrderedDict
 from dataclasses import astuple, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:  # Pillow is imported when an image is drawn, not by every process
+    from PIL import ImageDraw, ImageFont
+
+    Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 WIDTH, HEIGHT = 1200, 630
 MARGIN = 72
@@ -25,8 +29,6 @@ MUTED = (205, 220, 232)
 CANCELLED = (214, 69, 65)
 # DejaVu when the system has it (Debian's fonts-dejavu-core); otherwise Pillow's own font.
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/TTF"))
-
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class PreviewText:
 
 @functools.cache
 def _font(size: int, *, bold: bool) -> Font:
+    from PIL import ImageFont
+
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
     for folder in FONT_DIRS:
         if (folder / name).is_file():
@@ -81,6 +85,8 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int, lines: i
 
 
 def render(text: PreviewText) -> bytes:
+    from PIL import Image, ImageDraw, ImageFont
+
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
     inner = WIDTH - 2 * MARGIN

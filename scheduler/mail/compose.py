@@ -38,6 +38,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from samvirke.settings import LANGUAGES, Settings
 from scheduler.mail import headers
+from storage.digests.unsubscribe import UnsubscribeLinks
+from storage.digests.unsubscribe import links as unsubscribe_links
 from storage.outbox import ClaimedMessage
 from templates.calendar import CalendarPart
 from templates.calendar import from_payload as calendar_from_payload
@@ -301,24 +303,6 @@ def calendar_part(payload: Mapping[str, Any], sender: Mailbox) -> CalendarPart |
         raise MailBuildError(f"invalid calendar part: {exc}", permanent=True) from exc
 
 
-@dataclass(frozen=True)
-class UnsubscribeLinks:
-    url: str | None
-    mailto: str
-
-
-def unsubscribe_links(
-    token: object, settings: Settings, sender: Mailbox
-) -> UnsubscribeLinks | None:
-    """The digest's unsubscribe links: HTTPS one-click (with a public URL) and mailto."""
-    if not isinstance(token, str) or not re.fullmatch(r"[0-9]+\.[A-Za-z0-9_-]+", token):
-        return None
-    url = None
-    if settings.public_url is not None:
-        url = f"{str(settings.public_url).rstrip('/')}/unsubscribe/{token}"
-    return UnsubscribeLinks(url, f"mailto:{sender.addr_spec}?subject=unsubscribe%20{token}")
-
-
 def add_unsubscribe_headers(message: Message, links: UnsubscribeLinks) -> None:
     """RFC 2369 List-Unsubscribe, and RFC 8058 one-click when there is an HTTPS link (what
     Gmail and Yahoo require of bulk senders)."""
@@ -339,7 +323,11 @@ def build_message(claimed: ClaimedMessage, settings: Settings, *, now: dt.dateti
     request = parse_payload(claimed.payload, default_language=settings.default_language)
     sender = sender_address(settings)
     recipient = recipient_address(request.to_name, request.to_email)
-    unsubscribe = unsubscribe_links(claimed.payload.get("unsubscribe_token"), settings, sender)
+    unsubscribe = unsubscribe_links(
+        claimed.payload.get("unsubscribe_token"),
+        public_url=str(settings.public_url) if settings.public_url is not None else None,
+        address=sender.addr_spec,
+    )
     context: dict[str, Any] = {
         "public_url": str(settings.public_url) if settings.public_url else None,
         "unsubscribe_url": unsubscribe.url if unsubscribe else None,

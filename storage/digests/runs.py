@@ -1,18 +1,21 @@
-"""The digest: each verified member whose frequency is due gets one mail per period.
+"""The digest run: each verified member whose frequency is due gets one mail per period.
 
-What goes into a digest comes from *sections* (upcoming events, new timebank listings, the
-member's balance: see ``storage.digests.sections``). A member with nothing to read
-gets no mail. Each mail is an outbox row keyed ``digest:{member}:{period}``, so building the
-same period twice (a retried job, ``samvirke send-digests`` run twice) queues nothing new.
+What goes into a digest comes from *sections* (``storage.digests.sections``), for the period of
+``storage.digests.periods``. A member with nothing to read gets no mail. Each mail is an outbox
+row keyed ``digest:{member}:{period}``, so building the same period twice (a retried job,
+``samvirke send-digests`` run twice) queues nothing new.
+
+Members are taken ``BATCH`` at a time in id order, each batch in its own transaction: memory
+stays flat whatever the network's size, and the bot's writers wait for one batch at most. A run
+that stops halfway has queued whole batches; the next run queues the rest (the keys above).
 """
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import datetime as dt
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,90 +24,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
+from storage.digests.periods import Window, window
+from storage.digests.sections import SECTIONS, Sections
 from storage.models import DigestFrequency, Member, OutboxMessage
 from storage.uow import UnitOfWork
 
-WEEKLY_LOOKAHEAD = dt.timedelta(weeks=8)
-MONTHLY_LOOKAHEAD_MONTHS = 3
-
-
-@dataclass(frozen=True)
-class Window:
-    """The period a digest covers: news since ``since``, events until ``until``, and, for one
-    member, every event published since their previous digest (``published_since``) whatever
-    its date: a meeting announced today for a date far ahead is news now, not in a month."""
-
-    frequency: str
-    period: str
-    now: dt.datetime
-    since: dt.datetime
-    until: dt.datetime
-    tz: ZoneInfo
-    bot_username: str | None = None  # for links that open an event in the bot
-    published_since: dt.datetime | None = None  # None: ``since``
-
-    @property
-    def new_since(self) -> dt.datetime:
-        return self.published_since or self.since
-
-
-def _months_ahead(moment: dt.datetime, months: int, tz: ZoneInfo) -> dt.datetime:
-    """The same local day and time ``months`` later (the month's last day when it is shorter)."""
-    local = moment.astimezone(tz)
-    month = local.month - 1 + months
-    year, month = local.year + month // 12, month % 12 + 1
-    days = [31, 29 if calendar.isleap(year) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-    return local.replace(year=year, month=month, day=min(local.day, days[month - 1])).astimezone(
-        dt.UTC
-    )
-
-
-def lookahead(frequency: str, now: dt.datetime, tz: ZoneInfo) -> dt.datetime:
-    """How far ahead a digest lists meetings: 8 weeks (weekly), 3 months (monthly)."""
-    if frequency == DigestFrequency.MONTHLY:
-        return _months_ahead(now, MONTHLY_LOOKAHEAD_MONTHS, tz)
-    return now + WEEKLY_LOOKAHEAD
-
-
-SectionBuilder = Callable[[AsyncSession, Member, Window], Awaitable[Any]]
-# name -> (builder, is news). A section that is not news (e.g. the balance) is shown only when
-# some news section has something: on its own it is no reason to send a mail.
-Sections = Mapping[str, tuple[SectionBuilder, bool]]
-
-
-def default_sections() -> Sections:
-    from storage.digests.sections import SECTIONS
-
-    return SECTIONS
-
-
-def period_of(frequency: str, now: dt.datetime, tz: ZoneInfo) -> tuple[str, dt.datetime]:
-    """The period's name (``2026-W48`` or ``2026-11``) and its start, in the network's time."""
-    local = now.astimezone(tz)
-    if frequency == DigestFrequency.MONTHLY:
-        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        return f"{local:%Y-%m}", start.astimezone(dt.UTC)
-    year, week, weekday = local.isocalendar()
-    start = (local - dt.timedelta(days=weekday - 1)).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    return f"{year}-W{week:02d}", start.astimezone(dt.UTC)
-
-
-def window(
-    frequency: str, now: dt.datetime, tz: ZoneInfo, bot_username: str | None = None
-) -> Window:
-    period, start = period_of(frequency, now, tz)
-    length = dt.timedelta(days=31) if frequency == DigestFrequency.MONTHLY else dt.timedelta(7)
-    return Window(
-        frequency,
-        period,
-        now,
-        since=start - length,
-        until=lookahead(frequency, now, tz),
-        tz=tz,
-        bot_username=bot_username,
-    )
+BATCH = 500
 
 
 @dataclass
@@ -117,8 +42,18 @@ class DigestRun:
     by_language_and_region: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What every member's digest of one run shares."""
+
+    span: Window
+    sections: Sections
+    unsubscribe_token: Callable[[int], str]
+    dry_run: bool
+
+
 async def build(
-    uow: UnitOfWork,
+    units: Callable[[], UnitOfWork],
     *,
     frequency: str,
     now: dt.datetime,
@@ -127,81 +62,89 @@ async def build(
     dry_run: bool = False,
     bot_username: str | None = None,
     sections: Sections | None = None,
+    batch: int = BATCH,
 ) -> DigestRun:
-    """Queue this period's digests for members with ``frequency`` (or count them: dry run)."""
+    """Queue this period's digests for members with ``frequency`` (or count them: dry run);
+    ``units`` gives a unit of work for each ``batch`` of members."""
     if frequency not in (DigestFrequency.WEEKLY, DigestFrequency.MONTHLY):
         raise ValueError(f"no digest for frequency {frequency!r}")
     span = window(frequency, now, tz, bot_username)
+    plan = _Plan(span, sections or SECTIONS, unsubscribe_token, dry_run)
     run = DigestRun(frequency, span.period)
-    async with uow:
-        session = uow.session
-        members = (
-            await session.scalars(
-                select(Member)
-                .where(
-                    Member.deleted_at.is_(None),
-                    Member.email_verified_at.is_not(None),
-                    Member.digest_frequency == frequency,
-                )
-                .order_by(Member.id)
+    after = 0
+    while True:
+        async with units() as uow:
+            members = await _due_members(uow.session, frequency, after=after, limit=batch)
+            if not members:
+                return run
+            await _batch(uow.session, members, plan, run)
+            if not dry_run:
+                await uow.commit()
+            after = members[-1].id
+
+
+async def _due_members(
+    session: AsyncSession, frequency: str, *, after: int, limit: int
+) -> Sequence[Member]:
+    """The next ``limit`` members (by id, after ``after``) who get this frequency's digest."""
+    return (
+        await session.scalars(
+            select(Member)
+            .where(
+                Member.id > after,
+                Member.deleted_at.is_(None),
+                Member.email_verified_at.is_not(None),
+                Member.digest_frequency == frequency,
             )
-        ).all()
-        done = set(
-            (
-                await session.scalars(
-                    select(OutboxMessage.key).where(
-                        OutboxMessage.key.like(f"digest:%:{span.period}")
-                    )
-                )
-            ).all()
+            .order_by(Member.id)
+            .limit(limit)
         )
-        previous = await _previous_digests(session)
-        for member in members:
-            key = f"digest:{member.id}:{span.period}"
-            if key in done:
-                run.already_queued += 1
-                continue
-            member_span = dataclasses.replace(span, published_since=previous.get(member.id))
-            content = await _content(session, member, member_span, sections or default_sections())
-            if content is None:
-                run.nothing_to_say += 1
-                continue
-            run.by_language_and_region[
-                (member.language, member.region.name if member.region else "")
-            ] += 1
-            if dry_run:
-                continue
+    ).all()
+
+
+async def _batch(
+    session: AsyncSession, members: Sequence[Member], plan: _Plan, run: DigestRun
+) -> None:
+    """Compose and queue (or count) the digests of one batch of members."""
+    keys = {member.id: f"digest:{member.id}:{plan.span.period}" for member in members}
+    done = await _queued(session, list(keys.values()))
+    previous = await _previous_digests(session, list(keys))
+    for member in members:
+        if keys[member.id] in done:
+            run.already_queued += 1
+            continue
+        member_span = dataclasses.replace(plan.span, published_since=previous.get(member.id))
+        content = await _content(session, member, member_span, plan.sections)
+        if content is None:
+            run.nothing_to_say += 1
+            continue
+        run.by_language_and_region[
+            (member.language, member.region.name if member.region else "")
+        ] += 1
+        if not plan.dry_run:
             queued = await outbox.enqueue(
                 session,
-                key=key,
+                key=keys[member.id],
                 channel=outbox.EMAIL,
                 member_id=member.id,
-                now=now,
-                payload={
-                    "template": "digest",
-                    "language": member.language,
-                    "to_name": member.name,
-                    "to_email": member.email,
-                    "unsubscribe_token": unsubscribe_token(member.id),
-                    "context": {
-                        "name": member.name,
-                        "frequency": frequency,
-                        "period": span.period,
-                        "sections": content,
-                    },
-                },
+                now=plan.span.now,
+                payload=_payload(member, plan, content),
             )
             run.queued += int(queued)
-        if not dry_run:
-            await uow.commit()
-    return run
 
 
-async def _previous_digests(session: AsyncSession) -> dict[int, dt.datetime]:
+async def _queued(session: AsyncSession, keys: list[str]) -> set[str]:
+    """Which of these digests are in the outbox already."""
+    return set(
+        (await session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys)))).all()
+    )
+
+
+async def _previous_digests(session: AsyncSession, member_ids: list[int]) -> dict[int, dt.datetime]:
     """When each member's latest digest was queued (what "new since your last digest" means)."""
     rows = await session.execute(
         select(OutboxMessage.member_id, func.max(OutboxMessage.created_at))
-        .where(OutboxMessage.key.like("digest:%"), OutboxMessage.member_id.is_not(None))
+        .where(OutboxMessage.key.like("digest:%"), OutboxMessage.member_id.in_(member_ids))
         .group_by(OutboxMessage.member_id)
     )
     return {member_id: _aware(at) for member_id, at in rows if member_id is not None}
@@ -214,6 +157,7 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 async def _content(
     session: AsyncSession, member: Member, span: Window, sections: Sections
 ) -> dict[str, Any] | None:
+    """The sections that have something for this member; None when none of them is news."""
     content: dict[str, Any] = {}
     has_news = False
     for name, (builder, news) in sections.items():
@@ -222,3 +166,20 @@ async def _content(
             content[name] = value
             has_news = has_news or news
     return content if has_news else None
+
+
+def _payload(member: Member, plan: _Plan, content: dict[str, Any]) -> dict[str, Any]:
+    """The outbox row's payload: the mail ``templates/mail/digest.*`` renders, and to whom."""
+    return {
+        "template": "digest",
+        "language": member.language,
+        "to_name": member.name,
+        "to_email": member.email,
+        "unsubscribe_token": plan.unsubscribe_token(member.id),
+        "context": {
+            "name": member.name,
+            "frequency": plan.span.frequency,
+            "period": plan.span.period,
+            "sections": content,
+        },
+    }

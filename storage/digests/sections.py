@@ -7,13 +7,14 @@ the order a digest shows them. Texts are in the member's language.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.digests.runs import Sections, Window
+from storage.digests.periods import Window
 from storage.models import Member, Region
 from storage.models.events import Event, EventStatus, Rsvp, RsvpStatus
 from storage.models.timebank import ListingKind, ListingStatus, TimebankAccount, TimebankListing
@@ -21,6 +22,11 @@ from templates.formatting import format_when, hours_text
 from templates.i18n import N_, translator
 
 MAX_ITEMS = 10
+
+SectionBuilder = Callable[[AsyncSession, Member, Window], Awaitable[Any]]
+# name -> (builder, is news). A section that is not news (e.g. the balance) is shown only when
+# some news section has something: on its own it is no reason to send a mail.
+Sections = Mapping[str, tuple[SectionBuilder, bool]]
 
 RSVP_LABELS: dict[str, str] = {
     RsvpStatus.GOING: N_("You are going."),

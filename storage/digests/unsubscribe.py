@@ -1,4 +1,5 @@
-"""One-click unsubscribe from the digest: signed, unguessable tokens (RFC 8058 links)."""
+"""Leaving the digest: signed, unguessable tokens, the links a digest carries (RFC 8058
+one-click and mailto), and turning the digest off."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
+from dataclasses import dataclass
 
 from storage import audit
 from storage.models import DigestFrequency, Member
@@ -30,6 +33,21 @@ def read_token(secret: bytes, token: str) -> int | None:
     member_id = int(member_part)
     genuine = make_token(secret, member_id).encode()
     return member_id if hmac.compare_digest(genuine, token.encode()) else None
+
+
+@dataclass(frozen=True)
+class UnsubscribeLinks:
+    url: str | None
+    mailto: str
+
+
+def links(token: object, *, public_url: str | None, address: str) -> UnsubscribeLinks | None:
+    """A digest's unsubscribe links for the token its outbox row carries: HTTPS one-click
+    (with a public URL) and a mail to ``address``; None for anything but a token."""
+    if not isinstance(token, str) or not re.fullmatch(r"[0-9]+\.[A-Za-z0-9_-]+", token):
+        return None
+    url = f"{public_url.rstrip('/')}/unsubscribe/{token}" if public_url is not None else None
+    return UnsubscribeLinks(url, f"mailto:{address}?subject=unsubscribe%20{token}")
 
 
 async def unsubscribe(uow: UnitOfWork, member_id: int, *, now: dt.datetime) -> str | None:

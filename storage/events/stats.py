@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Row, and_, select
+from sqlalchemy import ColumnElement, and_, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.events import views as events
@@ -46,16 +45,11 @@ class StatsReport:
     feedback: FeedbackSummary = field(default_factory=FeedbackSummary)  # all events together
 
 
-async def _events_held(
-    session: AsyncSession,
-    *,
-    start: dt.datetime,
-    end: dt.datetime,
-    region_id: int | None,
-    now: dt.datetime,
-) -> Sequence[Row[Event, str | None]]:
+def _held(
+    *, start: dt.datetime, end: dt.datetime, region_id: int | None, now: dt.datetime
+) -> ColumnElement[bool]:
     """The events held (started by ``now``, not cancelled) from ``start`` to before ``end``, in
-    the region (or all), with their region's name, oldest first."""
+    the region (or all)."""
     condition = and_(
         Event.status == EventStatus.PUBLISHED,
         Event.starts_at >= start,
@@ -64,59 +58,67 @@ async def _events_held(
     )
     if region_id is not None:
         condition = and_(condition, Event.region_id == region_id)
-    result = await session.execute(events.with_region().where(condition).order_by(Event.starts_at))
-    return result.all()
+    return condition
 
 
-@dataclass(frozen=True)
-class _Figures:
-    """The raw rows behind the figures for a set of events."""
+@dataclass
+class _Counts:
+    """Counted by the database, per event and sector: a year of a large network is hundreds of
+    thousands of RSVPs, which are never loaded one by one."""
 
-    registered: Sequence[Row[int, str | None]]  # (event id, sector) per member going
-    attended: Sequence[Row[int, int | None, str | None]]  # (event id, member id, sector)
-    feedback: Sequence[Row[int, int, str | None]]  # (event id, rating, comment)
-
-
-async def _figures(session: AsyncSession, ids: list[int]) -> _Figures:
-    """Who registered (going), who attended (checked in) and the feedback, for the events."""
-    registered = (
-        await session.execute(
-            select(Rsvp.event_id, Member.sector)
-            .join(Member, Rsvp.member_id == Member.id, isouter=True)
-            .where(Rsvp.event_id.in_(ids), Rsvp.status == RsvpStatus.GOING)
-        )
-    ).all()
-    attended = (
-        await session.execute(
-            select(CheckIn.event_id, CheckIn.member_id, Member.sector)
-            .join(Member, CheckIn.member_id == Member.id, isouter=True)
-            .where(CheckIn.event_id.in_(ids))
-        )
-    ).all()
-    feedback = (
-        await session.execute(
-            select(EventFeedback.event_id, EventFeedback.rating, EventFeedback.comment)
-            .where(EventFeedback.event_id.in_(ids))
-            .order_by(EventFeedback.created_at, EventFeedback.id)
-        )
-    ).all()
-    return _Figures(registered, attended, feedback)
+    registered: dict[int, int] = field(default_factory=dict)  # event id -> going
+    registered_by_sector: Counter[str] = field(default_factory=Counter)
+    attended: dict[int, Counter[str]] = field(default_factory=dict)  # event id -> by sector
+    unique_attendees: int = 0
 
 
-def _event_stats(event: Event, region_name: str | None, figures: _Figures) -> EventStats:
-    """One event's line of the report."""
-    here = [sector or "" for event_id, _, sector in figures.attended if event_id == event.id]
-    return EventStats(
-        id=event.id,
-        title=event.title,
-        starts_at=event.starts_at,
-        timezone=event.timezone,
-        region_name=region_name,
-        registered=sum(1 for event_id, _ in figures.registered if event_id == event.id),
-        attended=len(here),
-        attended_by_sector=dict(Counter(here).most_common()),
-        feedback=summarise([(r, c) for event_id, r, c in figures.feedback if event_id == event.id]),
+async def _counts(session: AsyncSession, held: ColumnElement[bool]) -> _Counts:
+    counts = _Counts()
+    going = and_(Rsvp.event_id.in_(select(Event.id).where(held)), Rsvp.status == RsvpStatus.GOING)
+    rows = await session.execute(
+        select(Rsvp.event_id, Member.sector, func.count())
+        .join(Member, Rsvp.member_id == Member.id, isouter=True)
+        .where(going)
+        .group_by(Rsvp.event_id, Member.sector)
     )
+    for event_id, sector, n in rows:
+        counts.registered[event_id] = counts.registered.get(event_id, 0) + n
+        counts.registered_by_sector[sector or ""] += n
+    checked_in = CheckIn.event_id.in_(select(Event.id).where(held))
+    rows = await session.execute(
+        select(CheckIn.event_id, Member.sector, func.count())
+        .join(Member, CheckIn.member_id == Member.id, isouter=True)
+        .where(checked_in)
+        .group_by(CheckIn.event_id, Member.sector)
+    )
+    for event_id, sector, n in rows:
+        counts.attended.setdefault(event_id, Counter())[sector or ""] += n
+    counts.unique_attendees = (
+        await session.scalar(
+            select(func.count(distinct(CheckIn.member_id))).where(
+                checked_in, CheckIn.member_id.is_not(None)
+            )
+        )
+        or 0
+    )
+    return counts
+
+
+async def _feedback(
+    session: AsyncSession, held: ColumnElement[bool]
+) -> list[tuple[int, int, str | None]]:
+    """Every event's ratings and comments (event id, rating, comment), oldest first."""
+    rows = await session.execute(
+        select(EventFeedback.event_id, EventFeedback.rating, EventFeedback.comment)
+        .where(EventFeedback.event_id.in_(select(Event.id).where(held)))
+        .order_by(EventFeedback.created_at, EventFeedback.id)
+    )
+    return [(event_id, rating, comment) for event_id, rating, comment in rows]
+
+
+def _by_count(counter: Counter[str]) -> dict[str, int]:
+    """Most first; equal counts by name (the database gives groups in no stable order)."""
+    return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
 
 
 async def stats(
@@ -133,21 +135,42 @@ async def stats(
     region sees that region."""
     require_organiser(actor)
     region_id = figures_region(actor, region_id)
+    held = _held(start=start, end=end, region_id=region_id, now=now)
     async with uow:
         session = uow.session
         region_name = await events.active_region_name(session, region_id)
-        rows = await _events_held(session, start=start, end=end, region_id=region_id, now=now)
-        figures = await _figures(session, [row[0].id for row in rows])
-        registered, attended = figures.registered, figures.attended
-        return StatsReport(
-            start=start,
-            end=end,
-            region_name=region_name,
-            events=[_event_stats(event, name, figures) for event, name in rows],
-            registered=len(registered),
-            attended=len(attended),
-            unique_attendees=len({member_id for _, member_id, _ in attended if member_id}),
-            registered_by_sector=dict(Counter(s or "" for _, s in registered).most_common()),
-            attended_by_sector=dict(Counter(s or "" for *_, s in attended).most_common()),
-            feedback=summarise([(r, c) for _, r, c in figures.feedback]),
-        )
+        rows = (
+            await session.execute(events.with_region().where(held).order_by(Event.starts_at))
+        ).all()
+        counts = await _counts(session, held)
+        feedback_rows = await _feedback(session, held)
+        feedback: dict[int, list[tuple[int, str | None]]] = {}
+        for event_id, rating, comment in feedback_rows:
+            feedback.setdefault(event_id, []).append((rating, comment))
+        per_event = [
+            EventStats(
+                id=event.id,
+                title=event.title,
+                starts_at=event.starts_at,
+                timezone=event.timezone,
+                region_name=name,
+                registered=counts.registered.get(event.id, 0),
+                attended=sum(counts.attended.get(event.id, Counter()).values()),
+                attended_by_sector=_by_count(counts.attended.get(event.id, Counter())),
+                feedback=summarise(feedback.get(event.id, [])),
+            )
+            for event, name in rows
+        ]
+    attended_by_sector: Counter[str] = sum(counts.attended.values(), Counter())
+    return StatsReport(
+        start=start,
+        end=end,
+        region_name=region_name,
+        events=per_event,
+        registered=sum(counts.registered.values()),
+        attended=sum(attended_by_sector.values()),
+        unique_attendees=counts.unique_attendees,
+        registered_by_sector=_by_count(counts.registered_by_sector),
+        attended_by_sector=_by_count(attended_by_sector),
+        feedback=summarise([(rating, comment) for _, rating, comment in feedback_rows]),
+    )

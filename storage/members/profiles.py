@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -391,28 +391,70 @@ class MembersOverview:
     verified: int
     by_sector: dict[str, int]
     by_region: dict[str, int]
-    members: list[MemberView]
+
+
+def _overview_members(actor: Actor) -> list[ColumnElement[bool]]:
+    """Who an organiser's overview counts and lists: members who consented, of the organiser's
+    region when they organise one region."""
+    require_organiser(actor)
+    conditions: list[ColumnElement[bool]] = [
+        Member.deleted_at.is_(None),
+        Member.consent_at.is_not(None),
+    ]
+    region_id = visible_region_ids(actor)
+    if region_id is not None:
+        conditions.append(Member.region_id == region_id)
+    return conditions
+
+
+def _by_count(rows: Iterable[tuple[str | None, int]]) -> dict[str, int]:
+    """Most first; equal counts by name."""
+    return dict(sorted(((k or "", n) for k, n in rows), key=lambda item: (-item[1], item[0])))
 
 
 async def overview(uow: UnitOfWork, actor: Actor) -> MembersOverview:
-    """Counts by sector and region and the list of members who consented (organisers only).
-
-    An organiser for one region sees that region's members.
-    """
-    require_organiser(actor)
-    region_id = visible_region_ids(actor)
+    """Counts by sector and region of the members who consented (organisers only), counted by
+    the database. An organiser for one region sees that region's members."""
+    conditions = _overview_members(actor)
     async with uow:
-        statement = select(Member).where(
-            Member.deleted_at.is_(None), Member.consent_at.is_not(None)
+        session = uow.session
+        total, verified = (
+            await session.execute(
+                select(func.count(), func.count(Member.email_verified_at)).where(*conditions)
+            )
+        ).one()
+        sectors = await session.execute(
+            select(Member.sector, func.count()).where(*conditions).group_by(Member.sector)
         )
-        if region_id is not None:
-            statement = statement.where(Member.region_id == region_id)
-        rows = (await uow.session.scalars(statement.order_by(Member.name, Member.id))).all()
-        members = [view(m) for m in rows]
-    return MembersOverview(
-        total=len(members),
-        verified=sum(m.email_verified for m in members),
-        by_sector=dict(Counter(m.sector or "" for m in members).most_common()),
-        by_region=dict(Counter(m.region_name or "" for m in members).most_common()),
-        members=members,
-    )
+        regions = await session.execute(
+            select(Region.name, func.count())
+            .select_from(Member)
+            .outerjoin(Region, Region.id == Member.region_id)
+            .where(*conditions)
+            .group_by(Region.name)
+        )
+        return MembersOverview(
+            total=total,
+            verified=verified,
+            by_sector=_by_count((sector, n) for sector, n in sectors),
+            by_region=_by_count((name, n) for name, n in regions),
+        )
+
+
+async def listing(
+    uow: UnitOfWork, actor: Actor, *, batch: int = 1000
+) -> AsyncGenerator[list[MemberView]]:
+    """The members of the overview by name, ``batch`` at a time, streamed from the database (a
+    network of 100,000 is never in memory at once). Close it (``contextlib.aclosing``) when
+    stopping early."""
+    conditions = _overview_members(actor)
+    async with uow:
+        statement = (
+            select(Member)
+            .where(*conditions)
+            .order_by(Member.name, Member.id)
+            .execution_options(yield_per=batch)
+        )
+        result = await uow.session.stream_scalars(statement)
+        async for rows in result.partitions():
+            yield [view(m) for m in rows]

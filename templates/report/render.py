@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Final, Literal
 
 from storage.reports.figures import FunderFigures
-from templates.report import pdf, tables
 
 Format = Literal["pdf", "csv", "xlsx"]
 FORMATS: Final[tuple[Format, ...]] = ("pdf", "csv", "xlsx")
@@ -20,6 +19,10 @@ MEDIA_TYPES: Final[dict[str, str]] = {
 def render(
     figures: FunderFigures, fmt: Format, *, language: str, network: str, made_at: dt.datetime
 ) -> bytes:
+    # Imported when used: matplotlib, WeasyPrint and openpyxl cost tens of megabytes that a
+    # process which never writes a report should not carry (issue 16).
+    from templates.report import pdf, tables
+
     if fmt == "pdf":
         return pdf.render(figures, language=language, network=network, made_at=made_at)
     if fmt == "csv":

@@ -22,8 +22,8 @@ from samvirke.settings import Settings
 from scheduler.digests import build_digests, describe
 from scheduler.mail.delivery import DeliveryOptions, MailDelivery
 from storage import regions
-from storage.digests import runs as digests
-from storage.digests import unsubscribe
+from storage.digests import periods, runs, unsubscribe
+from storage.digests.sections import Sections
 from storage.members import profiles as members
 from storage.members import verification
 from storage.models import Member, OutboxMessage, Region
@@ -37,9 +37,9 @@ SECRET = "digest-test-secret"
 def test_periods_are_iso_weeks_and_months_in_the_network_time_zone() -> None:
     # Sunday 23:30 UTC is already Monday in Copenhagen: a new week there.
     sunday_night = dt.datetime(2026, 11, 29, 23, 30, tzinfo=dt.UTC)
-    assert digests.period_of("weekly", sunday_night, CPH)[0] == "2026-W49"
-    assert digests.period_of("weekly", sunday_night, ZoneInfo("UTC"))[0] == "2026-W48"
-    period, start = digests.period_of("monthly", dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC), CPH)
+    assert periods.period_of("weekly", sunday_night, CPH)[0] == "2026-W49"
+    assert periods.period_of("weekly", sunday_night, ZoneInfo("UTC"))[0] == "2026-W48"
+    period, start = periods.period_of("monthly", dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC), CPH)
     assert period == "2026-12"
     assert start == dt.datetime(2026, 11, 30, 23, 0, tzinfo=dt.UTC)
 
@@ -64,15 +64,15 @@ def news_for() -> Iterator[set[int]]:
     CHOSEN.clear()
 
 
-async def _news(session: AsyncSession, member: Member, span: digests.Window) -> Any:
+async def _news(session: AsyncSession, member: Member, span: periods.Window) -> Any:
     return [{"kind": "Tilbud", "title": f"Nyt i {span.period}"}] if member.id in CHOSEN else None
 
 
-async def _balance(session: AsyncSession, member: Member, span: digests.Window) -> Any:
+async def _balance(session: AsyncSession, member: Member, span: periods.Window) -> Any:
     return {"hours": "2,5"}
 
 
-TEST_SECTIONS: digests.Sections = {"listings": (_news, True), "balance": (_balance, False)}
+TEST_SECTIONS: Sections = {"listings": (_news, True), "balance": (_balance, False)}
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
@@ -168,6 +168,36 @@ async def test_due_members_with_news_get_one_digest_per_period(
     )
     assert [r.queued for r in next_week] == [1, 0]
     assert quiet not in {int(r.key.split(":")[1]) for r in await digest_rows(db)}
+
+
+async def test_a_run_goes_batch_by_batch_and_a_rerun_queues_only_what_is_missing(
+    db: Database, now: dt.datetime, news_for: set[int]
+) -> None:
+    due = [await member(db, now, n) for n in range(21, 26)]
+    news_for.update(due[:4])  # the last one has nothing to say
+
+    async def run(batch: int, *, dry_run: bool = False) -> runs.DigestRun:
+        return await runs.build(
+            db.unit_of_work,
+            frequency="weekly",
+            now=now,
+            tz=CPH,
+            unsubscribe_token=lambda member_id: unsubscribe.make_token(b"k", member_id),
+            dry_run=dry_run,
+            sections=TEST_SECTIONS,
+            batch=batch,
+        )
+
+    dry = await run(2, dry_run=True)
+    assert (dry.queued, dry.nothing_to_say, sum(dry.by_language_and_region.values())) == (0, 1, 4)
+    assert await digest_rows(db) == []
+    # One member's digest queued before (as by a run that stopped after its first batch).
+    news_for.difference_update(due[1:])
+    assert (await run(1)).queued == 1
+    news_for.update(due[:4])
+    second = await run(2)
+    assert (second.queued, second.already_queued, second.nothing_to_say) == (3, 1, 1)
+    assert [r.key for r in await digest_rows(db)] == [f"digest:{m}:2026-W48" for m in due[:4]]
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.mail.compose import Mailbox, RenderedMail, UnsubscribeLinks, compose
+from scheduler.mail.compose import Mailbox, RenderedMail, compose
+from storage.digests.unsubscribe import UnsubscribeLinks
 from templates.calendar import CalendarPart
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
