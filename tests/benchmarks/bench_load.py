@@ -3,6 +3,8 @@
 Run: ``cd /tmp && /path/to/repo/.venv/bin/python /path/to/repo/tests/benchmarks/bench_load.py
 [--rate 200] [--duration 60] [--database-url URL] [--verbose]`` (SQLite in a temporary folder
 unless a URL is given; a PostgreSQL database given is wiped). Prints figures, asserts nothing.
+The environment reaches ``samvirke run``: ``SAMVIRKE_CONCURRENT_UPDATES=1`` measures the bot
+handling one update at a time (as before bot.ordering).
 
 How it is measured:
 
@@ -246,8 +248,10 @@ async def run(url: str, rate: float, duration: float, folder: str, *, verbose: b
             await tally.all_answered(GRACE)
         everything = [v for values in tally.latencies.values() for v in values]
         twice = sum(1 for count in tally.answered_presses.values() if count > 1)
+        concurrency = env.get("SAMVIRKE_CONCURRENT_UPDATES", "128 (default)")
         print(
-            f"{url.split(':')[0]}: {sum(sent.values())} updates in {wall:.1f} s "
+            f"{url.split(':')[0]}, SAMVIRKE_CONCURRENT_UPDATES={concurrency}: "
+            f"{sum(sent.values())} updates in {wall:.1f} s "
             f"({sum(sent.values()) / wall:.0f}/s asked {rate:.0f}/s; {skipped} not sent: "
             "nobody idle)"
         )
