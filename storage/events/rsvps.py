@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,28 +39,17 @@ class RsvpOutcome:
 
 @dataclass
 class _Standing:
-    """What an answer is decided on, read in one statement once the event's lock is held: the
-    member (not erased), their answer so far, how many hold each status, and when the last one
-    waiting joined the waiting list."""
+    """What an answer is decided on, read once the event's lock is held: the member (not
+    erased), their answer so far, when the last one waiting joined the waiting list, and how
+    many hold each status."""
 
     member: Member
     rsvp: Rsvp | None
-    counts: Counter[str]
     last_queued: dt.datetime | None
-
-
-_COUNTED = (RsvpStatus.GOING, RsvpStatus.MAYBE, RsvpStatus.WAITLIST)
+    counts: Counter[str]
 
 
 async def _standing(session: AsyncSession, event_id: int, member_id: int) -> _Standing:
-    def holding(status: str) -> Any:
-        return (
-            select(func.count())
-            .select_from(Rsvp)
-            .where(Rsvp.event_id == event_id, Rsvp.status == status)
-            .scalar_subquery()
-        )
-
     last_queued = (
         select(func.max(Rsvp.waitlist_since))
         .where(Rsvp.event_id == event_id, Rsvp.status == RsvpStatus.WAITLIST)
@@ -69,15 +57,15 @@ async def _standing(session: AsyncSession, event_id: int, member_id: int) -> _St
     )
     row = (
         await session.execute(
-            select(Member, Rsvp, last_queued, *(holding(status) for status in _COUNTED))
+            select(Member, Rsvp, last_queued)
             .outerjoin(Rsvp, and_(Rsvp.member_id == Member.id, Rsvp.event_id == event_id))
             .where(Member.id == member_id, Member.deleted_at.is_(None))
         )
     ).first()
     if row is None:
         raise NotFound("member_not_found")
-    member, rsvp, last, *counts = row
-    return _Standing(member, rsvp, Counter(dict(zip(_COUNTED, counts, strict=True))), last)
+    counts = Counter((await events.counts(session, [event_id]))[event_id])
+    return _Standing(row[0], row[1], row[2], counts)
 
 
 async def _open_event(
