@@ -26,6 +26,7 @@ from bot.events import report as event_report
 from bot.events import stats as event_stats
 from bot.inline import share as inline_share
 from bot.members import admin, menu, preferences, privacy, profile, signup, verify
+from bot.ordering import OrderedUpdateProcessor
 from bot.people import directory as people
 from bot.people import introductions, membership
 from bot.people import participants as people_participants
@@ -118,6 +119,7 @@ def build_application(
             )
         )
         .post_init(_post_init)
+        .concurrent_updates(OrderedUpdateProcessor(settings.concurrent_updates))
     )
     if request is not None:
         builder = builder.request(request)

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Telegram messages per second this process sends from the outbox (Telegram allows 30 per
     # bot; with several workers, share them out, e.g. 15 each for two).
     telegram_rate: int = Field(default=30, ge=1, le=30)
+    # Updates handled at once (different chats and people side by side; each chat's and each
+    # person's in order, see bot.ordering).
+    concurrent_updates: int = Field(default=128, ge=1, le=1024)
     # When the periodic jobs run: crontab lines ("minute hour day month weekday") in
     # SAMVIRKE_TIMEZONE. Name the weekdays (mon-sun): in APScheduler 3, 0 means Monday.
     schedule_outbox_sweeper: str = "* * * * *"

@@ -93,9 +93,13 @@ def calendar_payload(
     }
 
 
-async def _programme_text(session: AsyncSession, event: Event, t: Translator) -> str | None:
-    """The programme for the invitation's description: a heading and one line per item."""
-    items = await programme.items_of(session, event.id)
+async def _programme_text(
+    session: AsyncSession, event: Event, t: Translator, items: Sequence[programme.Item] | None
+) -> str | None:
+    """The programme for the invitation's description: a heading and one line per item
+    (``items`` when the caller has them, else read)."""
+    if items is None:
+        items = await programme.items_of(session, event.id)
     if not items:
         return None
     return "\n".join([t("Programme:"), *(item.compact() for item in items)])
@@ -162,10 +166,12 @@ async def mail_invite(
     now: dt.datetime,
     bot_username: str | None,
     changes: Sequence[str] = (),
+    programme_items: Sequence[programme.Item] | None = None,
 ) -> bool:
     """Queue a calendar REQUEST or CANCEL for the member's copy of the event. ``kind`` picks the
     message and its wording: new, promoted, updated (REQUEST); stopped, cancelled (CANCEL).
-    ``changes`` are labels (marked with ``N_``) of what changed, translated here."""
+    ``changes`` are labels (marked with ``N_``) of what changed, translated here;
+    ``programme_items``: the event's programme when the caller has read it already."""
     method = "CANCEL" if kind in CANCEL_KINDS else "REQUEST"
     if not _may_mail(member):
         return False
@@ -199,7 +205,7 @@ async def mail_invite(
                 partstat=_partstat(rsvp.status),
                 now=now,
                 url=url,
-                programme_text=await _programme_text(session, event, t),
+                programme_text=await _programme_text(session, event, t, programme_items),
             ),
         },
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.events import notices, rules
@@ -21,7 +21,7 @@ def record_answer(
     rsvp: Rsvp, status: str, now: dt.datetime, *, queued_at: dt.datetime | None = None
 ) -> None:
     """Set the member's answer; the time they took a seat or joined the waiting list goes with
-    it (``queued_at``: their place in the queue, from ``queue_time``)."""
+    it (``queued_at``: their place in the queue, from ``queue_after``)."""
     rsvp.status = status
     rsvp.responded_at = now
     rsvp.going_since = now if status == RsvpStatus.GOING else None
@@ -31,16 +31,12 @@ def record_answer(
 QUEUE_STEP = dt.timedelta(microseconds=1)
 
 
-async def queue_time(session: AsyncSession, event_id: int, now: dt.datetime) -> dt.datetime:
-    """When a member joining the waiting list now stands in the queue (the caller holds the
-    event's lock): after everyone already waiting, whatever the clock said when their press
-    arrived. The queue is then the order of decisions, so the place a member is told is true
-    even when presses that arrived earlier were decided later."""
-    last = await session.scalar(
-        select(func.max(Rsvp.waitlist_since)).where(
-            Rsvp.event_id == event_id, Rsvp.status == RsvpStatus.WAITLIST
-        )
-    )
+def queue_after(last: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """When a member joining the waiting list now stands in the queue, given when the last one
+    waiting joined (None: nobody waits; the caller read it under the event's lock): after
+    everyone already waiting, whatever the clock said when their press arrived. The queue is
+    then the order of decisions, so the place a member is told is true even when presses that
+    arrived earlier were decided later, and who just joined is last in it."""
     return now if last is None or last < now else last + QUEUE_STEP
 
 

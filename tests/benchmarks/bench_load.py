@@ -3,6 +3,10 @@
 Run: ``cd /tmp && /path/to/repo/.venv/bin/python /path/to/repo/tests/benchmarks/bench_load.py
 [--rate 200] [--duration 60] [--database-url URL] [--verbose]`` (SQLite in a temporary folder
 unless a URL is given; a PostgreSQL database given is wiped). Prints figures, asserts nothing.
+The environment reaches ``samvirke run``: ``SAMVIRKE_CONCURRENT_UPDATES=1`` measures the bot
+handling one update at a time (as before bot.ordering). Replies keep to Telegram's limits (about
+30 messages a second, one a second per chat), which then decide the figures at 200 updates/s;
+``--no-telegram-limits`` opens the limiter of ``samvirke run`` wide to measure the bot itself.
 
 How it is measured:
 
@@ -55,6 +59,25 @@ from tests.benchmarks.bench_rsvp import (
 )
 from tests.support.botkit import BOT_ID, BOT_USERNAME, TOKEN
 
+# --no-telegram-limits: ``samvirke run`` with its rate limiter opened wide, to measure what the
+# bot itself can handle. Telegram allows about 30 messages a second (and one per chat): there,
+# every reply and card redraw waits its turn, and that limit, not the bot, decides (issue 16).
+UNLIMITED_RUN = """
+import sys
+
+import samvirke.runtime
+from samvirke.cli import main
+from scheduler.telegram.ratelimit import RateLimiter
+
+
+class Unlimited(RateLimiter):
+    def __init__(self, **_kwargs):
+        super().__init__(rate=1_000_000, chat_interval=0.0, group_rate=1_000_000)
+
+
+samvirke.runtime.RateLimiter = Unlimited
+sys.exit(main(["run"]))
+"""
 FIRST_STRANGER = 900_000
 STRANGERS = 300
 GRACE = 10.0  # seconds to wait for the last answers
@@ -150,7 +173,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def run(url: str, rate: float, duration: float, folder: str, *, verbose: bool) -> None:
+async def run(
+    url: str, rate: float, duration: float, folder: str, *, verbose: bool, limits: bool = True
+) -> None:
     db = Database(url)
     if url.startswith("postgresql"):
         async with db.engine.begin() as connection:
@@ -179,10 +204,13 @@ async def run(url: str, rate: float, duration: float, folder: str, *, verbose: b
         SAMVIRKE_HTTP_PORT=str(http_port),
         SAMVIRKE_MAIL_DIR=f"{folder}/mail",
     )
-    samvirke = Path(sys.executable).parent / "samvirke"
+    command = (
+        [str(Path(sys.executable).parent / "samvirke"), "run"]
+        if limits
+        else [sys.executable, "-c", UNLIMITED_RUN]
+    )
     process = await asyncio.create_subprocess_exec(
-        str(samvirke),
-        "run",
+        *command,
         env=env,
         cwd=folder,
         stdout=asyncio.subprocess.DEVNULL,
@@ -246,8 +274,11 @@ async def run(url: str, rate: float, duration: float, folder: str, *, verbose: b
             await tally.all_answered(GRACE)
         everything = [v for values in tally.latencies.values() for v in values]
         twice = sum(1 for count in tally.answered_presses.values() if count > 1)
+        concurrency = env.get("SAMVIRKE_CONCURRENT_UPDATES", "128 (default)")
         print(
-            f"{url.split(':')[0]}: {sum(sent.values())} updates in {wall:.1f} s "
+            f"{url.split(':')[0]}, SAMVIRKE_CONCURRENT_UPDATES={concurrency}"
+            f"{'' if limits else ', no Telegram limits'}: "
+            f"{sum(sent.values())} updates in {wall:.1f} s "
             f"({sum(sent.values()) / wall:.0f}/s asked {rate:.0f}/s; {skipped} not sent: "
             "nobody idle)"
         )
@@ -270,10 +301,12 @@ async def run(url: str, rate: float, duration: float, folder: str, *, verbose: b
         await api.cleanup()
 
 
-async def main(rate: float, duration: float, database_url: str | None, *, verbose: bool) -> None:
+async def main(
+    rate: float, duration: float, database_url: str | None, *, verbose: bool, limits: bool = True
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         url = database_url or f"sqlite+aiosqlite:///{folder}/bench.db"
-        await run(url, rate, duration, folder, verbose=verbose)
+        await run(url, rate, duration, folder, verbose=verbose, limits=limits)
 
 
 if __name__ == "__main__":
@@ -282,7 +315,18 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=60.0, help="seconds")
     parser.add_argument("--database-url", default=None, help="postgresql+asyncpg://... (wiped)")
     parser.add_argument("--verbose", action="store_true", help="show the log of samvirke run")
+    parser.add_argument(
+        "--no-telegram-limits",
+        action="store_true",
+        help="open the bot's rate limiter wide: what the bot itself handles (Telegram would not)",
+    )
     arguments = parser.parse_args()
     asyncio.run(
-        main(arguments.rate, arguments.duration, arguments.database_url, verbose=arguments.verbose)
+        main(
+            arguments.rate,
+            arguments.duration,
+            arguments.database_url,
+            verbose=arguments.verbose,
+            limits=not arguments.no_telegram_limits,
+        )
     )

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from telegram import Update
 from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
@@ -82,6 +82,28 @@ def stats(name: str, latencies: list[float], wall: float) -> dict[str, float]:
         f"p99 {figures['p99_ms']:6.2f} ms"
     )
     return figures
+
+
+class Statements:
+    """Counts the SQL statements the engine sends (``before_cursor_execute``: every SELECT,
+    INSERT, UPDATE and, on SQLite, the BEGIN; not COMMIT/ROLLBACK, which are not cursor calls)."""
+
+    def __init__(self, db: Database) -> None:
+        self.count = 0
+        self.seen: list[str] = []
+        self.keep = False
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self._executed)
+
+    def _executed(self, *args: Any) -> None:
+        self.count += 1
+        if self.keep:
+            self.seen.append(" ".join(str(args[2]).split())[:150])
+
+    def show(self, what: str) -> None:
+        print(f"  statements of {what}:")
+        for statement in self.seen:
+            print(f"    {statement}")
+        self.seen.clear()
 
 
 async def timed(updates: list[dict[str, Any]], app: Any) -> tuple[list[float], float]:
@@ -196,7 +218,9 @@ def echo_application(request: RecordingRequest) -> Any:
     return app
 
 
-async def run(url: str, presses: int) -> dict[str, dict[str, float]]:
+async def run(
+    url: str, presses: int, *, show_statements: bool = False
+) -> dict[str, dict[str, float]]:
     db = Database(url)
     if url.startswith("postgresql"):
         async with db.engine.begin() as connection:
@@ -225,26 +249,43 @@ async def run(url: str, presses: int) -> dict[str, dict[str, float]]:
         # Warm up both (imports, statement caches, connection pools).
         await timed(echoes[:200], bare)
         await timed(echoes[:200], samvirke)
+        statements = Statements(db)
+        if show_statements:  # one press and one echo, each of a member who has not answered yet
+            statements.keep = True
+            await timed(echoes[-1:], samvirke)
+            statements.show("an echo after the member lookup")
+            await timed(rsvps[-1:], samvirke)
+            statements.show("a Going press")
+            statements.keep = False
+            rsvps = rsvps[:-1]
 
         results: dict[str, dict[str, float]] = {}
         print(f"{url.split(':')[0]}: {len(rsvps)} presses, {len(echoes)} echoes")
         latencies, wall = await timed(echoes, bare)
         results["echo"] = stats("bare echo handler", latencies, wall)
+        statements.count = 0
         latencies, wall = await timed(rsvps, samvirke)
         results["rsvp"] = stats("Going (RSVP)", latencies, wall)
+        per_press = statements.count / len(rsvps)
+        statements.count = 0
         latencies, wall = await timed(echoes, samvirke)
         results["viewer_echo"] = stats("echo after Samvirke's member lookup", latencies, wall)
-        ratio = results["rsvp"]["p50_ms"] / results["echo"]["p50_ms"]
+        per_echo = statements.count / len(echoes)
+        base = results["echo"]
+        for name, key in (("before a handler", "viewer_echo"), ("a Going press", "rsvp")):
+            print(
+                f"  {name}: {results[key]['p50_ms'] / base['p50_ms']:.1f}x a bare echo at p50, "
+                f"{results[key]['p99_ms'] / base['p99_ms']:.1f}x at p99"
+            )
         print(
-            f"  an RSVP costs {ratio:.1f}x a bare echo at p50 "
-            f"({results['rsvp']['p50_ms'] / results['viewer_echo']['p50_ms']:.1f}x the echo "
-            "after the member lookup)"
+            f"  SQL statements: {per_press:.2f} per Going press, {per_echo:.2f} per update "
+            "before its handler"
         )
         views = [await events.get(db.unit_of_work(), e) for e in event_ids]
         going = sum(v.going for v in views)
         waiting = sum(v.waitlist for v in views)
         print(f"  afterwards: {going} going, {waiting} waiting, {len(event_ids)} events")
-        assert going + waiting == len(rsvps)
+        assert going + waiting == len(rsvps) + show_statements
         await samvirke.shutdown()
         await bare.shutdown()
         return results
@@ -252,11 +293,13 @@ async def run(url: str, presses: int) -> dict[str, dict[str, float]]:
         await db.dispose()
 
 
-async def main(presses: int, postgres: str | None) -> None:
+async def main(presses: int, postgres: str | None, *, show_statements: bool = False) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        await run(f"sqlite+aiosqlite:///{folder}/bench.db", presses)
+        await run(
+            f"sqlite+aiosqlite:///{folder}/bench.db", presses, show_statements=show_statements
+        )
     if postgres:
-        await run(postgres, presses)
+        await run(postgres, presses, show_statements=show_statements)
 
 
 async def test_rsvp_benchmark() -> None:
@@ -270,5 +313,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presses", type=int, default=10_000)
     parser.add_argument("--postgres", help="postgresql+asyncpg://... (wiped)", default=None)
+    parser.add_argument(
+        "--show-statements", action="store_true", help="print the SQL of one press and one echo"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.presses, arguments.postgres))
+    asyncio.run(
+        main(arguments.presses, arguments.postgres, show_statements=arguments.show_statements)
+    )

@@ -227,6 +227,10 @@ class ChatDriver:
 
     async def send(self, user_id: int, text: str) -> list[SentMessage]:
         """The member sends ``text`` (a command if it starts with /); returns the bot's replies."""
+        return await self._process(self.message_update(user_id, text))
+
+    def message_update(self, user_id: int, text: str) -> dict[str, Any]:
+        """The update of ``text`` sent by this member in their private chat (not processed)."""
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(dt.datetime.now(dt.UTC).timestamp()),
@@ -237,7 +241,7 @@ class ChatDriver:
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return await self._process({"update_id": next(self._update_ids), "message": message})
+        return {"update_id": next(self._update_ids), "message": message}
 
     async def send_document(
         self, user_id: int, *, file_id: str, file_name: str, caption: str | None = None
