@@ -16,7 +16,7 @@ from bot.channels import manage as channels
 from bot.channels import posts as channel_posts
 from bot.context import CONTEXT_TYPES, AppType, Services, load_viewer
 from bot.errors import on_error
-from bot.events import attendees
+from bot.events import attendees, walk_ins
 from bot.events import browse as events
 from bot.events import create as new_event
 from bot.events import followup as event_followup
@@ -57,6 +57,7 @@ def _handlers(admins: frozenset[int]) -> list[Any]:
         conversations += timebank.conversations()
         conversations.append(introductions.conversation())
         conversations += [event_followup.conversation(), event_materials.conversation()]
+        conversations.append(walk_ins.handler())
     return [
         *conversations,
         *menu.handlers(),
@@ -66,6 +67,7 @@ def _handlers(admins: frozenset[int]) -> list[Any]:
         *admin.handlers(),
         *events.handlers(),
         *attendees.handlers(),
+        *walk_ins.handlers(),
         *event_stats.handlers(),
         *event_report.handlers(),
         *event_followup.handlers(),

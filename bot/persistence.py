@@ -6,20 +6,35 @@ change (and at shutdown), so a restart of the bot continues a sign-up where the 
 python-telegram-bot offers the user data of everyone who sent an update in the interval for
 saving, changed or not; only what changed since it was last loaded or saved is written (most
 updates change nothing, and each write is a transaction that takes the write lock on SQLite).
+
+Unfinished sign-ups are forgotten after a day by ``forget_unfinished``, a job of the bot's own
+process (``samvirke run``): the running Application holds its own copy of every draft and
+conversation state, so the job drops that copy in the same step as the database rows. (Run
+in a worker, the bot would keep the draft in memory and write it back at the person's next
+message.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from telegram.ext import BasePersistence, PersistenceInput
+from telegram.ext import BasePersistence, ConversationHandler, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
+from samvirke.settings import Settings
 from storage import bot_state
 from storage.uow import Database
+
+if TYPE_CHECKING:
+    from bot.context import AppType
+
+log = logging.getLogger(f"samvirke.{__name__}")
+
+FORGET_JOB = "forget_unfinished"
 
 
 class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, Any]]):
@@ -109,3 +124,55 @@ class DatabasePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[s
 def _fingerprint(data: dict[str, Any]) -> str:
     """A comparable copy of a user's data (the live dict changes in place)."""
     return json.dumps(data, sort_keys=True, default=repr)
+
+
+# --- forgetting unfinished sign-ups, in the database and in the running bot --------------------
+
+
+async def forget_unfinished(application: AppType, db: Database, *, now: dt.datetime) -> int:
+    """Drop the drafts and conversation states of people who are not members and left them
+    for a day (storage.bot_state.forget_unfinished), and the running bot's copies with them:
+    their ``user_data`` and their place in every conversation, so that their next message is
+    a fresh start and nothing is written back. Returns how many people's drafts went.
+
+    Nothing happens while the bot is not running: before it has loaded the drafts (it would
+    load rows this run is deleting) or while it stops; the next run does it."""
+    if not application.running:
+        return 0
+    # What was typed in the last moments is saved first, so it counts as recent.
+    await application.update_persistence()
+    forgotten = await bot_state.forget_unfinished(db.unit_of_work(), now=now)
+    for user_id in forgotten.users:
+        application.drop_user_data(user_id)
+    states = set(forgotten.conversations)
+    for handler in _conversation_handlers(application):
+        for name, key in states:
+            if name == handler.name:
+                # python-telegram-bot has no public way to end someone's conversation from
+                # outside; popping the key is what ending it does (and is saved as ended).
+                handler._conversations.pop(key, None)
+    # The drops reach the persistence now (its record of what the database holds included).
+    await application.update_persistence()
+    if forgotten.users:
+        log.info("dropped %d unfinished sign-up(s)", len(forgotten.users))
+    return len(forgotten.users)
+
+
+def _conversation_handlers(application: AppType) -> list[ConversationHandler[Any]]:
+    return [
+        handler
+        for group in application.handlers.values()
+        for handler in group
+        if isinstance(handler, ConversationHandler) and handler.persistent
+    ]
+
+
+def forget_job(
+    application: AppType,
+) -> Callable[[Database, Settings, dt.datetime], Awaitable[int]]:
+    """``forget_unfinished`` as a scheduler job of the bot's process (see samvirke.runtime)."""
+
+    async def job(db: Database, _settings: Settings, now: dt.datetime) -> int:
+        return await forget_unfinished(application, db, now=now)
+
+    return job

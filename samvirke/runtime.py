@@ -9,10 +9,12 @@ import logging
 import signal
 
 from bot.app import build_application
-from bot.context import Services
+from bot.context import AppType, Services
+from bot.persistence import FORGET_JOB, forget_job
 from samvirke.http import WEBHOOK_PATH, build_http_app, start_http, webhook_secret
 from samvirke.metrics import Metrics
 from samvirke.settings import Settings
+from scheduler.jobs import FORGET_SCHEDULE, JobRegistry, standard_jobs
 from scheduler.runner import Scheduler
 from scheduler.telegram.ratelimit import RateLimiter
 from storage.uow import Database
@@ -53,6 +55,14 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
+def bot_process_jobs(settings: Settings, bot_app: AppType) -> JobRegistry:
+    """Every deployment's jobs, and the one that needs the running bot: forgetting unfinished
+    sign-ups in the database and in the bot's memory together (bot.persistence)."""
+    jobs = standard_jobs(settings)
+    jobs.register(FORGET_JOB, FORGET_SCHEDULE, forget_job(bot_app))
+    return jobs
+
+
 async def run(settings: Settings) -> None:
     """The bot (long polling, or webhook when a public URL is set), the scheduler (jobs, mail
     and Telegram delivery) and the HTTP server, until SIGINT or SIGTERM."""
@@ -75,7 +85,9 @@ async def run(settings: Settings) -> None:
         settings.http_port,
         host=settings.http_host,
     )
-    scheduler = Scheduler.from_settings(db, settings, limiter=limiter)
+    scheduler = Scheduler.from_settings(
+        db, settings, jobs=bot_process_jobs(settings, bot_app), limiter=limiter
+    )
     metrics.attach_scheduler(scheduler)
     scheduler_task = asyncio.create_task(scheduler.run(stop), name="scheduler")
     try:

@@ -37,7 +37,7 @@ from scheduler.introduction_expiry import expire_introductions
 from scheduler.mail.transports import FileConnection, delete_eml_files
 from scheduler.reminders import queue_due_reminders
 from scheduler.timebank_expiry import expire_pending_exchanges
-from storage import bot_state, outbox, scheduling
+from storage import outbox, scheduling
 from storage.members import verification
 from storage.models import DigestFrequency
 from storage.uow import Database
@@ -151,18 +151,18 @@ async def _digest(db: Database, settings: Settings, now: dt.datetime, frequency:
     return sum(run.queued for run in runs)
 
 
-# Every ten minutes: unfinished sign-ups older than a day, the code-mail throttle's old rows,
-# mail files of erased members.
+# Every ten minutes: the code-mail throttle's old rows, mail files of erased members (every
+# process); unfinished sign-ups older than a day (the bot's process: see bot.persistence).
 FORGET_SCHEDULE = "*/10 * * * *"
 
 
-async def forget_unfinished(db: Database, settings: Settings, now: dt.datetime) -> int:
-    """What people typed before they agreed is not kept beyond a day; the throttle's old rows
-    go; ``.eml`` copies of mails to members who erased their data are deleted."""
-    dropped = await bot_state.forget_unfinished(db.unit_of_work(), now=now)
+async def forget_old_records(db: Database, settings: Settings, now: dt.datetime) -> int:
+    """The throttle's old rows go; ``.eml`` copies of mails to members who erased their data
+    are deleted. Returns how many mail files were deleted."""
     async with db.unit_of_work() as uow:
         await verification.forget_old_sends(uow.session, now=now)
         await uow.commit()
+    deleted = 0
     if settings.smtp_host is None and settings.mail_dir.is_dir():
         names = [path.name for path in settings.mail_dir.glob("*.eml")]
         ids = {i for i in map(FileConnection.outbox_id_of, names) if i is not None}
@@ -170,9 +170,7 @@ async def forget_unfinished(db: Database, settings: Settings, now: dt.datetime) 
         if erased:
             deleted = await asyncio.to_thread(delete_eml_files, settings.mail_dir, erased)
             log.info("deleted %d mail file(s) of erased members", deleted)
-    if dropped:
-        log.info("dropped %d unfinished sign-up(s)", dropped)
-    return dropped
+    return deleted
 
 
 def standard_jobs(settings: Settings) -> JobRegistry:
@@ -190,5 +188,5 @@ def standard_jobs(settings: Settings) -> JobRegistry:
     registry.register("digest_weekly", settings.schedule_digest_weekly, weekly_digest)
     registry.register("digest_monthly", settings.schedule_digest_monthly, monthly_digest)
     registry.register("channel_posts", channels.SCHEDULE, channels.keep_posts_true)
-    registry.register("forget_unfinished", FORGET_SCHEDULE, forget_unfinished)
+    registry.register("forget_old_records", FORGET_SCHEDULE, forget_old_records)
     return registry

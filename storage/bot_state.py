@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -88,32 +89,53 @@ async def drop_user_data(uow: UnitOfWork, telegram_user_id: int) -> None:
         await uow.commit()
 
 
-async def forget_unfinished(uow: UnitOfWork, *, now: dt.datetime) -> int:
+@dataclass(frozen=True)
+class Forgotten:
+    """What ``forget_unfinished`` dropped: whose drafts, and which conversation states (name and
+    key, as python-telegram-bot keys them), so that the running bot can drop its copies too."""
+
+    users: list[int] = field(default_factory=list)
+    conversations: list[tuple[str, tuple[int | str, ...]]] = field(default_factory=list)
+
+
+async def forget_unfinished(uow: UnitOfWork, *, now: dt.datetime) -> Forgotten:
     """Drop what people who are not members typed into a conversation (a sign-up draft: name,
-    e-mail) once it has been left for UNFINISHED_KEPT, with their conversation states. Returns
-    how many people's drafts were dropped."""
+    e-mail) once it has been left for UNFINISHED_KEPT, with their conversation states."""
     members = select(Member.telegram_user_id).where(
         Member.telegram_user_id.is_not(None), Member.deleted_at.is_(None)
     )
     async with uow:
-        stale = (
-            await uow.session.scalars(
-                select(BotUserData.telegram_user_id).where(
-                    BotUserData.updated_at < now - UNFINISHED_KEPT,
-                    BotUserData.telegram_user_id.not_in(members),
+        session = uow.session
+        stale = list(
+            (
+                await session.scalars(
+                    select(BotUserData.telegram_user_id)
+                    .where(
+                        BotUserData.updated_at < now - UNFINISHED_KEPT,
+                        BotUserData.telegram_user_id.not_in(members),
+                    )
+                    .order_by(BotUserData.telegram_user_id)
                 )
-            )
-        ).all()
+            ).all()
+        )
+        if not stale:
+            return Forgotten()
         keys = [key for user_id in stale for key in private_chat_keys(user_id)]
-        if stale:
-            await uow.session.execute(
-                delete(BotUserData).where(BotUserData.telegram_user_id.in_(stale))
-            )
-            await uow.session.execute(
-                delete(BotConversation).where(
+        states = (
+            await session.execute(
+                select(BotConversation.id, BotConversation.name, BotConversation.key).where(
                     BotConversation.key.in_(keys),
                     BotConversation.updated_at < now - UNFINISHED_KEPT,
                 )
             )
+        ).all()
+        await session.execute(delete(BotUserData).where(BotUserData.telegram_user_id.in_(stale)))
+        if states:
+            await session.execute(
+                delete(BotConversation).where(BotConversation.id.in_([row.id for row in states]))
+            )
         await uow.commit()
-        return len(stale)
+        return Forgotten(
+            users=stale,
+            conversations=[(row.name, tuple(json.loads(row.key))) for row in states],
+        )

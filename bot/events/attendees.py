@@ -1,9 +1,9 @@
 """/attendees: for an event an organiser manages, the counts by sector and region, the list of
 members going and checked in, the participant list as a spreadsheet ("deltagerliste", CSV),
-checking people in by tapping their names, and the check-in code with its QR code for the
-venue.
+checking people in by tapping their names (walk-ins: bot.events.walk_ins), and the check-in
+code with its QR code for the venue.
 
-Storage (storage.event_attendance) checks who may see the list and who may be checked in.
+Storage (storage.events.attendance) checks who may see the list and who may be checked in.
 """
 
 from __future__ import annotations
@@ -284,6 +284,8 @@ def _checkin_markup(
         nav.append(keyboards.button(t("Next ›"), f"oe:ck:{event_id}:{page + 1}"))
     if nav:
         rows.append(nav)
+    # Someone who did not answer: found by name or @username (bot.events.walk_ins).
+    rows.append([keyboards.button(t("➕ Check in someone not on the list"), f"oe:wf:{event_id}")])
     text = t(
         "Check-in: {title}\nTap a name to mark them present (tap again to undo). Checked in: {n}.",
         title=report.event.title,

@@ -286,6 +286,11 @@ ERROR_MESSAGES: dict[str, str | PluralText] = {
     "checkin_code_unknown": N_("I do not know that check-in code. Please check it and try again."),
     "checkin_too_early": N_("Check-in opens two hours before the event starts."),
     "checkin_closed": N_("Check-in for that event has closed."),
+    "walk_in_query_short": plural(
+        "Please type at least {min} letter of the name, or the member's @username.",
+        "Please type at least {min} letters of the name, or the member's @username.",
+        "min",
+    ),
     "followup_before_start": N_("The follow-up can go once the event has started."),
     "comment_empty": N_("Please type a comment, or press Skip."),
     "programme_line_unreadable": N_(

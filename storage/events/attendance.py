@@ -16,12 +16,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
-from storage.errors import NotAllowed, NotFound
+from storage.errors import InvalidInput, NotAllowed, NotFound
 from storage.events import followup, rules
 from storage.events import views as events
 from storage.events.followup import FeedbackSummary
 from storage.events.views import EventView
 from storage.models import CheckIn, Event, EventStatus, Member, Region, Rsvp, RsvpStatus
+from storage.people import folding
 from storage.permissions import Actor, organises_everywhere
 from storage.rules import clean_text
 from storage.uow import UnitOfWork
@@ -199,6 +200,7 @@ async def _may_check_in(session: AsyncSession, actor: Actor, event_id: int, memb
 
 
 WALK_IN_MATCHES = 8
+WALK_IN_QUERY_MIN = 2
 
 
 @dataclass(frozen=True)
@@ -206,38 +208,73 @@ class WalkIn:
     member_id: int
     name: str
     organisation: str | None
+    region_name: str | None
 
 
-async def find_walk_ins(uow: UnitOfWork, actor: Actor, event_id: int, query: str) -> list[WalkIn]:
-    """Members the organiser may check in who are not on the list yet, found by what the
-    organiser typed: part of the name, or the exact @username. Only members in the organiser's
-    region (all members for organisers of all regions); at most WALK_IN_MATCHES."""
-    needle = clean_text(query).casefold()
+@dataclass(frozen=True)
+class WalkInSearch:
+    found: list[WalkIn]  # at most WALK_IN_MATCHES, by name
+    more: bool  # more members match than are shown: the organiser should type more
+
+
+async def walk_in_event(
+    uow: UnitOfWork, actor: Actor, event_id: int, *, now: dt.datetime
+) -> EventView:
+    """The event an organiser is about to add a walk-in to, if they manage it and check-in by
+    hand is open (so that they are told before they type a name)."""
+    async with uow:
+        event, region_name = await _manual_checkin_event(
+            uow.session, actor, event_id, now=now, lock=False
+        )
+        return events.view_of(event, region_name, {})
+
+
+def _walk_in_matches(needle: str, member: Member) -> bool:
+    """``@name`` is a Telegram username, exactly; anything else is (part of) the name, as
+    people type Nordic letters, or the username without its @."""
+    username = (member.telegram_username or "").casefold()
+    if needle.startswith("@"):
+        return username == needle.removeprefix("@").casefold()
+    return username == needle.casefold() or folding.matches(needle, member.name)
+
+
+async def find_walk_ins(
+    uow: UnitOfWork, actor: Actor, event_id: int, query: str, *, now: dt.datetime
+) -> WalkInSearch:
+    """Members the organiser may check in who are not checked in yet, found by what the
+    organiser typed: part of the name, or the @username. Only members in the organiser's
+    region (all members for organisers of all regions); at most WALK_IN_MATCHES, and whether
+    there were more."""
+    needle = clean_text(query)
     async with uow:
         session = uow.session
-        event, _ = await events.load(session, event_id, lock=False)
-        rules.require_manager(actor, event.region_id)
-        if len(needle) < 2:
-            return []
+        event, _ = await _manual_checkin_event(session, actor, event_id, now=now, lock=False)
+        if len(folding.fold(needle).replace(" ", "")) < WALK_IN_QUERY_MIN:
+            raise InvalidInput("walk_in_query_short", min=WALK_IN_QUERY_MIN)
         on_list = select(CheckIn.member_id).where(CheckIn.event_id == event.id)
         statement = select(Member).where(
             Member.deleted_at.is_(None), Member.name.is_not(None), Member.id.not_in(on_list)
         )
         if not organises_everywhere(actor):
             statement = statement.where(Member.region_id == actor.organiser_region_id)
-        username = needle.removeprefix("@") if needle.startswith("@") else None
-        found = []
-        # Matched in Python with casefold(): SQLite's lower() knows only ASCII letters.
-        for member in (await session.scalars(statement.order_by(Member.name))).all():
-            if username is not None:
-                matches = (member.telegram_username or "").casefold() == username
-            else:
-                matches = needle in (member.name or "").casefold()
-            if matches:
-                found.append(WalkIn(member.id, member.name or "", member.organisation))
+        found: list[WalkIn] = []
+        # Matched in Python: SQLite's lower() knows only ASCII letters, and "Soren" should find
+        # "Søren" as the directory's search does.
+        for member in (await session.scalars(statement.order_by(Member.name, Member.id))).all():
+            if not _walk_in_matches(needle, member):
+                continue
             if len(found) == WALK_IN_MATCHES:
-                break
-        return found
+                return WalkInSearch(found, more=True)
+            region = member.region
+            found.append(
+                WalkIn(
+                    member.id,
+                    member.name or "",
+                    member.organisation,
+                    region.name if region is not None else None,
+                )
+            )
+        return WalkInSearch(found, more=False)
 
 
 async def check_in_by_code(
@@ -303,10 +340,11 @@ async def toggle_checked_in(
 
 
 async def _manual_checkin_event(
-    session: AsyncSession, actor: Actor, event_id: int, *, now: dt.datetime
+    session: AsyncSession, actor: Actor, event_id: int, *, now: dt.datetime, lock: bool = True
 ) -> tuple[Event, str | None]:
-    """The event, locked, if the actor manages it and check-in by hand is open."""
-    event, region_name = await events.load(session, event_id, lock=True)
+    """The event (locked unless ``lock`` is False) if the actor manages it and check-in by hand
+    is open."""
+    event, region_name = await events.load(session, event_id, lock=lock)
     rules.require_manager(actor, event.region_id)
     if event.status == EventStatus.CANCELLED:
         raise NotAllowed("event_cancelled")
@@ -326,7 +364,7 @@ async def _set(
 ) -> bool:
     member = await session.get(Member, member_id)
     if member is None or member.deleted_at is not None:
-        raise NotFound("member_not_found")
+        raise NotFound("attendee_unknown")  # not "sign up first": the organiser is signed up
     if present and not await _may_check_in(session, actor, event.id, member):
         # Not on this event's list and outside the organiser's region: as if unknown, so that a
         # forged button neither reveals nor lists a member of another region.

@@ -85,7 +85,7 @@ def test_a_job_is_registered_once() -> None:
         "digest_weekly",
         "digest_monthly",
         "channel_posts",
-        "forget_unfinished",
+        "forget_old_records",
     ]
 
 

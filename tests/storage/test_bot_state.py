@@ -34,7 +34,9 @@ async def test_unfinished_sign_ups_are_dropped_after_a_day(db: Database, now: dt
     await add_member(db, 503)  # a member's drafts (an event being created) are theirs to keep
     await bot_state.save_user_data(db.unit_of_work(), 503, {"event": {}}, now - 3 * day)
 
-    assert await bot_state.forget_unfinished(db.unit_of_work(), now=now) == 1
+    forgotten = await bot_state.forget_unfinished(db.unit_of_work(), now=now)
+    assert forgotten.users == [501]
+    assert forgotten.conversations == [("signup", (501, 501))]  # as python-telegram-bot keys it
 
     assert await _user_ids(db) == {502, 503}
     assert await _conversation_keys(db) == {bot_state.conversation_key([502, 502])}

@@ -50,6 +50,7 @@ async def add_member(
     verified: bool = True,
     role: str = Role.MEMBER,
     organiser_region: str | None = None,
+    username: str | None = None,
 ) -> int:
     """A member who signed up (inserted directly; the bot tests sign people up for real)."""
     home = await region_id(db, region)
@@ -57,6 +58,7 @@ async def add_member(
     async with db.unit_of_work() as uow:
         member = Member(
             telegram_user_id=telegram_user_id,
+            telegram_username=username,
             name=name,
             email=email or f"m{telegram_user_id}@example.dk",
             email_verified_at=NOW if verified else None,

@@ -8,7 +8,11 @@ import logging
 
 import pytest
 from sqlalchemy import select, update
+from telegram.ext import ConversationHandler
 
+from bot.persistence import FORGET_JOB, forget_unfinished
+from samvirke.runtime import bot_process_jobs
+from scheduler.runner import Scheduler
 from storage import bot_state
 from storage.members import privacy as privacy_storage
 from storage.models import BotConversation, BotUserData, EmailVerification, OutboxMessage
@@ -408,3 +412,60 @@ async def test_privacy_in_the_middle_of_sign_up_tells_what_is_kept(bot: BotHarne
         "(such as your name and e-mail address), for at most a day. Send /cancel to delete it "
         "now."
     )
+
+
+async def test_an_unfinished_sign_up_is_forgotten_by_the_running_bot_too(
+    bot: BotHarness, db: Database
+) -> None:
+    """Issue 17, item 19: a day after the last answer, the job drops the draft from the database
+    and from the running bot's memory (its user_data and its place in the sign-up), so that the
+    next message is a fresh start and nothing is written back."""
+    bot.chat.user(KAREN, "Karen", "Jensen", language_code="en")
+    replies = await bot.chat.send(KAREN, "/start")
+    replies = await bot.chat.press(KAREN, replies[-1], "su:name")
+    [ask] = await bot.chat.send(KAREN, EMAIL)
+    assert ask.text == "Which organisation are you part of? Type its name, or press Skip."
+    await bot.app.update_persistence()
+    assert await stored_drafts(db) == ({KAREN}, {"signup"})
+    # Before the bot runs (it may not have loaded the drafts yet), the job leaves them alone.
+    later = bot.clock.now + dt.timedelta(days=2)
+    assert await forget_unfinished(bot.app, db, now=later) == 0
+    assert await stored_drafts(db) == ({KAREN}, {"signup"})
+    await bot.app.start()  # as samvirke run does
+    try:
+        jobs = bot_process_jobs(bot.services.settings, bot.app)
+        scheduler = Scheduler(db, bot.services.settings, jobs=jobs, clock=bot.clock)
+        bot.clock.advance(hours=23)
+        await scheduler.run_due_jobs()
+        assert bot.app.user_data.get(KAREN)  # less than a day: kept
+        bot.clock.advance(hours=1, minutes=10)
+        assert FORGET_JOB in await scheduler.run_due_jobs()
+
+        # Right after the job, before any update from her: gone from memory and the database.
+        assert not bot.app.user_data.get(KAREN)
+        assert not [
+            handler.name
+            for group in bot.app.handlers.values()
+            for handler in group
+            if isinstance(handler, ConversationHandler)
+            and handler._conversations.get((KAREN, KAREN))
+        ]
+        assert await stored_drafts(db) == (set(), set())
+
+        # Her next message is not taken as the organisation: she is a stranger again.
+        [reply] = await bot.chat.send(KAREN, "Teknologisk Institut")
+        assert reply.text == "Hello! Send /start to sign up."
+        [reply] = await bot.chat.send(KAREN, "/privacy")
+        assert reply.text == NOTHING_STORED
+        await bot.app.update_persistence()
+        assert await stored_drafts(db) == (set(), set())
+    finally:
+        await bot.app.stop()
+
+
+async def stored_drafts(db: Database) -> tuple[set[int], set[str]]:
+    """Whose drafts the database holds, and the names of the conversations it holds."""
+    async with db.unit_of_work() as uow:
+        users = set((await uow.session.scalars(select(BotUserData.telegram_user_id))).all())
+        names = set((await uow.session.scalars(select(BotConversation.name))).all())
+        return users, names

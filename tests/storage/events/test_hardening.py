@@ -60,12 +60,30 @@ async def test_walk_ins_are_found_by_name_or_username_in_the_organisers_region(
 ) -> None:
     skane = await publish(db, region_id=await region_id(db, "skane"))
     organiser = await add_organiser(db, 210, organiser_region="skane")
-    sara = await add_member(db, 211, name="Sara Lind", region="skane")
-    await add_member(db, 212, name="Sara Midt", region="midtjylland")
+    sara = await add_member(db, 211, name="Sara Lind", region="skane", username="SaraL")
+    await add_member(db, 212, name="Sara Midt", region="midtjylland", username="saramidt")
+    soren = await add_member(db, 213, name="Søren Ærø", region="skane", organisation=None)
     start = START.astimezone(dt.UTC)
 
-    found = await event_attendance.find_walk_ins(db.unit_of_work(), organiser, skane.id, "sara")
-    assert [(w.member_id, w.name) for w in found] == [(sara, "Sara Lind")]
+    async def find(query: str) -> list[tuple[int, str]]:
+        search = await event_attendance.find_walk_ins(
+            db.unit_of_work(), organiser, skane.id, query, now=start
+        )
+        assert not search.more
+        return [(w.member_id, w.name) for w in search.found]
+
+    assert await find("sara") == [(sara, "Sara Lind")]
+    assert await find("@saral") == [(sara, "Sara Lind")]  # the username, exactly
+    assert await find("saral") == [(sara, "Sara Lind")]  # the username without its @
+    assert await find("@sara") == []
+    assert await find("@saramidt") == []  # another region's member, even by username
+    assert await find("soren aero") == [(soren, "Søren Ærø")]  # as people type Nordic letters
+    [found] = (
+        await event_attendance.find_walk_ins(
+            db.unit_of_work(), organiser, skane.id, "ærø", now=start
+        )
+    ).found
+    assert (found.organisation, found.region_name) == (None, "Region Skåne")
 
     assert await event_attendance.set_checked_in(
         db.unit_of_work(), organiser, skane.id, sara, True, now=start
@@ -74,10 +92,61 @@ async def test_walk_ins_are_found_by_name_or_username_in_the_organisers_region(
     assert [(a.name, a.status, a.checked_in) for a in report.attendees] == [
         ("Sara Lind", None, True)
     ]
-    # Once on the list, not offered again.
-    assert (
-        await event_attendance.find_walk_ins(db.unit_of_work(), organiser, skane.id, "sara") == []
+    assert await find("sara") == []  # once checked in, not offered again
+
+
+async def test_a_walk_in_search_is_bounded_and_needs_two_letters(db: Database) -> None:
+    skane = await publish(db, region_id=await region_id(db, "skane"))
+    organiser = await add_organiser(db, 240, organiser_region="skane")
+    for n in range(event_attendance.WALK_IN_MATCHES):
+        await add_member(db, 241 + n, name=f"Anna {n:02d}", region="skane")
+    await add_member(db, 259, name="Anna Berg", region="skane")
+    start = START.astimezone(dt.UTC)
+
+    search = await event_attendance.find_walk_ins(
+        db.unit_of_work(), organiser, skane.id, "anna", now=start
     )
+    assert search.more
+    assert [w.name for w in search.found] == [
+        f"Anna {n:02d}" for n in range(event_attendance.WALK_IN_MATCHES)
+    ]  # Anna Berg is the ninth: "type more"
+    exactly = await event_attendance.find_walk_ins(
+        db.unit_of_work(), organiser, skane.id, "anna 0", now=start
+    )
+    assert (len(exactly.found), exactly.more) == (event_attendance.WALK_IN_MATCHES, False)
+    for query in ("a", " - ", "@"):
+        with pytest.raises(InvalidInput) as caught:
+            await event_attendance.find_walk_ins(
+                db.unit_of_work(), organiser, skane.id, query, now=start
+            )
+        assert caught.value.code == "walk_in_query_short"
+
+
+async def test_walk_ins_wait_for_check_in_and_not_at_a_cancelled_event(db: Database) -> None:
+    skane = await publish(db, region_id=await region_id(db, "skane"))
+    organiser = await add_organiser(db, 260, organiser_region="skane")
+    with pytest.raises(NotAllowed) as caught:
+        await event_attendance.walk_in_event(db.unit_of_work(), organiser, skane.id, now=NOW)
+    assert caught.value.code == "checkin_too_early"
+    start = START.astimezone(dt.UTC)
+    view = await event_attendance.walk_in_event(db.unit_of_work(), organiser, skane.id, now=start)
+    assert view.id == skane.id
+    await event_publishing.cancel(db.unit_of_work(), ADMIN, skane.id, message=None, now=NOW)
+    with pytest.raises(NotAllowed) as caught:
+        await event_attendance.find_walk_ins(
+            db.unit_of_work(), organiser, skane.id, "karen", now=start
+        )
+    assert caught.value.code == "event_cancelled"
+
+
+async def test_a_forged_member_id_is_an_unknown_attendee(db: Database) -> None:
+    skane = await publish(db, region_id=await region_id(db, "skane"))
+    organiser = await add_organiser(db, 270, organiser_region="skane")
+    with pytest.raises(NotFound) as caught:
+        await event_attendance.set_checked_in(
+            db.unit_of_work(), organiser, skane.id, 2**31 - 1, True, now=START.astimezone(dt.UTC)
+        )
+    assert caught.value.code == "attendee_unknown"
 
 
 async def test_a_member_of_another_region_who_answered_the_event_can_be_checked_in(
@@ -99,7 +168,9 @@ async def test_an_organiser_may_not_search_walk_ins_for_another_regions_event(
     midt = await publish(db)
     organiser = await add_organiser(db, 230, organiser_region="skane")
     with pytest.raises(NotAllowed):
-        await event_attendance.find_walk_ins(db.unit_of_work(), organiser, midt.id, "karen")
+        await event_attendance.find_walk_ins(
+            db.unit_of_work(), organiser, midt.id, "karen", now=START.astimezone(dt.UTC)
+        )
 
 
 # --- item 4: dates -----------------------------------------------------------------------------

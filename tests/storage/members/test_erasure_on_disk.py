@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from samvirke.settings import Settings
-from scheduler.jobs import forget_unfinished
+from scheduler.jobs import forget_old_records
 from scheduler.mail.delivery import DeliveryOptions, MailDelivery
 from storage.members import privacy
 from storage.uow import Database
@@ -49,7 +49,7 @@ async def test_erasure_leaves_no_copy_in_the_sqlite_file_its_wal_or_mail_files(
     assert on_disk(database_file, NAME) > 0
 
     await privacy.erase(db.unit_of_work(), member.id, now=now + dt.timedelta(hours=1))
-    await forget_unfinished(db, settings, now + dt.timedelta(hours=1))
+    await forget_old_records(db, settings, now + dt.timedelta(hours=1))
 
     assert on_disk(database_file, NAME) == 0
     assert on_disk(database_file, EMAIL) == 0
