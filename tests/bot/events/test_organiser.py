@@ -345,7 +345,12 @@ async def test_edit_title_seats_and_deadline(bot: BotHarness, db: Database, anne
     ]:
         [card] = await bot.chat.send(ANNE, f"/start event_{event.id}")
         [fields] = await bot.chat.press(ANNE, card, "Edit")
-        await bot.chat.press(ANNE, fields, field)
+        [ask] = await bot.chat.press(ANNE, fields, field)
+        if field == "Answer deadline":  # the example is for this event, as in /newevent
+            assert ask.text == (
+                "Until when can members answer? Type a date (and a time), for example "
+                "18.2.2027 12:00, or press No deadline: then until the event starts."
+            )
         [saved, _card] = await bot.chat.send(ANNE, value)
         assert saved.text == expected
     view = await events.get(db.unit_of_work(), event.id)
