@@ -273,6 +273,10 @@ ERROR_MESSAGES: dict[str, str | PluralText] = {
     "period_invalid": N_(
         "Please choose a period between {first} and {last}, e.g. /stats 1.1.2026 30.6.2026."
     ),
+    "period_unreadable": N_(
+        "I could not read those dates. Please type the first and the last day of the period, "
+        "e.g. /stats 1.1.2026 30.6.2026."
+    ),
     "deadline_in_past": N_("That deadline has passed. Please choose a later one."),
     "deadline_after_start": N_("The RSVP deadline must be before the event starts."),
     "event_other_region": N_("Sorry, you organise events for another region."),

@@ -621,6 +621,16 @@ async def test_stats_for_impossible_periods_answer_clearly(
     assert replies[-1].text.startswith("Please choose a period between 2000 and 20")
 
 
+async def test_stats_for_dates_that_cannot_be_read_say_how_to_type_them(
+    bot: BotHarness, anne: None
+) -> None:
+    [reply] = await bot.chat.send(ANNE, "/stats january june")
+    assert reply.text == (
+        "I could not read those dates. Please type the first and the last day of the period, "
+        "e.g. /stats 1.1.2026 30.6.2026."
+    )
+
+
 async def test_an_edit_to_an_event_cancelled_meanwhile_ends_with_a_reason(
     bot: BotHarness, db: Database, anne: None
 ) -> None:
