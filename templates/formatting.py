@@ -32,6 +32,11 @@ def format_day(moment: dt.datetime, *, tz: ZoneInfo, language: str) -> str:
     return format_date(moment.astimezone(tz).date(), format="full", locale=_locale(language))
 
 
+def format_long_date(day: dt.date, *, language: str) -> str:
+    """``3. december 2026`` / ``3 december 2026`` / ``3 December 2026`` (as people type it)."""
+    return format_date(day, format="long", locale=_locale(language))
+
+
 def format_clock(moment: dt.datetime, *, tz: ZoneInfo, language: str) -> str:
     return format_time(moment.astimezone(tz).time(), format="HH:mm", locale=_locale(language))
 

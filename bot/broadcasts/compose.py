@@ -33,8 +33,8 @@ from telegram.ext import (
 from bot.context import Context
 from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, redraw, remove_buttons, send
-from bot.ui.conversation import OLD_BUTTON
-from bot.ui.texts import CHOOSE_A_BUTTON, error_text, sector_label
+from bot.ui.conversation import OLD_BUTTON, ask_again
+from bot.ui.texts import CHOOSE_A_BUTTON, sector_label
 from storage import scheduling
 from storage.broadcasts import audiences as broadcast_audiences
 from storage.broadcasts import content as broadcast_content
@@ -93,8 +93,7 @@ async def message_written(update: Update, context: Context) -> str:
             text, media_kind=media_kind, media_file_id=file_id
         )
     except InvalidInput as error:
-        await send(update, error_text(context.t, error))
-        return await ask_message(update, context)
+        return await ask_again(update, context, error, ask_message)
     draft = _draft(context)
     draft.update(text=content.text, media_kind=content.media_kind, file_id=content.media_file_id)
     draft.pop("audience", None)
@@ -255,8 +254,7 @@ async def show_preview(update: Update, context: Context) -> str:
             context.uow(), acting(context), Audience(kind, value)
         )
     except DomainError as error:
-        await send(update, error_text(t, error))
-        return await ask_audience(update, context)
+        return await ask_again(update, context, error, ask_audience)
     await send(update, t("This is how the members will see it:"))
     await _show_message(update, context, draft)
     if preview.recipients:
@@ -305,8 +303,7 @@ async def confirmed(update: Update, context: Context) -> str | int:
         )
     except InvalidInput as error:
         await query.answer()
-        await send(update, error_text(t, error))
-        return await ask_audience(update, context)
+        return await ask_again(update, context, error, ask_audience)
     await query.answer(t("Sending."))
     drafts.drop(context, DRAFT)
     await redraw(update, broadcast_progress.progress_text(t, Progress(total=result.total)), None)

@@ -17,7 +17,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
-from bot.events.browse import ANSWER_LABELS, bot_username
+from bot.events.browse import bot_username
+from bot.events.cards import ANSWER_LABELS
 from bot.events.followup import average_text
 from bot.ui import callbacks, keyboards, limits
 from bot.ui.chat import PRIVATE, acting, redraw, send

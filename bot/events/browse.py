@@ -23,7 +23,6 @@ from bot.events.cards import (
     seats_line,
     send_card,
 )
-from bot.events.cards import ANSWER_LABELS as ANSWER_LABELS  # bot.events.attendees reads it here
 from bot.ui import callbacks, keyboards, limits
 from bot.ui.chat import PRIVATE, redraw
 from bot.ui.guards import members_only

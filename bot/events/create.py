@@ -8,10 +8,8 @@ storage.event_publishing.create, and show the result.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.ext import (
@@ -27,9 +25,10 @@ from bot.context import Context
 from bot.events import forms
 from bot.events.browse import bot_username
 from bot.events.cards import send_card
-from bot.events.forms import Step, from_iso, invalid, network_tz, to_iso
+from bot.events.forms import Step, from_iso, network_tz, to_iso
 from bot.ui import callbacks, drafts, keyboards, limits
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send, typed_text
+from bot.ui.conversation import ask_again
 from bot.ui.texts import error_text
 from storage import regions
 from storage.errors import DomainError, InvalidInput
@@ -96,7 +95,7 @@ async def ask_description(update: Update, context: Context) -> str:
 
 
 async def ask_when(update: Update, context: Context) -> str:
-    await send(update, context.t(forms.WHEN_EXAMPLES))
+    await send(update, forms.when_question(context))
     return N_WHEN
 
 
@@ -130,30 +129,12 @@ async def ask_capacity(update: Update, context: Context) -> str:
     return N_CAPACITY
 
 
-def deadline_example(start: dt.datetime | None, *, now: dt.datetime, tz: ZoneInfo) -> str:
-    """A deadline to show as the example, as organisers type it: two days before the event at
-    noon, or (for an event that soon) an hour before it starts; never a moment already past."""
-    if start is None:
-        start = now + dt.timedelta(days=14)
-    local = start.astimezone(tz)
-    example = dt.datetime.combine(local.date() - dt.timedelta(days=2), dt.time(12), tzinfo=tz)
-    if example <= now:
-        example = local - dt.timedelta(hours=1)
-    return f"{example.day}.{example.month}.{example.year} {example:%H:%M}"
-
-
 async def ask_deadline(update: Update, context: Context) -> str:
     t = context.t
-    example = deadline_example(
-        from_iso(_draft(context).get("starts_at")), now=context.now, tz=network_tz(context)
-    )
+    start = from_iso(_draft(context).get("starts_at"))
     await send(
         update,
-        t(
-            "Until when can members answer? Type a date (and a time), for example {example}, "
-            "or press No deadline: then until the event starts.",
-            example=example,
-        ),
+        forms.deadline_question(context, start),
         keyboards.column([keyboards.button(t("No deadline"), "ne:dl:none")]),
     )
     return N_DEADLINE
@@ -240,7 +221,7 @@ async def _keep(
     try:
         _draft(context)[field] = read(typed_text(update))
     except InvalidInput as error:
-        return await invalid(update, context, error, ask)
+        return await ask_again(update, context, error, ask)
     return await _next(update, context, then)
 
 
@@ -266,7 +247,7 @@ async def when_typed(update: Update, context: Context) -> str | int:
     try:
         end_missing = forms.store_when(context, DRAFT, typed_text(update))
     except InvalidInput as error:
-        return await invalid(update, context, error, ask_when)
+        return await ask_again(update, context, error, ask_when)
     if end_missing:
         return await ask_end(update, context)
     return await confirm_when(update, context)
@@ -276,7 +257,7 @@ async def end_typed(update: Update, context: Context) -> str | int:
     try:
         forms.store_end(context, DRAFT, typed_text(update))
     except InvalidInput as error:
-        return await invalid(update, context, error, ask_end)
+        return await ask_again(update, context, error, ask_end)
     return await confirm_when(update, context)
 
 
@@ -297,7 +278,7 @@ async def place_typed(update: Update, context: Context) -> str | int:
     try:
         location, online_url = event_rules.split_place(typed_text(update))
     except InvalidInput as error:
-        return await invalid(update, context, error, ask_place)
+        return await ask_again(update, context, error, ask_place)
     draft = _draft(context)
     draft["location"], draft["online_url"] = location, online_url
     return await _next(update, context, ask_region)
@@ -308,7 +289,7 @@ async def region_chosen(update: Update, context: Context) -> str | int:
     choice = data.rsplit(":", 1)[-1]
     region_id = None if choice == "all" else int(choice)
     if not event_rules.may_manage(acting(context), region_id):
-        return await invalid(update, context, DomainError("event_other_region"), ask_region)
+        return await ask_again(update, context, DomainError("event_other_region"), ask_region)
     _draft(context)["region"] = "all" if region_id is None else region_id
     return await _next(update, context, ask_capacity)
 
@@ -333,7 +314,7 @@ async def deadline_typed(update: Update, context: Context) -> str | int:
         assert start is not None
         event_rules.validate_deadline(deadline, start=start, now=context.now)
     except InvalidInput as error:
-        return await invalid(update, context, error, ask_deadline)
+        return await ask_again(update, context, error, ask_deadline)
     draft["deadline"] = to_iso(deadline)
     return await preview(update, context)
 
@@ -362,7 +343,7 @@ async def programme_typed(update: Update, context: Context) -> str | int:
     try:
         items = programme.parse(typed_text(update))
     except InvalidInput as error:
-        return await invalid(update, context, error, ask_programme)
+        return await ask_again(update, context, error, ask_programme)
     _draft(context)["programme"] = programme.as_text(items)
     return await preview(update, context)
 
@@ -444,8 +425,7 @@ async def publish(update: Update, context: Context) -> str | int:
         )
     except DomainError as error:
         # E.g. the start passed while the draft waited: fix that answer, then publish.
-        await send(update, error_text(t, error))
-        return await preview(update, context)
+        return await ask_again(update, context, error, preview)
     drafts.drop(context, DRAFT)
     link = event_rules.event_link(bot_username(context), view.id)
     text = t("Published! Members can find it with /events.")

@@ -20,13 +20,13 @@ from bot.context import Context
 from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, acting, send
 from bot.ui.conversation import OLD_BUTTON, reask
-from bot.ui.texts import CHOOSE_A_BUTTON, error_text
+from bot.ui.texts import CHOOSE_A_BUTTON
 from storage import regions
-from storage.errors import DomainError, InvalidInput
+from storage.errors import InvalidInput
 from storage.events import rules as event_rules
 from storage.events.dates import Rejected, parse_end, parse_moment, parse_when
 from storage.permissions import Actor
-from templates.formatting import format_when
+from templates.formatting import format_long_date, format_when
 from templates.i18n import N_, Translator
 
 Step = Callable[[Update, Context], Coroutine[Any, Any, str | int]]
@@ -40,10 +40,6 @@ FIELD_LABELS = {
     "capacity": N_("Seats"),
     "deadline": N_("Answer deadline"),
 }
-WHEN_EXAMPLES = N_(
-    "When is it? Type the date and the time, for example 3.12.2026 13:00-17:00, 3/12 13-17 "
-    "or 20 februar 2027 kl. 13-17."
-)
 IN_FLOW = N_("You are creating an event. Please answer the question, or send /cancel to stop.")
 
 
@@ -67,13 +63,25 @@ def keep_hint(t: Translator) -> str:
     return t("Send /cancel to stop.")
 
 
-async def invalid(update: Update, context: Context, error: DomainError, ask: Step) -> str | int:
-    """Say what is wrong with the answer, and ask again."""
-    await send(update, error_text(context.t, error))
-    return await ask(update, context)
-
-
 # --- the time --------------------------------------------------------------------------------
+
+EXAMPLE_WEEKS_AHEAD = 3  # the example date: three weeks from today, so never one in the past
+
+
+def when_question(context: Context) -> str:
+    """ "When is it?" with examples of the forms the bot reads, for a day a few weeks ahead, the
+    long one in the member's language."""
+    t = context.t
+    day = context.now.astimezone(network_tz(context)).date() + dt.timedelta(
+        weeks=EXAMPLE_WEEKS_AHEAD
+    )
+    return t(
+        "When is it? Type the date and the time, for example {date} 13:00-17:00, {day_month} "
+        "13-17 or {long_date} 13-17.",
+        date=f"{day.day}.{day.month}.{day.year}",
+        day_month=f"{day.day}/{day.month}",
+        long_date=format_long_date(day, language=t.language),
+    )
 
 
 def store_when(context: Context, name: str, text: str) -> bool:
@@ -131,6 +139,28 @@ async def confirm_when(update: Update, context: Context, name: str, prefix: str)
     assert end is not None
     text, markup = _when_confirmation(context.t, start, end, network_tz(context), prefix)
     await send(update, text, markup)
+
+
+def deadline_example(start: dt.datetime | None, *, now: dt.datetime, tz: ZoneInfo) -> str:
+    """A deadline to show as the example, as organisers type it: two days before the event at
+    noon, or (for an event that soon) an hour before it starts; never a moment already past."""
+    if start is None:
+        start = now + dt.timedelta(days=14)
+    local = start.astimezone(tz)
+    example = dt.datetime.combine(local.date() - dt.timedelta(days=2), dt.time(12), tzinfo=tz)
+    if example <= now:
+        example = local - dt.timedelta(hours=1)
+    return f"{example.day}.{example.month}.{example.year} {example:%H:%M}"
+
+
+def deadline_question(context: Context, start: dt.datetime | None) -> str:
+    """ "Until when can members answer?" with an example deadline for the event at ``start``."""
+    example = deadline_example(start, now=context.now, tz=network_tz(context))
+    return context.t(
+        "Until when can members answer? Type a date (and a time), for example {example}, "
+        "or press No deadline: then until the event starts.",
+        example=example,
+    )
 
 
 def read_deadline(context: Context, text: str) -> dt.datetime:

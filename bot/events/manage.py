@@ -23,9 +23,10 @@ from bot.context import Context
 from bot.events import forms
 from bot.events.browse import bot_username
 from bot.events.cards import send_card
-from bot.events.forms import FIELD_LABELS, from_iso, invalid
+from bot.events.forms import FIELD_LABELS, from_iso, to_iso
 from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import TEXT, acting, answer_press, send, typed_text
+from bot.ui.conversation import ask_again
 from bot.ui.texts import error_text
 from storage.errors import DomainError, InvalidInput
 from storage.events import publishing as event_publishing
@@ -57,7 +58,16 @@ async def _open(update: Update, context: Context, **values: object) -> bool:
     if view.cancelled:
         await send(update, error_text(context.t, DomainError("event_cancelled")))
         return False
-    drafts.start(context, EDIT, {"event_id": view.id, "title": view.title, **values})
+    drafts.start(
+        context,
+        EDIT,
+        {
+            "event_id": view.id,
+            "title": view.title,
+            "event_starts_at": to_iso(view.starts_at),
+            **values,
+        },
+    )
     return True
 
 
@@ -98,13 +108,14 @@ async def ask_edit_value(update: Update, context: Context) -> str:
     elif field == "capacity":
         await forms.ask_seats(update, context, "oe:v:none")
     elif field == "deadline":
+        start = from_iso(_edit(context).get("event_starts_at"))
         await send(
             update,
-            t("Until when can members answer? Type a date (and a time), or press No deadline."),
+            forms.deadline_question(context, start),
             keyboards.column([keyboards.button(t("No deadline"), "oe:v:none")]),
         )
     elif field == "when":
-        await send(update, t(forms.WHEN_EXAMPLES))
+        await send(update, forms.when_question(context))
     elif field == "description":
         await send(update, t("Type the new description."))
     elif field == "place":
@@ -136,7 +147,7 @@ async def _save(update: Update, context: Context, value: Any) -> str | int:
             bot_username=bot_username(context),
         )
     except InvalidInput as error:
-        return await invalid(update, context, error, ask_edit_value)
+        return await ask_again(update, context, error, ask_edit_value)
     except DomainError as error:  # e.g. the event was cancelled or is over meanwhile
         return await _give_up(update, context, error)
     drafts.drop(context, EDIT)
@@ -174,7 +185,7 @@ async def edit_value_typed(update: Update, context: Context) -> str | int:
         try:
             end_missing = forms.store_when(context, EDIT, text)
         except InvalidInput as error:
-            return await invalid(update, context, error, ask_edit_value)
+            return await ask_again(update, context, error, ask_edit_value)
         if end_missing:
             return await ask_edit_end(update, context)
         return await _confirm_edit_when(update, context)
@@ -182,10 +193,10 @@ async def edit_value_typed(update: Update, context: Context) -> str | int:
         try:
             deadline = forms.read_deadline(context, text)
         except InvalidInput as error:
-            return await invalid(update, context, error, ask_edit_value)
+            return await ask_again(update, context, error, ask_edit_value)
         return await _save(update, context, deadline)
     if field == "region":
-        return await invalid(update, context, DomainError("region_unknown"), ask_edit_value)
+        return await ask_again(update, context, DomainError("region_unknown"), ask_edit_value)
     return await _save(update, context, text)
 
 
@@ -198,7 +209,7 @@ async def edit_end_typed(update: Update, context: Context) -> str | int:
     try:
         forms.store_end(context, EDIT, typed_text(update))
     except InvalidInput as error:
-        return await invalid(update, context, error, ask_edit_end)
+        return await ask_again(update, context, error, ask_edit_end)
     return await _confirm_edit_when(update, context)
 
 
@@ -272,7 +283,7 @@ async def cancel_message_typed(update: Update, context: Context) -> str | int:
     try:
         message = event_rules.validate_cancel_message(typed_text(update))
     except InvalidInput as error:
-        return await invalid(update, context, error, ask_cancel_message)
+        return await ask_again(update, context, error, ask_cancel_message)
     _edit(context)["message"] = message
     return await _confirm_cancel(update, context)
 

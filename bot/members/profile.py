@@ -17,10 +17,10 @@ from telegram.ext import (
 from bot.context import Context
 from bot.members.menu import verify_keyboard
 from bot.ui import callbacks, drafts, keyboards
-from bot.ui.chat import PRIVATE, remove_buttons
-from bot.ui.conversation import guards
+from bot.ui.chat import PRIVATE, remove_buttons, send
+from bot.ui.conversation import ask_again, guards
 from bot.ui.guards import members_only
-from bot.ui.texts import error_text, sector_label
+from bot.ui.texts import sector_label
 from storage import regions
 from storage.errors import InvalidInput
 from storage.members import profiles as members
@@ -106,7 +106,7 @@ async def _ask(update: Update, context: Context, field: str) -> str:
     else:
         markup = InlineKeyboardMarkup([])
     markup = InlineKeyboardMarkup([*markup.inline_keyboard, [back]])
-    await chat.send_message(question, reply_markup=markup)
+    await send(update, question, markup)
     return EDIT_CHOICE if field in ("sector", "region") else EDIT_TEXT
 
 
@@ -121,8 +121,7 @@ async def _save(update: Update, context: Context, value: str | None) -> str | in
             context.uow(), context.member.id, field, value, now=context.now
         )
     except InvalidInput as error:
-        await chat.send_message(error_text(t, error))
-        return await _ask(update, context, field)
+        return await ask_again(update, context, error, ask_current)
     drafts.drop(context, DRAFT)
     context.member = member
     if field == "email":

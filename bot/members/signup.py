@@ -25,8 +25,8 @@ from bot.members import menu, privacy
 from bot.people import membership
 from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, answer_press, send, typed_text
-from bot.ui.conversation import guards
-from bot.ui.texts import error_text, sector_label
+from bot.ui.conversation import ask_again, guards
+from bot.ui.texts import sector_label
 from storage import regions
 from storage.errors import InvalidInput
 from storage.members import profiles as members
@@ -223,8 +223,7 @@ async def name_typed(update: Update, context: Context) -> str:
     try:
         _draft(context)["name"] = validate_name(typed_text(update))
     except InvalidInput as error:
-        await send(update, error_text(context.t, error))
-        return await ask_name(update, context)
+        return await ask_again(update, context, error, ask_name)
     return await _then(update, context, ask_email)
 
 
@@ -233,8 +232,7 @@ async def name_suggested(update: Update, context: Context) -> str:
     try:
         _draft(context)["name"] = validate_name(_draft(context).get("suggested_name", ""))
     except InvalidInput as error:
-        await send(update, error_text(context.t, error))
-        return await ask_name(update, context)
+        return await ask_again(update, context, error, ask_name)
     return await _then(update, context, ask_email)
 
 
@@ -242,8 +240,7 @@ async def email_typed(update: Update, context: Context) -> str:
     try:
         _draft(context)["email"] = validate_email_address(typed_text(update))
     except InvalidInput as error:
-        await send(update, error_text(context.t, error))
-        return await ask_email(update, context)
+        return await ask_again(update, context, error, ask_email)
     return await _then(update, context, ask_organisation)
 
 
@@ -252,8 +249,7 @@ async def organisation_typed(update: Update, context: Context) -> str:
     try:
         _draft(context)["organisation"] = validate_organisation(text)
     except InvalidInput as error:
-        await send(update, error_text(context.t, error))
-        return await ask_organisation(update, context)
+        return await ask_again(update, context, error, ask_organisation)
     return await _then(update, context, ask_sector)
 
 
@@ -301,12 +297,8 @@ async def consent_given(update: Update, context: Context) -> str | int:
         )
     except InvalidInput as error:
         # The region was removed or a value went stale while the member was answering.
-        await send(update, error_text(context.t, error))
-        return (
-            await ask_region(update, context)
-            if error.code == "region_unknown"
-            else (await ask_name(update, context))
-        )
+        ask = ask_region if error.code == "region_unknown" else ask_name
+        return await ask_again(update, context, error, ask)
     drafts.drop(context, DRAFT)
     context.use_member(registration.member, None)
     await membership.after_registration(update, context, registration.member)

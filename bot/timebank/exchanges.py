@@ -391,14 +391,13 @@ async def log_send(update: Update, context: Context) -> str | int:
             now=context.now,
         )
     except LimitExceeded as error:
-        await send(update, limit_text(t, error, member.id))
         draft.pop("minutes", None)
-        return await ask_hours(update, context)
+        return await ask_again(update, context, limit_text(t, error, member.id), ask_hours)
     except (InvalidInput, NotFound) as error:
-        await send(update, error_text(t, error))
         if error.code in ("self_exchange", "counterpart_not_found", "nobody_to_confirm"):
             draft.pop("other", None)
-            return await ask_other(update, context)
+            return await ask_again(update, context, error, ask_other)
+        await send(update, error_text(t, error))
         drafts.drop(context, LOG_DRAFT)
         return ConversationHandler.END
     drafts.drop(context, LOG_DRAFT)

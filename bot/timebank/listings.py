@@ -247,11 +247,11 @@ async def publish_pressed(update: Update, context: Context) -> str | int:
             now=context.now,
         )
     except InvalidInput as error:
-        await send(update, error_text(t, error))
         if error.code == "region_unknown":
-            return await ask_listing_region(update, context)
+            return await ask_again(update, context, error, ask_listing_region)
         if error.code == "category_unknown":
-            return await ask_category(update, context)
+            return await ask_again(update, context, error, ask_category)
+        await send(update, error_text(t, error))
         drafts.drop(context, NEW_DRAFT)
         return ConversationHandler.END
     drafts.drop(context, NEW_DRAFT)

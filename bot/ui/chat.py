@@ -1,17 +1,24 @@
 """What the bot's conversations share: the private-chat and typed-answer filters, who is acting,
-sending to the chat, answering a button press, and reading a typed answer."""
+sending to the chat (with a note in front: :func:`prefaced`), answering a button press, and
+reading a typed answer."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import html
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import filters
+from telegram.helpers import escape_markdown
 
 from bot.context import Context
+from bot.ui.limits import TEXT_LIMIT, telegram_length
 from storage.permissions import Actor
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -25,11 +32,61 @@ def acting(context: Context) -> Actor:
     return actor
 
 
+@dataclass
+class _Preface:
+    chat_id: int
+    note: str | None
+
+
+# The note waiting to go in front of the next message :func:`send` sends in this update.
+_PREFACE: ContextVar[_Preface | None] = ContextVar("preface", default=None)
+
+
+@contextlib.asynccontextmanager
+async def prefaced(update: Update, note: str) -> AsyncIterator[None]:
+    """Put ``note`` (plain text: what was wrong with an answer) in front of the next message
+    :func:`send` sends to this chat inside the block, after a blank line, so a wrong answer gets
+    one message: the note, then the question. When nothing inside took the note (the question
+    was an edit, a photo or a document, or nothing was sent) it is sent on its own at the end."""
+    chat = update.effective_chat
+    assert chat is not None
+    outer = _PREFACE.get()
+    if outer is not None and outer.note and outer.chat_id == chat.id:
+        note, outer.note = f"{outer.note}\n{note}", None  # one message for both notes
+    preface = _Preface(chat.id, note)
+    token = _PREFACE.set(preface)
+    try:
+        yield
+    finally:
+        _PREFACE.reset(token)
+    if preface.note:
+        await chat.send_message(preface.note)
+
+
+def _escaped(note: str, parse_mode: object) -> str:
+    if parse_mode == ParseMode.HTML:
+        return html.escape(note, quote=False)
+    if parse_mode == ParseMode.MARKDOWN_V2:
+        return escape_markdown(note, version=2)
+    if parse_mode == ParseMode.MARKDOWN:
+        return escape_markdown(note, version=1)
+    return note
+
+
 async def send(
     update: Update, text: str, markup: InlineKeyboardMarkup | None = None, **kwargs: Any
 ) -> Message:
+    """Send ``text`` to the update's chat (with the note of :func:`prefaced` in front)."""
     chat = update.effective_chat
     assert chat is not None
+    preface = _PREFACE.get()
+    if preface is not None and preface.note and preface.chat_id == chat.id:
+        note, preface.note = preface.note, None
+        together = _escaped(note, kwargs.get("parse_mode")) + "\n\n" + text
+        if "entities" not in kwargs and telegram_length(together) <= TEXT_LIMIT:
+            text = together
+        else:  # the question stays whole: the note goes just before it
+            await chat.send_message(note)
     return await chat.send_message(text, reply_markup=markup, **kwargs)
 
 

@@ -5,6 +5,9 @@ another command gets the flow's own "you are in the middle of …" text and the 
 an old button of this flow gets "that button belongs to an earlier question", text where a
 button is wanted the one "choose a button" text, both with the question again. Buttons and
 commands of other features are the flow's choice (``own_buttons``, ``catch_commands``).
+
+A wrong answer gets one message: what was wrong, a blank line, the question with its buttons
+(:func:`reask`, :func:`ask_again`, through ``bot.ui.chat.prefaced``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.ui import callbacks
-from bot.ui.chat import remove_buttons, send
+from bot.ui.chat import prefaced, remove_buttons
 from bot.ui.texts import CHOOSE_A_BUTTON, error_text
 from storage.errors import DomainError
 from templates.i18n import N_
@@ -42,15 +45,14 @@ OLD_BUTTON = N_("That button belongs to an earlier question.")
 def reask(
     ask: Callable[[Update, Context], Coroutine[Any, Any, State]], explanation: str
 ) -> Callable[[Update, Context], Coroutine[Any, Any, State]]:
-    """A handler that says what was wrong (``explanation``, untranslated), then asks ``ask``'s
-    question again; a button press is answered first so its spinner stops."""
+    """A handler that says what was wrong (``explanation``, untranslated) and asks ``ask``'s
+    question again, in one message; a button press is answered first so its spinner stops."""
 
     async def handler(update: Update, context: Context) -> State:
         if update.callback_query is not None:
             await update.callback_query.answer()
             await remove_buttons(update)  # an old question's buttons stop working
-        await send(update, context.t(explanation))
-        return await ask(update, context)
+        return await ask_again(update, context, context.t(explanation), ask)
 
     return handler
 
@@ -58,12 +60,14 @@ def reask(
 async def ask_again(
     update: Update,
     context: Context,
-    error: DomainError,
+    error: DomainError | str,
     ask: Callable[[Update, Context], Coroutine[Any, Any, State]],
 ) -> State:
-    """Say what is wrong with the answer (a rule's error), and ask the question again."""
-    await send(update, error_text(context.t, error))
-    return await ask(update, context)
+    """Say what is wrong with the answer (a rule's error, or a text already translated) and ask
+    the question again, in one message."""
+    note = error if isinstance(error, str) else error_text(context.t, error)
+    async with prefaced(update, note):
+        return await ask(update, context)
 
 
 def guards(

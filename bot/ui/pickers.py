@@ -61,7 +61,9 @@ def typed_period(args: list[str], context: Context) -> tuple[dt.date, dt.date] |
     for arg in args:
         moment = parse_moment(arg, tz=tz, now=far_past, default_time=dt.time(12, 0), latest=never)
         if isinstance(moment, Rejected):
-            raise InvalidInput(moment.reason)
+            # The date texts point at a question's examples; here there is no question.
+            unreadable = moment.reason in ("when_unreadable", "time_missing")
+            raise InvalidInput("period_unreadable" if unreadable else moment.reason)
         days.append(moment.astimezone(tz).date())
     return event_rules.checked_period(days[0], days[1], today=today(context))
 

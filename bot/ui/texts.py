@@ -259,11 +259,10 @@ ERROR_MESSAGES: dict[str, str | PluralText] = {
         "{going} members are already going: the number of seats cannot be lower than that.",
         "going",
     ),
-    "when_unreadable": N_(
-        "I could not read that date. Please type it like 3.12.2026 13:00-17:00 or 3/12 13-17."
-    ),
+    # Both are said with the question again, and its examples, in the same message.
+    "when_unreadable": N_("I could not read that date. Please type it as shown below."),
     "date_invalid": N_("That date does not exist. Please check the day and the month."),
-    "time_missing": N_("Please add the time, e.g. 3.12.2026 13:00-17:00."),
+    "time_missing": N_("Please add the time, as shown below."),
     "time_invalid": N_("Please type the time like 13:00 or 13-17."),
     "when_in_past": N_("That time has passed. Please choose a time in the future."),
     "end_before_start": N_("The end must be after the start."),
@@ -273,6 +272,10 @@ ERROR_MESSAGES: dict[str, str | PluralText] = {
     ),
     "period_invalid": N_(
         "Please choose a period between {first} and {last}, e.g. /stats 1.1.2026 30.6.2026."
+    ),
+    "period_unreadable": N_(
+        "I could not read those dates. Please type the first and the last day of the period, "
+        "e.g. /stats 1.1.2026 30.6.2026."
     ),
     "deadline_in_past": N_("That deadline has passed. Please choose a later one."),
     "deadline_after_start": N_("The RSVP deadline must be before the event starts."),

@@ -360,6 +360,11 @@ async def stop_bot(harness: BotHarness) -> None:
 # --- helpers for the bot tests: members who have signed up, and what the database holds -------
 
 
+def asked_again(explanation: str, question: str) -> str:
+    """What a wrong answer gets: one message with what was wrong, a blank line, the question."""
+    return f"{explanation}\n\n{question}"
+
+
 def snapshot(message: SentMessage) -> SentMessage:
     """The message as it is now, so a test can press a button the bot has since taken away."""
     import copy

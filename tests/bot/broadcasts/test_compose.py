@@ -24,6 +24,7 @@ from tests.support.botkit import (
     Clock,
     RecordingRequest,
     SentMessage,
+    asked_again,
     find_member,
     sign_up_member,
     start_bot,
@@ -385,8 +386,7 @@ async def test_broken_markup_and_wrong_input_get_the_question_again(
     assert [m.text for m in replies] == [ASK_MESSAGE]
     replies = await send_update(bot, KAREN, text=too_long)
     assert [m.text for m in replies] == [
-        "That message is too long: at most 3936 characters, please.",
-        ASK_MESSAGE,
+        asked_again("That message is too long: at most 3936 characters, please.", ASK_MESSAGE)
     ]
     replies = await bot.chat.send(KAREN, "/members")
     assert [m.text for m in replies] == [

@@ -19,6 +19,7 @@ from tests.support.botkit import (
     BotHarness,
     Clock,
     SentMessage,
+    asked_again,
     count_members,
     find_member,
     outbox_rows,
@@ -133,8 +134,8 @@ async def answer_up_to(bot: BotHarness, user: int, step: str) -> dict[str, SentM
 
 
 def assert_asked_again(replies: list[SentMessage], explanation: str, question: SentMessage) -> None:
-    """A short explanation, then the very same question (same text, same buttons) again."""
-    assert [m.text for m in replies] == [explanation, question.text]
+    """One message: a short explanation, then the very same question (same text, same buttons)."""
+    assert [m.text for m in replies] == [asked_again(explanation, question.text)]
     assert replies[-1].buttons == question.buttons
 
 

@@ -19,6 +19,7 @@ from tests.support.botkit import (
     BotHarness,
     Clock,
     SentMessage,
+    asked_again,
     find_member,
     sign_up_member,
     snapshot,
@@ -153,5 +154,9 @@ async def test_an_old_question_loses_its_buttons_when_pressed(bot: BotHarness) -
 
     replies = await chat.press(STRANGER, snapshot(old_skip), "su:org:skip")
 
-    assert replies[0].text == "That button belongs to an earlier question."
+    [again] = replies  # one message: why, then the current question with its buttons
+    assert again.text == asked_again(
+        "That button belongs to an earlier question.", "Which sector do you work in?"
+    )
+    assert len(again.buttons) == 5
     assert old_skip.buttons == []  # taken off the old message
