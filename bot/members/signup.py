@@ -24,7 +24,7 @@ from bot.events import browse as events
 from bot.members import menu, privacy
 from bot.people import membership
 from bot.ui import callbacks, drafts, keyboards
-from bot.ui.chat import PRIVATE, TEXT, answer_press, send, typed_text
+from bot.ui.chat import PRIVATE, TEXT, answer_press, prefaced, send, typed_text
 from bot.ui.conversation import ask_again, guards
 from bot.ui.texts import sector_label
 from storage import regions
@@ -215,8 +215,8 @@ async def start(update: Update, context: Context) -> str | int:
     )
     if events.is_start_payload(payload):
         welcome += "\n\n" + context.t("Once you are signed up, I will show you the event.")
-    await send(update, welcome)
-    return await ask_name(update, context)
+    async with prefaced(update, welcome):  # one message: the welcome, then the first question
+        return await ask_name(update, context)
 
 
 async def name_typed(update: Update, context: Context) -> str:

@@ -533,7 +533,7 @@ async def test_an_administrator_can_use_members_in_the_middle_of_signing_up(
     bot: BotHarness, network: dict[int, int]
 ) -> None:
     replies = await bot.chat.send(ADMIN_ID, "/start")
-    assert replies[-1].text.startswith("What is your name?")
+    assert replies[-1].text.endswith("What is your name? Type it, or use the button.")
     replies = await bot.chat.send(ADMIN_ID, "/members")
     assert replies[0].text.splitlines()[0] == "4 members"
     assert replies[1].document is not None
