@@ -27,7 +27,7 @@ from bot.events.browse import bot_username
 from bot.events.cards import send_card
 from bot.events.forms import Step, from_iso, network_tz, to_iso
 from bot.ui import callbacks, drafts, keyboards, limits
-from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, send, typed_text
+from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, prefaced, send, typed_text
 from bot.ui.conversation import ask_again
 from bot.ui.texts import error_text
 from storage import regions
@@ -205,8 +205,9 @@ async def newevent(update: Update, context: Context) -> str | int:
         await send(update, error_text(context.t, DomainError("organisers_only")))
         return ConversationHandler.END
     drafts.start(context, DRAFT, {})
-    await send(update, context.t("Let us create an event. I will show you a preview first."))
-    return await ask_title(update, context)
+    intro = context.t("Let us create an event. I will show you a preview first.")
+    async with prefaced(update, intro):  # one message: the intro, then the first question
+        return await ask_title(update, context)
 
 
 async def _keep(

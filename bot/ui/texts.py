@@ -273,6 +273,10 @@ ERROR_MESSAGES: dict[str, str | PluralText] = {
     "period_invalid": N_(
         "Please choose a period between {first} and {last}, e.g. /stats 1.1.2026 30.6.2026."
     ),
+    "period_reversed": N_(
+        "The last day comes before the first. Please type the first day of the period, then "
+        "the last, e.g. /stats 1.1.2026 30.6.2026."
+    ),
     "period_unreadable": N_(
         "I could not read those dates. Please type the first and the last day of the period, "
         "e.g. /stats 1.1.2026 30.6.2026."

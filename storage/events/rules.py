@@ -313,10 +313,11 @@ EARLIEST_FIGURES = dt.date(2000, 1, 1)
 def checked_period(first: dt.date, last: dt.date, *, today: dt.date) -> tuple[dt.date, dt.date]:
     """A period of figures from ``first`` to ``last`` (included), as its first day and the day
     after its last; refused ("period_invalid") outside EARLIEST_FIGURES to YEARS_AHEAD years
-    ahead, so that no date near the calendar's ends is computed with."""
+    ahead, so that no date near the calendar's ends is computed with, and ("period_reversed")
+    when the last day comes before the first."""
     latest = today.replace(year=today.year + YEARS_AHEAD, day=min(today.day, 28))
     if last < first:
-        raise InvalidInput("end_before_start")
+        raise InvalidInput("period_reversed")
     if first < EARLIEST_FIGURES or last > latest:
         raise InvalidInput("period_invalid", first=EARLIEST_FIGURES.year, last=latest.year)
     return first, last + dt.timedelta(days=1)

@@ -100,9 +100,11 @@ async def test_an_organiser_creates_and_publishes_the_example_meeting(
     bot: BotHarness, db: Database, anne: None
 ) -> None:
     chat = bot.chat
-    [intro, ask_title] = await chat.send(ANNE, "/newevent")
-    assert intro.text == "Let us create an event. I will show you a preview first."
-    assert ask_title.text == "What is the title of the event?\nSend /cancel to stop."
+    [ask_title] = await chat.send(ANNE, "/newevent")
+    assert ask_title.text == (
+        "Let us create an event. I will show you a preview first.\n\n"
+        "What is the title of the event?\nSend /cancel to stop."
+    )
     [ask_description] = await chat.send(ANNE, TITLE)
     assert ask_description.button_texts == ["Skip"]
     [ask_when] = await chat.send(ANNE, "Gratis. Korte oplæg, derefter workshop.")
@@ -629,6 +631,16 @@ async def test_stats_for_dates_that_cannot_be_read_say_how_to_type_them(
     assert reply.text == (
         "I could not read those dates. Please type the first and the last day of the period, "
         "e.g. /stats 1.1.2026 30.6.2026."
+    )
+
+
+async def test_stats_for_a_period_typed_back_to_front_say_which_day_comes_first(
+    bot: BotHarness, anne: None
+) -> None:
+    [reply] = await bot.chat.send(ANNE, "/stats 30.6.2026 1.1.2026")
+    assert reply.text == (
+        "The last day comes before the first. Please type the first day of the period, then "
+        "the last, e.g. /stats 1.1.2026 30.6.2026."
     )
 
 
