@@ -16,7 +16,7 @@ from bot.timebank.common import (
     two_columns,
 )
 from bot.ui import callbacks, drafts, keyboards
-from bot.ui.chat import TEXT, answer_press, send, typed_text
+from bot.ui.chat import TEXT, answer_press, prefaced, send, typed_text
 from bot.ui.conversation import Ask, ask_again, conversation
 from bot.ui.guards import member_of
 from bot.ui.texts import error_text
@@ -255,8 +255,8 @@ async def publish_pressed(update: Update, context: Context) -> str | int:
         drafts.drop(context, NEW_DRAFT)
         return ConversationHandler.END
     drafts.drop(context, NEW_DRAFT)
-    await send(update, t("Published. Members can now find it under Browse."))
-    await listing_card(update, context, listing)
+    async with prefaced(update, t("Published. Members can now find it under Browse.")):
+        await listing_card(update, context, listing)  # one message: the news, then the card
     return ConversationHandler.END
 
 

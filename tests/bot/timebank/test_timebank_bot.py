@@ -204,10 +204,9 @@ async def test_offer_help_step_by_step_then_manage_it(
     [preview] = await chat.press(KAREN, which, "« Back to the preview")
     assert preview.button_texts[0] == "Publish"
     assert await count(db, TimebankListing) == 0
-    replies = await chat.press(KAREN, preview, "Publish")
-    assert texts(replies)[0] == "Published. Members can now find it under Browse."
-    card = replies[1]
+    [card] = await chat.press(KAREN, preview, "Publish")
     assert card.text == (
+        "Published. Members can now find it under Browse.\n\n"
         "Offer · Funding and grant writing · Region Midtjylland\n"
         "Help with grant applications\n"
         "I have written ten ESF+ applications.\nAsk me!"
