@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from samvirke.http import build_http_app
 from samvirke.settings import Settings
 from scheduler.digests import build_digests, describe
+from scheduler.mail.compose import render
 from scheduler.mail.delivery import DeliveryOptions, MailDelivery
 from storage import regions
 from storage.digests import periods, runs, unsubscribe
@@ -253,6 +254,22 @@ async def test_digest_mail_has_one_click_unsubscribe_that_works(
         db, settings, now=now + dt.timedelta(days=7), sections=TEST_SECTIONS
     )
     assert later[0].queued == 0
+
+
+def test_the_plain_text_digest_keeps_a_blank_line_between_meetings_and_sections() -> None:
+    meeting = {"when": "fredag den 18. december 2026, 13:00–17:00", "place": "Dokk1, Aarhus"}
+    sections = {
+        "events": [{**meeting, "title": "Netværksmøde"}, {**meeting, "title": "Workshop"}],
+        "listings": [{"kind": "Tilbud", "title": "Hjælp med fondsansøgninger", "region": ""}],
+    }
+    context = {"name": "Karen", "frequency": "weekly", "period": "2026-W49", "sections": sections}
+    text = render("digest", "da", context).text
+    assert (
+        "Kommende møder\n"
+        "* Netværksmøde\n  fredag den 18. december 2026, 13:00–17:00, Dokk1, Aarhus\n\n"
+        "* Workshop\n  fredag den 18. december 2026, 13:00–17:00, Dokk1, Aarhus\n\n"
+        "Nyt i tidsbanken\n* Tilbud: Hjælp med fondsansøgninger\n\n-- \n"
+    ) in text
 
 
 def test_send_digests_command_dry_run(tmp_path: Path) -> None:

@@ -93,6 +93,7 @@ async def test_an_accepted_introduction_shares_contacts_and_mails(
     rendered = render("connected", "en", to_karen_mail.payload["context"])
     assert rendered.subject == "You are connected with Lars Holm"
     assert "larsh@example.dk" in rendered.text
+    assert "\n\nTelegram: https://t.me/larsh\n" in rendered.text  # its own paragraph
     assert "https://t.me/larsh" in rendered.html
     # Accepting again changes nothing and sends nothing.
     before = len(await rows(db, "pp:"))

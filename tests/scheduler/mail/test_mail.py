@@ -188,7 +188,7 @@ async def test_verification_mail_arrives_complete(
     text = plain(message)
     assert "Hej Karen Ærø," in text
     assert f"    {code}\n" in text
-    assert "30 minutter" in text
+    assert "Koden gælder i 30 minutter.\n\nHvis du ikke har bedt om denne kode" in text
     body = html(message)
     assert code in body
     assert '<html lang="da">' in body
