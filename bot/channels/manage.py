@@ -11,6 +11,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.ext import BaseHandler, CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
 from bot.context import Context
+from bot.ui import callbacks
 from bot.ui.chat import PRIVATE, acting, send
 from bot.ui.texts import error_text
 from storage import regions
@@ -185,7 +186,9 @@ async def pressed(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("channels", list_chats, filters=PRIVATE),
-        CallbackQueryHandler(pressed, pattern=rf"^{PREFIX}:(show|all|reg|pur|del):"),
+        CallbackQueryHandler(
+            pressed, pattern=callbacks.matching(rf"^{PREFIX}:(show|all|reg|pur|del):")
+        ),
     ]
 
 

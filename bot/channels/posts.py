@@ -16,6 +16,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 from bot.context import Context
 from bot.events.browse import bot_username
 from bot.events.cards import answer_toast
+from bot.ui import callbacks
 from bot.ui.chat import acting, send
 from bot.ui.texts import SIGN_UP_FIRST, error_text
 from storage.channels import chats
@@ -120,6 +121,8 @@ async def group_answer(update: Update, context: Context) -> None:
 
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
-        CallbackQueryHandler(announce, pattern=rf"^{ANNOUNCE}:"),
-        CallbackQueryHandler(group_answer, pattern=rf"^{channel_cards.CALLBACK_PREFIX}:"),
+        CallbackQueryHandler(announce, pattern=callbacks.matching(rf"^{ANNOUNCE}:")),
+        CallbackQueryHandler(
+            group_answer, pattern=callbacks.matching(rf"^{channel_cards.CALLBACK_PREFIX}:")
+        ),
     ]

@@ -21,7 +21,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.events.forms import network_tz
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import TEXT, acting, answer_press, remove_buttons, send, typed_text
 from storage.events import followup
 from templates.formatting import format_short
@@ -128,11 +128,11 @@ async def _end(update: Update, context: Context) -> int:
 
 def conversation() -> ConversationHandler[Context]:
     return ConversationHandler(
-        entry_points=[CallbackQueryHandler(rated, pattern=r"^fb:\d+:[1-5]$")],
+        entry_points=[CallbackQueryHandler(rated, pattern=callbacks.matching(r"^fb:\d+:[1-5]$"))],
         states={
             COMMENT: [
                 MessageHandler(TEXT, commented),
-                CallbackQueryHandler(skipped, pattern=r"^fbc:skip$"),
+                CallbackQueryHandler(skipped, pattern=callbacks.matching(r"^fbc:skip$")),
             ]
         },
         fallbacks=[CommandHandler("cancel", _end)],
@@ -143,4 +143,4 @@ def conversation() -> ConversationHandler[Context]:
 
 
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
-    return [CallbackQueryHandler(send_now_pressed, pattern=r"^oe:fu:\d+$")]
+    return [CallbackQueryHandler(send_now_pressed, pattern=callbacks.matching(r"^oe:fu:\d+$"))]

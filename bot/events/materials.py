@@ -20,7 +20,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import TEXT, acting, answer_press, send, typed_text
 from storage.events import materials, programme
 from storage.events.materials import Materials
@@ -200,8 +200,10 @@ async def cancelled(update: Update, context: Context) -> int:
 def conversation() -> ConversationHandler[Context]:
     return ConversationHandler(
         entry_points=[
-            CallbackQueryHandler(edit_programme_pressed, pattern=r"^mt:prog:\d+$"),
-            CallbackQueryHandler(add_material_pressed, pattern=r"^mt:add:\d+$"),
+            CallbackQueryHandler(
+                edit_programme_pressed, pattern=callbacks.matching(r"^mt:prog:\d+$")
+            ),
+            CallbackQueryHandler(add_material_pressed, pattern=callbacks.matching(r"^mt:add:\d+$")),
         ],
         states={
             PROGRAMME: [MessageHandler(TEXT, programme_typed)],
@@ -219,6 +221,6 @@ def conversation() -> ConversationHandler[Context]:
 
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
-        CallbackQueryHandler(show_pressed, pattern=r"^mt:show:\d+$"),
-        CallbackQueryHandler(document_pressed, pattern=r"^mt:doc:\d+$"),
+        CallbackQueryHandler(show_pressed, pattern=callbacks.matching(r"^mt:show:\d+$")),
+        CallbackQueryHandler(document_pressed, pattern=callbacks.matching(r"^mt:doc:\d+$")),
     ]

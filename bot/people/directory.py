@@ -13,7 +13,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.people.common import parse_id, tell_error
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, answer_press, send
 from bot.ui.texts import SIGN_UP_FIRST
 from storage import regions
@@ -358,11 +358,17 @@ async def find(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("people", people_command, filters=PRIVATE),
-        CallbackQueryHandler(consent, pattern=r"^pp:consent:(yes|no)$"),
-        CallbackQueryHandler(my_card, pattern=r"^pp:(me|hide|show|mail:(on|off))$"),
-        CallbackQueryHandler(choose_topics, pattern=r"^pp:(topics|tp:\d{1,10})$"),
+        CallbackQueryHandler(consent, pattern=callbacks.matching(r"^pp:consent:(yes|no)$")),
+        CallbackQueryHandler(
+            my_card, pattern=callbacks.matching(r"^pp:(me|hide|show|mail:(on|off))$")
+        ),
+        CallbackQueryHandler(
+            choose_topics, pattern=callbacks.matching(r"^pp:(topics|tp:\d{1,10})$")
+        ),
         CallbackQueryHandler(
             find,
-            pattern=r"^pp:(find:(all|sec|reg|top)|fs:\w{1,20}|fr:\d{1,10}|ft:\d{1,10}|pg:\d{1,4})$",
+            pattern=callbacks.matching(
+                r"^pp:(find:(all|sec|reg|top)|fs:\w{1,20}|fr:\d{1,10}|ft:\d{1,10}|pg:\d{1,4})$"
+            ),
         ),
     ]

@@ -22,7 +22,7 @@ from bot.context import Context
 from bot.people import membership
 from bot.people.common import TASK, TYPING, parse_id, tell_error
 from bot.people.directory import show_my_card
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import TEXT, acting, answer_press, send, typed_text
 from bot.ui.texts import SIGN_UP_FIRST
 from storage.errors import DomainError
@@ -279,16 +279,23 @@ def conversation() -> ConversationHandler[Context]:
     ]
     return ConversationHandler(
         entry_points=[
-            CallbackQueryHandler(start_line, pattern=r"^pp:line:(can_help|looking_for)$"),
-            CallbackQueryHandler(start_ask, pattern=r"^pp:ask:\d{1,10}$"),
-            CallbackQueryHandler(start_introduce, pattern=r"^pp:intro:\d{1,10}$"),
-            CallbackQueryHandler(membership.start_decline, pattern=r"^pp:dc:\d{1,10}$"),
+            CallbackQueryHandler(
+                start_line, pattern=callbacks.matching(r"^pp:line:(can_help|looking_for)$")
+            ),
+            CallbackQueryHandler(start_ask, pattern=callbacks.matching(r"^pp:ask:\d{1,10}$")),
+            CallbackQueryHandler(
+                start_introduce, pattern=callbacks.matching(r"^pp:intro:\d{1,10}$")
+            ),
+            CallbackQueryHandler(
+                membership.start_decline, pattern=callbacks.matching(r"^pp:dc:\d{1,10}$")
+            ),
         ],
         states={
             TYPING: [
                 MessageHandler(TEXT, typed),
                 CallbackQueryHandler(
-                    membership.decline_without_reason, pattern=r"^pp:dn:\d{1,10}$"
+                    membership.decline_without_reason,
+                    pattern=callbacks.matching(r"^pp:dn:\d{1,10}$"),
                 ),
                 *guards,
             ]
@@ -301,6 +308,6 @@ def conversation() -> ConversationHandler[Context]:
 
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
-        CallbackQueryHandler(answer, pattern=r"^pp:(ia|id|ib|ir):\d{1,10}$"),
-        CallbackQueryHandler(withdraw, pattern=r"^pp:wd:\d{1,10}$"),
+        CallbackQueryHandler(answer, pattern=callbacks.matching(r"^pp:(ia|id|ib|ir):\d{1,10}$")),
+        CallbackQueryHandler(withdraw, pattern=callbacks.matching(r"^pp:wd:\d{1,10}$")),
     ]

@@ -22,7 +22,7 @@ from telegram.ext import (
 
 from bot.context import Context
 from bot.people.common import TASK, TYPING, error_message, parse_id, tell_error
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, answer_press, send
 from storage.errors import DomainError
 from storage.members.profiles import MemberView
@@ -368,11 +368,13 @@ def guard_handler() -> TypeHandler[Update, Context, None]:
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("invite", invite_command, filters=PRIVATE),
-        CallbackQueryHandler(choose, pattern=r"^pp:inv:\d{1,3}(:\d{1,3})?$"),
-        CallbackQueryHandler(list_open, pattern=r"^pp:invl$"),
-        CallbackQueryHandler(revoke, pattern=r"^pp:rv:\d{1,10}$"),
-        CallbackQueryHandler(approve, pattern=r"^pp:ap:\d{1,10}$"),
-        CallbackQueryHandler(decline_without_reason, pattern=r"^pp:dn:\d{1,10}$"),
+        CallbackQueryHandler(choose, pattern=callbacks.matching(r"^pp:inv:\d{1,3}(:\d{1,3})?$")),
+        CallbackQueryHandler(list_open, pattern=callbacks.matching(r"^pp:invl$")),
+        CallbackQueryHandler(revoke, pattern=callbacks.matching(r"^pp:rv:\d{1,10}$")),
+        CallbackQueryHandler(approve, pattern=callbacks.matching(r"^pp:ap:\d{1,10}$")),
+        CallbackQueryHandler(
+            decline_without_reason, pattern=callbacks.matching(r"^pp:dn:\d{1,10}$")
+        ),
     ]
 
 

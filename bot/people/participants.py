@@ -12,7 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.context import Context
 from bot.people.common import parse_id, tell_error
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import answer_press, send
 from bot.ui.texts import SIGN_UP_FIRST
 from storage.errors import DomainError
@@ -108,6 +108,6 @@ async def who_was_there(update: Update, context: Context) -> None:
 
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
-        CallbackQueryHandler(visibility, pattern=r"^pp:pv:\d{1,10}(:[yn])?$"),
-        CallbackQueryHandler(who_was_there, pattern=r"^pp:ww:\d{1,10}$"),
+        CallbackQueryHandler(visibility, pattern=callbacks.matching(r"^pp:pv:\d{1,10}(:[yn])?$")),
+        CallbackQueryHandler(who_was_there, pattern=callbacks.matching(r"^pp:ww:\d{1,10}$")),
     ]

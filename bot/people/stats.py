@@ -14,7 +14,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.context import Context
 from bot.people.common import tell_error
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import acting, answer_press, send
 from bot.ui.pickers import PeriodRegionPicker
 from storage.errors import DomainError
@@ -185,4 +185,7 @@ PICKER = PeriodRegionPicker("pp:stp", "pp:str", _report)
 
 
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
-    return [CallbackQueryHandler(connections_command, pattern=r"^pp:st$"), *PICKER.handlers()]
+    return [
+        CallbackQueryHandler(connections_command, pattern=callbacks.matching(r"^pp:st$")),
+        *PICKER.handlers(),
+    ]

@@ -9,7 +9,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context
 from bot.people.common import parse_id, tell_error
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.chat import PRIVATE, acting, answer_press, send
 from storage.errors import DomainError
 from storage.people import topics
@@ -72,5 +72,5 @@ async def toggle(update: Update, context: Context) -> None:
 def handlers() -> list[BaseHandler[Update, Context, Any]]:
     return [
         CommandHandler("topics", topics_command, filters=PRIVATE),
-        CallbackQueryHandler(toggle, pattern=r"^pp:tt:\d{1,10}$"),
+        CallbackQueryHandler(toggle, pattern=callbacks.matching(r"^pp:tt:\d{1,10}$")),
     ]

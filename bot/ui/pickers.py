@@ -9,7 +9,6 @@ A period travels in button data as its first day and the day after its last
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.context import Context
-from bot.ui import keyboards
+from bot.ui import callbacks, keyboards
 from bot.ui.callbacks import MAX_ID
 from bot.ui.chat import acting, answer_press, send
 from bot.ui.guards import organisers_only
@@ -129,10 +128,10 @@ class PeriodRegionPicker:
         return [
             CallbackQueryHandler(
                 organisers_only(self._period_chosen),
-                pattern=re.compile(rf"^{self.period_data}:{period}$", re.ASCII),
+                pattern=callbacks.matching(rf"^{self.period_data}:{period}$"),
             ),
             CallbackQueryHandler(
                 organisers_only(self._region_chosen),
-                pattern=re.compile(rf"^{self.region_data}:{period}:(\d{{1,10}}|all)$", re.ASCII),
+                pattern=callbacks.matching(rf"^{self.region_data}:{period}:(\d{{1,10}}|all)$"),
             ),
         ]

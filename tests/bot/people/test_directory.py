@@ -168,10 +168,14 @@ async def test_results_are_paged(bot: BotHarness, db: Database) -> None:
 
 async def test_forged_directory_buttons_change_nothing(bot: BotHarness, db: Database) -> None:
     await member(bot, db, KAREN, "Karen", "Jensen")
-    for data in ["pp:tp:99999", "pp:tp:9999999999", "pp:fr:9999999999", "pp:fs:nonsense"]:
+    for data in ["pp:tp:99999", "pp:fs:nonsense"]:
         replies = await bot.chat.press(KAREN, forged(KAREN, data), "x")
         assert replies, data
         assert "Sorry, something went wrong" not in replies[0].text
+    for data in ["pp:tp:9999999999", "pp:fr:9999999999", "pp:tp:\u0663"]:  # no such id; "٣"
+        assert await bot.chat.press(KAREN, forged(KAREN, data), "x") == [], data
+        answer = bot.request.calls_of("answerCallbackQuery")[-1].params
+        assert answer.get("text") == "This button is no longer active.", data
     [reply] = await bot.chat.press(KAREN, forged(KAREN, "pp:tp:99999"), "x")
     assert reply.text == "That topic is no longer on the list."
 

@@ -98,8 +98,11 @@ async def test_forged_figures_buttons_change_nothing(bot: BotHarness, db: Databa
     await sign_up_member(bot, ADMIN_ID, first_name="Ada", last_name="Admin")
     for data, answer in [
         ("pp:str:20261399-20270101:all", "Please choose one of the buttons."),
-        ("pp:str:20260101-20270101:9999999999", "Please choose one of the regions."),
         ("pp:str:20260101-20270101:424242", "Please choose one of the regions."),
     ]:
         [reply] = await bot.chat.press(ADMIN_ID, forged(ADMIN_ID, data), "x")
         assert reply.text == answer, data
+    beyond = forged(ADMIN_ID, "pp:str:20260101-20270101:9999999999")  # beyond any region id
+    assert await bot.chat.press(ADMIN_ID, beyond, "x") == []
+    toast = bot.request.calls_of("answerCallbackQuery")[-1].params
+    assert toast.get("text") == "This button is no longer active."
