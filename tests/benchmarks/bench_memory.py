@@ -203,11 +203,6 @@ def fake_bot_api(answers: Answers) -> web.Application:
     return app
 
 
-def command_update(update_id: int, user_id: int, command: str) -> dict[str, Any]:
-    update = message_update(update_id, user_id, command)
-    name = command.split(" ")[0]
-    update["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": len(name)}]
-    return update
 
 
 async def digest_finished(db: Database) -> None:
@@ -297,13 +292,13 @@ async def run(
                 async with client.post(hook, json=update, headers=headers) as response:
                     await response.read()
 
-            await send(command_update(next(ids), member, "/events"))
+            await send(message_update(next(ids), member, "/events"))
             await answers.wait("sendMessage", member)
             report("/events")
-            await send(command_update(next(ids), admin, "/members"))
+            await send(message_update(next(ids), admin, "/members"))
             await answers.wait("sendDocument", admin)
             report("/members CSV")
-            await send(command_update(next(ids), admin, "/stats 1.1.2026 31.12.2026"))
+            await send(message_update(next(ids), admin, "/stats 1.1.2026 31.12.2026"))
             await answers.wait("sendMessage", admin)
             await send(press_update(next(ids), admin, "st:r:20260101-20261231:all"))
             await answers.wait("sendDocument", admin)

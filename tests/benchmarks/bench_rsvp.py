@@ -117,16 +117,19 @@ async def timed(updates: list[dict[str, Any]], app: Any) -> tuple[list[float], f
 
 
 def message_update(update_id: int, user_id: int, text_: str) -> dict[str, Any]:
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": int(NOW.timestamp()),
-            "chat": {"id": user_id, "type": "private"},
-            "from": {"id": user_id, "is_bot": False, "first_name": "Karen", "language_code": "da"},
-            "text": text_,
-        },
+    """A typed message; a command carries its ``bot_command`` entity, as Telegram sends it (a
+    CommandHandler ignores "/events" without one)."""
+    message: dict[str, Any] = {
+        "message_id": update_id,
+        "date": int(NOW.timestamp()),
+        "chat": {"id": user_id, "type": "private"},
+        "from": {"id": user_id, "is_bot": False, "first_name": "Karen", "language_code": "da"},
+        "text": text_,
     }
+    if text_.startswith("/"):
+        name = text_.split(" ")[0]
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(name)}]
+    return {"update_id": update_id, "message": message}
 
 
 def press_update(update_id: int, user_id: int, data: str) -> dict[str, Any]:
