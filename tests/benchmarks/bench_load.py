@@ -271,6 +271,8 @@ async def run(
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             wall = time.perf_counter() - start
+            if tasks:  # every update handed over before the session closes
+                await asyncio.wait(set(tasks))
             await tally.all_answered(GRACE)
         everything = [v for values in tally.latencies.values() for v in values]
         twice = sum(1 for count in tally.answered_presses.values() if count > 1)
@@ -288,7 +290,8 @@ async def run(
                 f"   p99 {percentile(values, 0.99):7.1f} ms"
             )
         print(
-            f"  lost (no answer {GRACE:.0f} s after the run): {len(tally.waiting)}; "
+            f"  unanswered {GRACE:.0f} s after the run (lost or still queued): "
+            f"{len(tally.waiting)}; "
             f"presses answered twice: {twice}; RSS of samvirke run {rss_mb(process.pid):.0f} MB"
         )
     finally:

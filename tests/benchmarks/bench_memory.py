@@ -203,8 +203,6 @@ def fake_bot_api(answers: Answers) -> web.Application:
     return app
 
 
-
-
 async def digest_finished(db: Database) -> None:
     """Wait until the weekly digest job has run once (the scheduler notes it in the database);
     read without the write lock, which the run may hold."""
