@@ -14,6 +14,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, C
 from samvirke.settings import Settings
 from storage.clock import Clock, utcnow
 from storage.members.profiles import MemberView
+from storage.members.recent import RecentMembers
 from storage.permissions import Actor
 from storage.uow import Database, UnitOfWork
 from templates.i18n import Translator, pick_language, translator
@@ -28,6 +29,11 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock = field(default=utcnow)
+    # The members behind recent updates (see storage.members.recent for when they are fresh).
+    members: RecentMembers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.members = RecentMembers(self.db.engine)
 
     def uow(self) -> UnitOfWork:
         return self.db.unit_of_work()
@@ -97,7 +103,8 @@ AppType = Application[ExtBot[None], Context, UserData, ChatData, BotData, Any]
 
 
 async def load_viewer(update: Update, context: Context) -> None:
-    """Runs first for every update: loads the member behind it (one query) and their language.
+    """Runs first for every update: the member behind it (one query, or none when they sent an
+    update a moment ago: storage.members.recent) and their language.
 
     If the database cannot be read, the person gets an apology in their Telegram language and
     the update stops here: no handler may treat a member as a stranger.
@@ -111,7 +118,7 @@ async def load_viewer(update: Update, context: Context) -> None:
         return
     try:
         # A pure read, on every update: it must not queue behind writers (SQLite's write lock).
-        member = await members.find_by_telegram(context.reader(), user.id)
+        member = await context.services.members.find_by_telegram(context.reader(), user.id)
     except Exception:
         log.exception("could not load the member behind update %s", update.update_id)
         await apologise(update, context)
