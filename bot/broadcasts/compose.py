@@ -33,8 +33,8 @@ from telegram.ext import (
 from bot.context import Context
 from bot.ui import callbacks, drafts, keyboards
 from bot.ui.chat import PRIVATE, TEXT, acting, answer_press, redraw, remove_buttons, send
-from bot.ui.conversation import OLD_BUTTON, ask_again
-from bot.ui.texts import CHOOSE_A_BUTTON, sector_label
+from bot.ui.conversation import Ask, Handlers, ask_again, guards
+from bot.ui.texts import sector_label
 from storage import scheduling
 from storage.broadcasts import audiences as broadcast_audiences
 from storage.broadcasts import content as broadcast_content
@@ -246,8 +246,15 @@ def _confirm_markup(t: Translator, preview: Preview) -> InlineKeyboardMarkup:
 
 
 async def show_preview(update: Update, context: Context) -> str:
+    """The message as the members will see it, then who gets it and "Send it?"."""
+    return await ask_confirmation(update, context, with_message=True)
+
+
+async def ask_confirmation(update: Update, context: Context, *, with_message: bool = False) -> str:
     t = context.t
     draft = _draft(context)
+    if "audience" not in draft or "text" not in draft:  # a draft from before a change of code
+        return await ask_message(update, context)
     kind, value = draft["audience"]
     try:
         preview = await broadcast_audiences.preview(
@@ -255,8 +262,9 @@ async def show_preview(update: Update, context: Context) -> str:
         )
     except DomainError as error:
         return await ask_again(update, context, error, ask_audience)
-    await send(update, t("This is how the members will see it:"))
-    await _show_message(update, context, draft)
+    if with_message:
+        await send(update, t("This is how the members will see it:"))
+        await _show_message(update, context, draft)
     if preview.recipients:
         text = t.plural(
             "It goes to {n} member: {audience}. Send it?",
@@ -335,23 +343,19 @@ IN_FLOW_COMMAND = N_("You are writing a broadcast. Please go on, or send /cancel
 EXPECT_MESSAGE = N_("Please send the message as text, a photo or a document.")
 
 
-def _reask(explanation: str) -> Any:
-    async def handler(update: Update, context: Context) -> None:
-        if update.callback_query is not None:
-            await update.callback_query.answer(context.t(explanation))
-            return
-        await send(update, context.t(explanation))
-
-    return handler
-
-
-def _guards(expects_message: bool) -> list[BaseHandler[Update, Context, Any]]:
+def _guards(ask: Ask, *, expects_message: bool = False) -> Handlers:
+    """The shared guards (bot.ui.conversation): a wrong answer gets what was wrong and the
+    question again; buttons of other features keep working."""
     return [
-        CommandHandler("cancel", cancel),
-        MessageHandler(filters.COMMAND, _reask(IN_FLOW_COMMAND)),
         CallbackQueryHandler(cancel, pattern=callbacks.matching(r"^bc:cancel$")),
-        CallbackQueryHandler(_reask(OLD_BUTTON)),
-        MessageHandler(filters.ALL, _reask(EXPECT_MESSAGE if expects_message else CHOOSE_A_BUTTON)),
+        *guards(
+            ask,
+            cancel=cancel,
+            expects_text=expects_message,
+            own_buttons=r"^bc:",
+            in_flow=IN_FLOW_COMMAND,
+            wrong_input=EXPECT_MESSAGE if expects_message else None,
+        ),
     ]
 
 
@@ -360,7 +364,10 @@ def handler() -> ConversationHandler[Context]:
     return ConversationHandler(
         entry_points=[CommandHandler("broadcast", start, filters=PRIVATE)],
         states={
-            WRITE: [MessageHandler(message & PRIVATE, message_written), *_guards(True)],
+            WRITE: [
+                MessageHandler(message & PRIVATE, message_written),
+                *_guards(ask_message, expects_message=True),
+            ],
             AUDIENCE: [
                 CallbackQueryHandler(
                     audience_menu,
@@ -372,14 +379,14 @@ def handler() -> ConversationHandler[Context]:
                         r"^bc:(aud:everyone|region:\d+|sector:\w+|event:\d+)$"
                     ),
                 ),
-                *_guards(False),
+                *_guards(ask_audience),
             ],
             CONFIRM: [
                 CallbackQueryHandler(confirmed, pattern=callbacks.matching(r"^bc:send$")),
                 CallbackQueryHandler(
                     again, pattern=callbacks.matching(r"^bc:again:(audience|message)$")
                 ),
-                *_guards(False),
+                *_guards(ask_confirmation),
             ],
         },
         fallbacks=[CommandHandler("cancel", cancel)],

@@ -15,7 +15,6 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
 
 from bot.context import Context
@@ -24,6 +23,7 @@ from bot.people.common import TASK, TYPING, parse_id, tell_error
 from bot.people.directory import show_my_card
 from bot.ui import callbacks, keyboards
 from bot.ui.chat import TEXT, acting, answer_press, send, typed_text
+from bot.ui.conversation import ask_again, guards
 from bot.ui.texts import SIGN_UP_FIRST
 from storage.errors import DomainError
 from storage.people import directory, introductions, participants
@@ -49,13 +49,7 @@ async def start_line(update: Update, context: Context) -> str | int:
         return ConversationHandler.END
     line = data.removeprefix("pp:line:")
     _user_data(context)[TASK] = f"line:{line}"
-    question = (
-        t("What can you help with? One short line, e.g. “grant applications, evaluation”.")
-        if line == "can_help"
-        else t("What are you looking for? One short line, e.g. “a partner in a municipality”.")
-    )
-    await send(update, question + "\n" + t("Send - to remove it, or /cancel to keep it."))
-    return TYPING
+    return await ask_typed(update, context)
 
 
 async def start_ask(update: Update, context: Context) -> str | int:
@@ -78,16 +72,7 @@ async def start_ask(update: Update, context: Context) -> str | int:
         await tell_error(update, context, error)
         return ConversationHandler.END
     _user_data(context)[TASK] = f"ask:{target}"
-    await send(
-        update,
-        t(
-            "Write a short note to {name}: who you are and what you hope for from the "
-            "introduction. Send /cancel to stop.",
-            name=html.escape(card.name),
-        ),
-        parse_mode=ParseMode.HTML,
-    )
-    return TYPING
+    return await ask_typed(update, context, name=card.name)
 
 
 async def start_introduce(update: Update, context: Context) -> str | int:
@@ -114,13 +99,52 @@ async def start_introduce(update: Update, context: Context) -> str | int:
         return ConversationHandler.END
     store.pop(FIRST, None)
     store[TASK] = f"intro:{first}:{chosen}"
-    await send(
-        update,
-        t(
-            "Write a note to both: why should they meet? Each of them must accept before they "
-            "get the other's contact. Send /cancel to stop."
-        ),
-    )
+    return await ask_typed(update, context)
+
+
+async def ask_typed(update: Update, context: Context, *, name: str | None = None) -> str | int:
+    """The conversation's one question, for the task it is on (TASK): asked at the start and
+    again after a wrong answer (``name``: the asked member's, when the caller has it)."""
+    t = context.t
+    member = context.member
+    kind, _, rest = str(_user_data(context).get(TASK, "")).partition(":")
+    if kind == "line":
+        question = (
+            t("What can you help with? One short line, e.g. “grant applications, evaluation”.")
+            if rest == "can_help"
+            else t("What are you looking for? One short line, e.g. “a partner in a municipality”.")
+        )
+        await send(update, question + "\n" + t("Send - to remove it, or /cancel to keep it."))
+    elif kind == "ask" and member is not None:
+        if name is None:
+            try:
+                name = (await participants.card_for(context.uow(), member.id, int(rest))).name
+            except DomainError as error:
+                _user_data(context).pop(TASK, None)
+                await tell_error(update, context, error)
+                return ConversationHandler.END
+        await send(
+            update,
+            t(
+                "Write a short note to {name}: who you are and what you hope for from the "
+                "introduction. Send /cancel to stop.",
+                name=html.escape(name),
+            ),
+            parse_mode=ParseMode.HTML,
+        )
+    elif kind == "intro":
+        await send(
+            update,
+            t(
+                "Write a note to both: why should they meet? Each of them must accept before "
+                "they get the other's contact. Send /cancel to stop."
+            ),
+        )
+    elif kind == "decline":
+        await membership.ask_reason(update, context, parse_id(rest) or 0)
+    else:  # nothing to ask (a task from before a change of code)
+        _user_data(context).pop(TASK, None)
+        return ConversationHandler.END
     return TYPING
 
 
@@ -182,13 +206,13 @@ async def typed(update: Update, context: Context) -> str | int:
         else:
             store.pop(TASK, None)
     except DomainError as error:
-        await tell_error(update, context, error)
         if error.code in (
             "introduction_note_missing",
             "introduction_note_too_long",
             "directory_line_too_long",
-        ):
-            return TYPING  # the same question again: they can type a shorter answer
+        ):  # the same question again: they can type a shorter answer
+            return await ask_again(update, context, error, ask_typed)
+        await tell_error(update, context, error)
         store.pop(TASK, None)
     return ConversationHandler.END
 
@@ -197,13 +221,6 @@ async def cancel(update: Update, context: Context) -> int:
     _user_data(context).pop(TASK, None)
     await send(update, context.t("Nothing changed."))
     return ConversationHandler.END
-
-
-async def reask(update: Update, context: Context) -> str:
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    await send(update, context.t("Please type your answer, or send /cancel."))
-    return TYPING
 
 
 ACTIONS = {"ia": "accept", "id": "decline", "ib": "block", "ir": "report"}
@@ -271,12 +288,10 @@ async def withdraw(update: Update, context: Context) -> None:
     await send(update, t("Your request to {name} is withdrawn.", name=outcome.other_name))
 
 
+OWN_BUTTONS = r"^pp:(line|ask|intro|dc|dn):"
+
+
 def conversation() -> ConversationHandler[Context]:
-    guards: list[BaseHandler[Update, Context, Any]] = [
-        CommandHandler("cancel", cancel),
-        MessageHandler(filters.ALL, reask),
-        CallbackQueryHandler(reask),
-    ]
     return ConversationHandler(
         entry_points=[
             CallbackQueryHandler(
@@ -297,7 +312,9 @@ def conversation() -> ConversationHandler[Context]:
                     membership.decline_without_reason,
                     pattern=callbacks.matching(r"^pp:dn:\d{1,10}$"),
                 ),
-                *guards,
+                # The flow's own buttons of earlier questions are answered here; other
+                # features' buttons keep working while the person types.
+                *guards(ask_typed, cancel=cancel, expects_text=True, own_buttons=OWN_BUTTONS),
             ]
         },
         fallbacks=[CommandHandler("cancel", cancel)],

@@ -299,13 +299,17 @@ async def start_decline(update: Update, context: Context) -> str | int:
         return ConversationHandler.END
     assert context.user_data is not None
     context.user_data[TASK] = f"decline:{member_id}"
+    await ask_reason(update, context, member_id)
+    return TYPING
+
+
+async def ask_reason(update: Update, context: Context, member_id: int) -> None:
     t = context.t
     await send(
         update,
         t("Type a reason for the person (they will see it), or press “Without a reason”."),
         keyboards.rows([keyboards.button(t("Without a reason"), f"pp:dn:{member_id}")]),
     )
-    return TYPING
 
 
 async def decline_without_reason(update: Update, context: Context) -> int:

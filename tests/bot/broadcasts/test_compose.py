@@ -4,6 +4,7 @@ same recording Bot API, so the organiser's progress message can be read as they 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import itertools
 from typing import Any
@@ -378,9 +379,24 @@ async def test_broken_markup_and_wrong_input_get_the_question_again(
     assert [m.text for m in replies] == [WHO]
     question = replies[0]
     replies = await bot.chat.send(KAREN, "hello?")
-    assert [m.text for m in replies] == ["Please choose one of the buttons."]
+    # One message: what was wrong and the same question, with its buttons.
+    assert [m.text for m in replies] == [asked_again("Please choose one of the buttons.", WHO)]
+    assert "Everyone" in replies[0].button_texts
+    stale = copy.deepcopy(question)  # as a member still sees it, buttons and all
     replies = await bot.chat.press(KAREN, question, "Everyone")
     assert replies[1].text == LABEL_EN + "1 &lt; 2 &amp; &lt;b&gt;"  # shown as typed
+    confirm = replies[-1]
+    send_it = "It goes to 12 members: all members. Send it?"
+    assert confirm.text == send_it
+    # Text where a button is wanted, and a button of an earlier question: the question again
+    # (not the whole preview), and the old button stops working.
+    replies = await bot.chat.send(KAREN, "yes")
+    assert [m.text for m in replies] == [asked_again("Please choose one of the buttons.", send_it)]
+    replies = await bot.chat.press(KAREN, stale, "Everyone")
+    assert [m.text for m in replies][-1] == asked_again(
+        "That button belongs to an earlier question.", send_it
+    )
+    assert replies[-1].button_texts == confirm.button_texts
     too_long = "x" * 3937  # Telegram's 4,096 less the room kept for the label
     replies = await bot.chat.press(KAREN, replies[-1], "Change the message")
     assert [m.text for m in replies] == [ASK_MESSAGE]
@@ -390,7 +406,9 @@ async def test_broken_markup_and_wrong_input_get_the_question_again(
     ]
     replies = await bot.chat.send(KAREN, "/members")
     assert [m.text for m in replies] == [
-        "You are writing a broadcast. Please go on, or send /cancel to stop."
+        asked_again(
+            "You are writing a broadcast. Please go on, or send /cancel to stop.", ASK_MESSAGE
+        )
     ]
     replies = await bot.chat.send(KAREN, "/cancel")
     assert [m.text for m in replies] == ["Broadcast cancelled. Nothing was sent."]
@@ -404,8 +422,6 @@ async def test_a_double_tap_on_send_sends_once(
     replies = await send_update(bot, KAREN, text="Hej")
     replies = await bot.chat.press(KAREN, replies[0], "Everyone")
     confirm = replies[-1]
-    import copy
-
     stale = copy.deepcopy(confirm)
     await bot.chat.press(KAREN, confirm, "Send to 12 members")
     await bot.chat.press(KAREN, stale, "Send to 12 members")  # the button pressed again

@@ -17,7 +17,15 @@ from storage.members import profiles as members
 from storage.models import Role
 from storage.permissions import Actor
 from storage.uow import Database
-from tests.support.botkit import ADMIN_ID, BotHarness, Clock, SentMessage, start_bot, stop_bot
+from tests.support.botkit import (
+    ADMIN_ID,
+    BotHarness,
+    Clock,
+    SentMessage,
+    asked_again,
+    start_bot,
+    stop_bot,
+)
 from tests.support.people_kit import Person, delivered, forged, introductions, member, rows
 
 KAREN = 7201
@@ -145,13 +153,41 @@ async def test_the_note_is_required_and_bounded(
     bot: BotHarness, db: Database, karen: Person, lars: Person
 ) -> None:
     [refused] = await ask(bot, karen, lars, "x" * 501)
-    assert refused.text == "That note is too long: at most 500 characters, please."
+    question = (
+        "Write a short note to Lars Holm: who you are and what you hope for from the "
+        "introduction. Send /cancel to stop."
+    )
+    # One message: what was wrong, then the same question.
+    assert refused.text == asked_again(
+        "That note is too long: at most 500 characters, please.", question
+    )
     [sent] = await bot.chat.send(KAREN, "Shorter now.")
     assert sent.text.startswith("Your request is on its way")
     [found] = await bot.chat.send(KAREN, "/people Lars")
     await bot.chat.press(KAREN, found, f"pp:ask:{lars.id}")
     [cancelled] = await bot.chat.send(KAREN, "/cancel")
     assert cancelled.text == "Nothing changed."
+    assert len(await introductions(db)) == 1
+
+
+async def test_what_is_not_the_note_gets_the_question_again(
+    bot: BotHarness, db: Database, karen: Person, lars: Person
+) -> None:
+    [found] = await bot.chat.send(KAREN, "/people Lars")
+    [question] = await bot.chat.press(KAREN, found, f"pp:ask:{lars.id}")
+    [wrong] = await bot.chat.send_update(
+        "message",
+        {"message_id": 9001, "date": 0, "chat": {"id": KAREN, "type": "private"}, "from": KAREN,
+         "sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1,
+                     "height": 1, "is_animated": False, "is_video": False}},
+    )  # fmt: skip
+    assert wrong.text == asked_again("Please answer with a text message.", question.text)
+    [command] = await bot.chat.send(KAREN, "/events")
+    assert command.text == asked_again(
+        "Please answer the question, or send /cancel to stop.", question.text
+    )
+    [sent] = await bot.chat.send(KAREN, "We run a social enterprise in Aarhus.")
+    assert sent.text.startswith("Your request is on its way")
     assert len(await introductions(db)) == 1
 
 
