@@ -17,7 +17,7 @@ from telegram.ext import (
 from bot.context import Context
 from bot.members.menu import verify_keyboard
 from bot.ui import callbacks, drafts, keyboards
-from bot.ui.chat import PRIVATE, remove_buttons, send
+from bot.ui.chat import PRIVATE, prefaced, remove_buttons, send
 from bot.ui.conversation import ask_again, guards
 from bot.ui.guards import members_only
 from bot.ui.texts import sector_label
@@ -73,7 +73,7 @@ async def show(update: Update, context: Context) -> None:
     buttons = [keyboards.button(t(label), f"pf:edit:{f}") for f, label in CHANGE_LABELS.items()]
     buttons.append(keyboards.button(t("Member directory"), "pp:me"))  # bot.people.directory
     buttons.append(keyboards.button(t("« Menu"), "menu:home"))
-    await chat.send_message("\n".join(lines), reply_markup=keyboards.column(buttons))
+    await send(update, "\n".join(lines), keyboards.column(buttons))
 
 
 async def edit(update: Update, context: Context) -> str | int:
@@ -134,8 +134,8 @@ async def _save(update: Update, context: Context, value: str | None) -> str | in
             reply_markup=verify_keyboard(context),
         )
     else:
-        await chat.send_message(t("Saved."))
-        await show(update, context)
+        async with prefaced(update, t("Saved.")):  # one message: "Saved." and the profile
+            await show(update, context)
     return ConversationHandler.END
 
 

@@ -65,12 +65,16 @@ def _status_line(t: Translator, mine: MyDirectory) -> str:
     return t("You are not listed in the directory: others cannot find you.")
 
 
-async def _menu(update: Update, context: Context, mine: MyDirectory) -> None:
+async def _menu(
+    update: Update, context: Context, mine: MyDirectory, *, status: str | None = None
+) -> None:
+    """The directory's menu; ``status`` replaces the line saying whether the member is listed
+    (right after they answered whether to be)."""
     t = context.t
     text = "\n\n".join(
         [
             t("The member directory"),
-            _status_line(t, mine),
+            status or _status_line(t, mine),
             t("Search by words: send /people followed by the words, e.g. /people housing aarhus."),
         ]
     )
@@ -130,17 +134,13 @@ async def consent(update: Update, context: Context) -> None:
         await tell_error(update, context, error)
         return
     if listed:
-        await send(
-            update,
-            t(
-                "You are listed. Add what you can help with, what you are looking for and your "
-                "topics on your directory card, so that the right people find you."
-            ),
-            keyboards.rows([keyboards.button(t("My directory card"), "pp:me")]),
+        status = t(
+            "You are listed. Add what you can help with, what you are looking for and your "
+            "topics on your directory card, so that the right people find you."
         )
     else:
-        await send(update, t("All right: you are not listed, and nobody can find you."))
-    await _menu(update, context, mine)
+        status = t("All right: you are not listed, and nobody can find you.")
+    await _menu(update, context, mine, status=status)  # the menu has "My directory card"
 
 
 # --- my card ---------------------------------------------------------------------------------

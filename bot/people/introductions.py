@@ -22,7 +22,7 @@ from bot.people import membership
 from bot.people.common import TASK, TYPING, parse_id, tell_error
 from bot.people.directory import show_my_card
 from bot.ui import callbacks, keyboards
-from bot.ui.chat import TEXT, acting, answer_press, send, typed_text
+from bot.ui.chat import TEXT, acting, answer_press, prefaced, send, typed_text
 from bot.ui.conversation import ask_again, guards
 from bot.ui.texts import SIGN_UP_FIRST
 from storage.errors import DomainError
@@ -172,8 +172,8 @@ async def typed(update: Update, context: Context) -> str | int:
             value = None if text.strip() == "-" else text
             mine = await directory.set_line(uow, member.id, rest, value, now=now)
             store.pop(TASK, None)
-            await send(update, t("Saved."))
-            await show_my_card(update, context, mine)
+            async with prefaced(update, t("Saved.")):  # one message: "Saved." and the card
+                await show_my_card(update, context, mine)
         elif kind == "ask":
             target = int(rest)
             outcome = await introductions.ask(
