@@ -196,11 +196,22 @@ async def _card(update: Update, context: Context, member: MemberView, *, edit: b
     t = context.t
     text = card_text(t, member, tz=context.services.settings.tz)
     text += await people_membership.origin_line(context, member.id)
+    organiser = member.role == Role.ORGANISER
+    everywhere = organiser and member.organiser_all_regions
+    checked = keyboards.checked  # the member's role now
     markup = keyboards.column(
         [
-            keyboards.button(t("Organiser for all regions"), f"ad:role:{member.id}:all"),
-            keyboards.button(t("Organiser for one region"), f"ad:pick:{member.id}"),
-            keyboards.button(t("Member (no organiser rights)"), f"ad:role:{member.id}:member"),
+            keyboards.button(
+                checked(t("Organiser for all regions"), everywhere), f"ad:role:{member.id}:all"
+            ),
+            keyboards.button(
+                checked(t("Organiser for one region"), organiser and not everywhere),
+                f"ad:pick:{member.id}",
+            ),
+            keyboards.button(
+                checked(t("Member (no organiser rights)"), not organiser),
+                f"ad:role:{member.id}:member",
+            ),
         ]
     )
     query = update.callback_query

@@ -27,16 +27,15 @@ def _screen(context: Context) -> tuple[str, InlineKeyboardMarkup]:
         ]
     )
 
-    def mark(label: str, chosen: bool) -> str:
-        return f"✓ {label}" if chosen else label
-
     markup = keyboards.rows(
         [
-            keyboards.button(mark(name, code == member.language), f"st:lang:{code}")
+            keyboards.button(keyboards.checked(name, code == member.language), f"st:lang:{code}")
             for code, name in LANGUAGE_NAMES.items()
         ],
         [
-            keyboards.button(mark(t(label), code == member.digest_frequency), f"st:digest:{code}")
+            keyboards.button(
+                keyboards.checked(t(label), code == member.digest_frequency), f"st:digest:{code}"
+            )
             for code, label in FREQUENCY_LABELS.items()
         ],
     )

@@ -27,6 +27,11 @@ def label(text: str, limit: int = BUTTON_CHARS) -> str:
     return cut.rstrip(" ,.;:–-") + "…"
 
 
+def checked(text: str, chosen: bool) -> str:
+    """A choice's label, with ✓ when it is the current one."""
+    return f"✓ {text}" if chosen else text
+
+
 def button(text: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=data)
 

@@ -37,10 +37,10 @@ ADMINS_ONLY = "Sorry, that is for administrators."
 CSV_HEADER = [
     "Name", "E-mail", "Organisation", "Sector", "Region", "Language", "E-mail confirmed", "Joined"
 ]  # fmt: skip
-ROLE_BUTTONS = [
+ROLE_BUTTONS = [  # of a member who is not an organiser: the current role is ticked
     "Organiser for all regions",
     "Organiser for one region",
-    "Member (no organiser rights)",
+    "✓ Member (no organiser rights)",
 ]
 
 
@@ -126,14 +126,17 @@ async def region_count(db: Database) -> int:
         return int(await uow.session.scalar(select(func.count()).select_from(Region)) or 0)
 
 
-async def open_card(bot: BotHarness, query: str, button: str) -> SentMessage:
-    """The admin searches with /members <query> and opens the member's card."""
+async def open_card(
+    bot: BotHarness, query: str, button: str, roles: list[str] = ROLE_BUTTONS
+) -> SentMessage:
+    """The admin searches with /members <query> and opens the member's card (``roles``: its
+    buttons, the current role ticked)."""
     replies = await bot.chat.send(ADMIN_ID, f"/members {query}")
     assert [m.text for m in replies] == ["Choose a member:"]
     listing = replies[-1]
     assert button in listing.button_texts
     assert await bot.chat.press(ADMIN_ID, listing, button) == []  # the list becomes the card
-    assert listing.button_texts == ROLE_BUTTONS
+    assert listing.button_texts == roles
     return listing
 
 
@@ -190,6 +193,11 @@ async def test_admin_makes_a_member_organiser_for_all_regions(
     await bot.chat.press(ADMIN_ID, card, "Organiser for all regions")
 
     assert card.text.splitlines()[0] == "Karen Jensen: organiser for all regions"
+    assert card.button_texts == [
+        "✓ Organiser for all regions",
+        "Organiser for one region",
+        "Member (no organiser rights)",
+    ]
     karen = await find_member(db, KAREN)
     assert (karen.role, karen.organiser_region_id) == ("organiser", None)
     assert bot.request.calls_of("answerCallbackQuery")[-1].params.get("text") == "Saved."
@@ -369,7 +377,8 @@ async def test_back_to_member_takes_the_rights_away(
     bot: BotHarness, db: Database, network: dict[int, int]
 ) -> None:
     await make_organiser(bot, db, network[KAREN], await region_id(db, "Region Skåne"))
-    card = await open_card(bot, "Karen", "Karen Jensen (Teknologisk Institut)")
+    ticked = ["Organiser for all regions", "✓ Organiser for one region", ROLE_BUTTONS[2][2:]]
+    card = await open_card(bot, "Karen", "Karen Jensen (Teknologisk Institut)", ticked)
     assert card.text.splitlines()[0] == "Karen Jensen: organiser for Region Skåne"
 
     await bot.chat.press(ADMIN_ID, card, "Member (no organiser rights)")
