@@ -118,6 +118,7 @@ async def _batch(
         span = dataclasses.replace(plan.span, published_since=previous.get(member.id))
         recipients.append(Recipient(member, span))
     contents = await _contents(session, recipients, plan.sections)
+    mails = []
     for recipient in recipients:
         member = recipient.member
         content = contents.get(member.id)
@@ -127,16 +128,9 @@ async def _batch(
         run.by_language_and_region[
             (member.language, member.region.name if member.region else "")
         ] += 1
-        if not plan.dry_run:
-            queued = await outbox.enqueue(
-                session,
-                key=keys[member.id],
-                channel=outbox.EMAIL,
-                member_id=member.id,
-                now=plan.span.now,
-                payload=_payload(member, plan, content),
-            )
-            run.queued += int(queued)
+        mails.append(outbox.Queued(keys[member.id], member.id, _payload(member, plan, content)))
+    if mails and not plan.dry_run:
+        run.queued += await outbox.enqueue_many(session, outbox.EMAIL, mails, now=plan.span.now)
 
 
 async def _queued(session: AsyncSession, keys: list[str]) -> set[str]:
