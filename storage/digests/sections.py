@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.digests.periods import Window
@@ -85,21 +85,18 @@ async def upcoming_events(
     """The meetings of the coming weeks (up to ``span.until``), then those further ahead that
     were published since the member's previous digest; those published since are marked new.
 
-    Per window (in one run: one), two queries: the first ``MAX_ITEMS`` meetings of each region
-    of the batch (and of the whole network) in the coming weeks, and the meetings further ahead
-    published since the batch's earliest previous digest; then one for the batch's answers."""
+    Per window (in one run: one), one query for the meetings every member of the batch may
+    need (``_meetings``), then one for the batch's answers to those chosen."""
     chosen: dict[int, list[Event]] = {}
     for (now, until), group in _grouped(recipients, lambda s: (s.now, s.until)).items():
-        soon = await _soon(session, group, now, until)
-        new_since = min(r.span.new_since for r in group)
-        later = await _later(session, group, until, new_since)
+        meetings = await _meetings(session, group, now, until)
+        soon = [e for e in meetings if e.starts_at <= until]
+        later = [e for e in meetings if e.starts_at > until]
         for recipient in group:
-            member = recipient.member
+            member, new_since = recipient.member, recipient.span.new_since
             mine = [e for e in soon if _in_region(e.region_id, member)][:MAX_ITEMS]
             mine += [
-                e
-                for e in later
-                if _in_region(e.region_id, member) and e.created_at >= recipient.span.new_since
+                e for e in later if _in_region(e.region_id, member) and e.created_at >= new_since
             ][:MAX_ITEMS]
             if mine:
                 chosen[member.id] = mine
@@ -138,49 +135,43 @@ async def upcoming_events(
     return digests
 
 
-def _published(recipients: Iterable[Recipient], after: dt.datetime) -> list[Any]:
-    return [
-        Event.status == EventStatus.PUBLISHED,
-        Event.starts_at > after,
-        _batch_regions(Event.region_id, recipients),
-    ]
+THRESHOLDS = 50  # previous-digest times per statement in ``_meetings``
 
 
-async def _soon(
+async def _meetings(
     session: AsyncSession, recipients: Sequence[Recipient], now: dt.datetime, until: dt.datetime
 ) -> list[Event]:
-    """The first ``MAX_ITEMS`` meetings between ``now`` and ``until`` of each region of these
-    members, and of the whole network, in time order: every member's first ``MAX_ITEMS`` are
-    among them."""
+    """The published meetings these members may see, in time order: of each of their regions,
+    and of the whole network, the first ``MAX_ITEMS`` between ``now`` and ``until``, and for
+    each time a previous digest of theirs was queued (most members of a batch share a few), the
+    first ``MAX_ITEMS`` after ``until`` published since then. Each member's meetings are among
+    them, and they are at most ``MAX_ITEMS`` a region and time, whatever the network's size."""
     order = (Event.starts_at, Event.id)
-    ranked = (
-        select(
+
+    def first(*where: Any) -> Any:
+        return select(
             Event.id,
             func.row_number().over(partition_by=Event.region_id, order_by=order).label("rank"),
+        ).where(
+            Event.status == EventStatus.PUBLISHED,
+            _batch_regions(Event.region_id, recipients),
+            *where,
         )
-        .where(*_published(recipients, now), Event.starts_at <= until)
-        .subquery()
-    )
-    query = (
-        select(Event)
-        .join(ranked, ranked.c.id == Event.id)
-        .where(ranked.c.rank <= MAX_ITEMS)
-        .order_by(*order)
-    )
-    return list((await session.scalars(query)).all())
 
-
-async def _later(
-    session: AsyncSession, recipients: Sequence[Recipient], until: dt.datetime, since: dt.datetime
-) -> list[Event]:
-    """The meetings after ``until`` in these members' regions (and the whole network) published
-    since ``since``, in time order."""
-    query = (
-        select(Event)
-        .where(*_published(recipients, until), Event.created_at >= since)
-        .order_by(Event.starts_at, Event.id)
-    )
-    return list((await session.scalars(query)).all())
+    thresholds = sorted({r.span.new_since for r in recipients})
+    found: dict[int, Event] = {}
+    for start in range(0, len(thresholds), THRESHOLDS):
+        parts = [
+            first(Event.starts_at > until, Event.created_at >= since)
+            for since in thresholds[start : start + THRESHOLDS]
+        ]
+        if start == 0:
+            parts.append(first(Event.starts_at > now, Event.starts_at <= until))
+        ranked = union_all(*parts).subquery()
+        chosen = select(ranked.c.id).where(ranked.c.rank <= MAX_ITEMS)
+        for event in await session.scalars(select(Event).where(Event.id.in_(chosen))):
+            found[event.id] = event
+    return sorted(found.values(), key=lambda e: (e.starts_at, e.id))
 
 
 async def _answers(
@@ -206,19 +197,41 @@ async def new_listings(
     session: AsyncSession, recipients: Sequence[Recipient]
 ) -> dict[int, list[dict[str, Any]]]:
     """The timebank listings posted since ``span.since`` by others, newest first. One query per
-    window (in one run: one): the listings of the period in the batch's regions."""
+    window (in one run: one): in each region of the batch (and the whole network), the newest
+    ``MAX_ITEMS`` and as many more as the most any member of the batch posted there since: each
+    member's newest ``MAX_ITEMS`` by others are among them."""
     digests: dict[int, list[dict[str, Any]]] = {}
     for since, group in _grouped(recipients, lambda s: s.since).items():
+        new = (
+            TimebankListing.status == ListingStatus.ACTIVE,
+            TimebankListing.created_at >= since,
+            _batch_regions(TimebankListing.region_id, group),
+        )
+        order = (TimebankListing.created_at.desc(), TimebankListing.id.desc())
+        own = (
+            select(func.count().label("posted"))
+            .where(*new, TimebankListing.member_id.in_([r.member.id for r in group]))
+            .group_by(TimebankListing.member_id)
+            .subquery()
+        )
+        ranked = (
+            select(
+                TimebankListing.id,
+                func.row_number()
+                .over(partition_by=TimebankListing.region_id, order_by=order)
+                .label("rank"),
+            )
+            .where(*new)
+            .subquery()
+        )
+        most_own = select(func.coalesce(func.max(own.c.posted), 0)).scalar_subquery()
         rows = (
             await session.execute(
                 select(TimebankListing, Region.name)
+                .join(ranked, ranked.c.id == TimebankListing.id)
                 .outerjoin(Region, Region.id == TimebankListing.region_id)
-                .where(
-                    TimebankListing.status == ListingStatus.ACTIVE,
-                    TimebankListing.created_at >= since,
-                    _batch_regions(TimebankListing.region_id, group),
-                )
-                .order_by(TimebankListing.created_at.desc(), TimebankListing.id.desc())
+                .where(ranked.c.rank <= MAX_ITEMS + most_own)
+                .order_by(*order)
             )
         ).all()
         for recipient in group:
