@@ -76,9 +76,9 @@ class Queued:
 
 async def enqueue_many(
     session: AsyncSession, channel: str, messages: Sequence[Queued], *, now: dt.datetime
-) -> None:
+) -> int:
     """Queue many messages on one channel in the caller's transaction, in a few statements;
-    a message whose key was queued before is skipped."""
+    a message whose key was queued before is skipped. Returns how many were queued."""
     rows = [
         {
             "key": message.key,
@@ -92,9 +92,14 @@ async def enqueue_many(
         }
         for message in messages
     ]
+    queued = 0
     for start in range(0, len(rows), INSERT_CHUNK):
         statement = insert_ignore(session, OutboxMessage, unique=["key"])
-        await session.execute(statement, rows[start : start + INSERT_CHUNK])
+        inserted = await session.scalars(
+            statement.returning(OutboxMessage.key), rows[start : start + INSERT_CHUNK]
+        )
+        queued += len(inserted.all())
+    return queued
 
 
 async def enqueue_telegram(

@@ -1,9 +1,10 @@
 """The digest run: each verified member whose frequency is due gets one mail per period.
 
 What goes into a digest comes from *sections* (``storage.digests.sections``), for the period of
-``storage.digests.periods``. A member with nothing to read gets no mail. Each mail is an outbox
-row keyed ``digest:{member}:{period}``, so building the same period twice (a retried job,
-``samvirke send-digests`` run twice) queues nothing new.
+``storage.digests.periods``; each section composes a whole batch's part in a few queries. A
+member with nothing to read gets no mail. Each mail is an outbox row keyed
+``digest:{member}:{period}``, so building the same period twice (a retried job, ``samvirke
+send-digests`` run twice) queues nothing new.
 
 Members are taken ``BATCH`` at a time in id order, each batch in its own transaction: memory
 stays flat whatever the network's size, and the bot's writers wait for one batch at most. A run
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
 from storage.digests.periods import Window, window
-from storage.digests.sections import SECTIONS, Sections
+from storage.digests.sections import SECTIONS, Recipient, Sections
 from storage.models import DigestFrequency, Member, OutboxMessage
 from storage.uow import UnitOfWork
 
@@ -109,28 +110,27 @@ async def _batch(
     keys = {member.id: f"digest:{member.id}:{plan.span.period}" for member in members}
     done = await _queued(session, list(keys.values()))
     previous = await _previous_digests(session, list(keys))
+    recipients = []
     for member in members:
         if keys[member.id] in done:
             run.already_queued += 1
             continue
-        member_span = dataclasses.replace(plan.span, published_since=previous.get(member.id))
-        content = await _content(session, member, member_span, plan.sections)
+        span = dataclasses.replace(plan.span, published_since=previous.get(member.id))
+        recipients.append(Recipient(member, span))
+    contents = await _contents(session, recipients, plan.sections)
+    mails = []
+    for recipient in recipients:
+        member = recipient.member
+        content = contents.get(member.id)
         if content is None:
             run.nothing_to_say += 1
             continue
         run.by_language_and_region[
             (member.language, member.region.name if member.region else "")
         ] += 1
-        if not plan.dry_run:
-            queued = await outbox.enqueue(
-                session,
-                key=keys[member.id],
-                channel=outbox.EMAIL,
-                member_id=member.id,
-                now=plan.span.now,
-                payload=_payload(member, plan, content),
-            )
-            run.queued += int(queued)
+        mails.append(outbox.Queued(keys[member.id], member.id, _payload(member, plan, content)))
+    if mails and not plan.dry_run:
+        run.queued += await outbox.enqueue_many(session, outbox.EMAIL, mails, now=plan.span.now)
 
 
 async def _queued(session: AsyncSession, keys: list[str]) -> set[str]:
@@ -154,18 +154,27 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-async def _content(
-    session: AsyncSession, member: Member, span: Window, sections: Sections
-) -> dict[str, Any] | None:
-    """The sections that have something for this member; None when none of them is news."""
-    content: dict[str, Any] = {}
-    has_news = False
-    for name, (builder, news) in sections.items():
-        value = await builder(session, member, span)
-        if value:
-            content[name] = value
-            has_news = has_news or news
-    return content if has_news else None
+async def _contents(
+    session: AsyncSession, recipients: Sequence[Recipient], sections: Sections
+) -> dict[int, dict[str, Any]]:
+    """Each member's sections that have something for them, by member id, in the order of
+    ``sections``; a member none of whose news sections has something is left out. Each section
+    composes the whole batch at once."""
+    if not recipients:
+        return {}
+    parts = {name: await builder(session, recipients) for name, (builder, _) in sections.items()}
+    contents = {}
+    for recipient in recipients:
+        content: dict[str, Any] = {}
+        has_news = False
+        for name, (_, news) in sections.items():
+            value = parts[name].get(recipient.member.id)
+            if value:
+                content[name] = value
+                has_news = has_news or news
+        if has_news:
+            contents[recipient.member.id] = content
+    return contents
 
 
 def _payload(member: Member, plan: _Plan, content: dict[str, Any]) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 beside the floor: one pre-built message sent 10,000 times over one aiosmtplib connection.
 
 Run: ``cd /tmp && /path/to/repo/.venv/bin/python /path/to/repo/tests/benchmarks/bench_digests.py
-[--count N] [--database-url URL] [--connections N]``. The SMTP server (aiosmtpd with a sink
-handler) runs in a separate process on loopback, the same for both measurements. Prints the
-figures; asserts nothing.
+[--count N] [--database-url URL] [--connections N] [--build-only]``. The SMTP server (aiosmtpd
+with a sink handler) runs in a separate process on loopback, the same for both measurements.
+Building the digests is timed on its own, with the SQL statements it sends (counted with
+SQLAlchemy's ``before_cursor_execute`` on the engine); ``--build-only`` stops there (no SMTP,
+no delivery). Prints the figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from samvirke.settings import Settings
 from scheduler.digests import build_digests
@@ -135,9 +138,16 @@ async def make_members(db: Database, count: int) -> None:
         await uow.commit()
 
 
+@dataclass
+class Figures:
+    build_seconds: float
+    statements: int
+    delivery_rate: float | None  # digests sent a second; None: not delivered (--build-only)
+
+
 async def our_rate(
-    database_url: str, port: int, count: int, folder: Path, connections: int
-) -> tuple[float, float]:
+    database_url: str, port: int, count: int, folder: Path, connections: int, *, deliver: bool
+) -> Figures:
     db = Database(database_url)
     await upgrade_engine(db.engine)
     await make_members(db, count)
@@ -150,10 +160,21 @@ async def our_rate(
         mail_dir=folder / "mail",
         public_url="https://samvirke.example",
     )
+    statements = 0
+
+    def executed(*_args: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", executed)
     started = time.perf_counter()
     runs = await build_digests(db, settings, now=NOW, frequencies=["weekly"])
     build_seconds = time.perf_counter() - started
+    event.remove(db.engine.sync_engine, "before_cursor_execute", executed)
     assert runs[0].queued == count, runs
+    if not deliver:
+        await db.dispose()
+        return Figures(build_seconds, statements, None)
     delivery = MailDelivery(
         db,
         settings,
@@ -170,7 +191,7 @@ async def our_rate(
     elapsed = time.perf_counter() - started
     await db.dispose()
     assert sent == count, f"only {sent} of {count} sent"
-    return count / elapsed, count / build_seconds
+    return Figures(build_seconds, statements, count / elapsed)
 
 
 async def main() -> None:
@@ -178,26 +199,43 @@ async def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--database-url", default=None, help="an empty database")
     parser.add_argument("--connections", type=int, default=DeliveryOptions().connections)
+    parser.add_argument("--build-only", action="store_true", help="no SMTP, no delivery")
     args = parser.parse_args()
     port = free_port()
-    server = start_smtp_sink(port)
+    server = None if args.build_only else start_smtp_sink(port)
+    floor = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
-            floor = await floor_rate(port, args.count)
-            ours, built = await our_rate(url, port, args.count, Path(tmp), args.connections)
+            if server is not None:
+                floor = await floor_rate(port, args.count)
+            figures = await our_rate(
+                url, port, args.count, Path(tmp), args.connections, deliver=server is not None
+            )
     finally:
-        server.terminate()
-        server.wait()
+        if server is not None:
+            server.terminate()
+            server.wait()
     backend = url.split(":", 1)[0]
-    print(f"digests: {args.count} to a local aiosmtpd sink (separate process), {backend}")
-    print(f"  floor (one pre-built message over one aiosmtplib connection): {floor:8.0f} /s")
+    built = args.count / figures.build_seconds
+    sink = "" if args.build_only else " to a local aiosmtpd sink (separate process)"
+    print(f"digests: {args.count}{sink}, {backend}")
+    if floor is not None and figures.delivery_rate is not None:
+        ours = figures.delivery_rate
+        print(f"  floor (one pre-built message over one aiosmtplib connection): {floor:8.0f} /s")
+        print(
+            f"  Samvirke delivery, {args.connections} SMTP connection(s):"
+            f"                      {ours:8.0f} /s"
+            f"  = {100 * ours / floor:.0f} % of the floor"
+        )
     print(
-        f"  Samvirke delivery, {args.connections} SMTP connection(s):"
-        f"                      {ours:8.0f} /s"
-        f"  = {100 * ours / floor:.0f} % of the floor"
+        f"  building and queueing the digests:                           {built:8.0f} /s"
+        f"  ({figures.build_seconds:.1f} s)"
     )
-    print(f"  building and queueing the digests:                           {built:8.0f} /s")
+    print(
+        f"  SQL statements while building:                               {figures.statements:8d}"
+        f"  = {figures.statements / args.count:.2f} a member"
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from scheduler.mail.compose import render
 from scheduler.mail.delivery import DeliveryOptions, MailDelivery
 from storage import regions
 from storage.digests import periods, runs, unsubscribe
-from storage.digests.sections import Sections
+from storage.digests.sections import Recipient, Sections
 from storage.members import profiles as members
 from storage.members import verification
 from storage.models import Member, OutboxMessage, Region
@@ -65,12 +65,16 @@ def news_for() -> Iterator[set[int]]:
     CHOSEN.clear()
 
 
-async def _news(session: AsyncSession, member: Member, span: periods.Window) -> Any:
-    return [{"kind": "Tilbud", "title": f"Nyt i {span.period}"}] if member.id in CHOSEN else None
+async def _news(session: AsyncSession, recipients: Sequence[Recipient]) -> dict[int, Any]:
+    return {
+        r.member.id: [{"kind": "Tilbud", "title": f"Nyt i {r.span.period}"}]
+        for r in recipients
+        if r.member.id in CHOSEN
+    }
 
 
-async def _balance(session: AsyncSession, member: Member, span: periods.Window) -> Any:
-    return {"hours": "2,5"}
+async def _balance(session: AsyncSession, recipients: Sequence[Recipient]) -> dict[int, Any]:
+    return {r.member.id: {"hours": "2,5"} for r in recipients}
 
 
 TEST_SECTIONS: Sections = {"listings": (_news, True), "balance": (_balance, False)}

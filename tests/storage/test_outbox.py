@@ -77,6 +77,20 @@ async def test_enqueue_refuses_a_key_twice(db: Database, now: dt.datetime) -> No
     assert first.attempts == 0
 
 
+async def test_enqueue_many_skips_keys_queued_before_and_says_how_many_it_queued(
+    db: Database, now: dt.datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "INSERT_CHUNK", 2)  # across statements
+    assert await enqueue(db, "digest:2:2026-48", now, payload={"n": 0})
+    messages = [outbox.Queued(f"digest:{n}:2026-48", None, {"n": n}) for n in range(1, 6)]
+    async with db.unit_of_work() as uow:
+        assert await outbox.enqueue_many(uow.session, outbox.EMAIL, messages, now=now) == 4
+        assert await outbox.enqueue_many(uow.session, outbox.EMAIL, messages, now=now) == 0
+        await uow.commit()
+    assert await statuses(db) == {"queued": 5}
+    assert (await row(db, "digest:2:2026-48")).payload == {"n": 0}
+
+
 async def test_enqueue_is_part_of_the_callers_transaction(db: Database, now: dt.datetime) -> None:
     async with db.unit_of_work() as uow:
         await outbox.enqueue(uow.session, key="k", channel=outbox.EMAIL, payload={}, now=now)
