@@ -14,8 +14,8 @@ How it is measured:
 - ``samvirke run`` (the console script beside this Python) starts as its own process in webhook
   mode against a local fake Bot API (this process, aiohttp, as ``bench_load.py``). SMTP points at
   a closed loopback port, so the queued digests stay in the outbox: the figures are the bot's and
-  the digest run's, not the delivery's. ``MALLOC_ARENA_MAX=2`` as in ``deploy/`` unless the
-  environment says otherwise.
+  the digest run's, not the delivery's. ``MALLOC_ARENA_MAX=2`` and
+  ``MALLOC_MMAP_THRESHOLD_=131072`` as in ``deploy/`` unless the environment says otherwise.
 - Steps, one after the other, each waited for by the bot's answer: start (the webhook set),
   ``/events`` from a member, ``/members`` from the administrator (the CSV of every member),
   ``/stats`` for 2026 over all regions (text and CSV), and a digest run: the weekly digest job
@@ -256,7 +256,9 @@ async def run(
         SAMVIRKE_MAIL_DIR=f"{folder}/mail",
         SAMVIRKE_SCHEDULE_DIGEST_WEEKLY="* * * * *",
     )
-    env.setdefault("MALLOC_ARENA_MAX", "2")  # as deploy/ runs it (MALLOC_ARENA_MAX=0: glibc's)
+    # As deploy/ runs it, unless the environment says otherwise (MALLOC_ARENA_MAX=0: glibc's).
+    env.setdefault("MALLOC_ARENA_MAX", "2")
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     samvirke = Path(sys.executable).parent / "samvirke"
     process = await asyncio.create_subprocess_exec(
         str(samvirke),
