@@ -82,3 +82,40 @@ def test_migrate_creates_the_default_database_under_var(tmp_path: Path) -> None:
     assert journal == "wal"
     again = run(["migrate"], tmp_path)
     assert again.returncode == 0
+
+
+def test_run_and_worker_migrate_in_a_child_process(tmp_path: Path) -> None:
+    """The commands that run for days migrate first, in a process of its own: what the migration
+    imports (Alembic, Mako, Pygments) does not stay in their memory."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
+    code = (
+        "import sys; from samvirke import cli; cli._migrate_apart(); "
+        "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    with sqlite3.connect(tmp_path / "var" / "samvirke.db") as connection:
+        assert connection.execute("SELECT count(*) FROM regions").fetchone()[0] > 0
+
+
+def test_run_stops_with_one_line_when_the_database_cannot_be_migrated(tmp_path: Path) -> None:
+    result = run(
+        ["run"],
+        tmp_path,
+        SAMVIRKE_TELEGRAM_TOKEN="1:secret-token",
+        SAMVIRKE_DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/samvirke",
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("samvirke: cannot migrate the database at SAMVIRKE_DATABASE_URL")
+    assert "Traceback" not in result.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import _sqlite3
+import ctypes
 import os
 import stat
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage.db import create_engine, make_private_folder
+from storage.db import SQLITE_SOFT_HEAP_LIMIT, create_engine, make_private_folder
 from storage.migrate import upgrade
 
 
@@ -63,3 +65,34 @@ def test_existing_folders_and_files_keep_the_permissions_chosen_for_them(
     make_private_folder(shared / "var")
     assert mode(shared) == 0o750
     assert mode(shared / "var") == 0o700
+
+
+def sqlite_memory_used() -> int:
+    """SQLite's own heap in this process (``sqlite3_memory_used``, all connections)."""
+    library = ctypes.CDLL(_sqlite3.__file__)  # the symbol is found in the linked SQLite too
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(library.sqlite3_memory_used())
+
+
+async def test_sqlite_keeps_at_most_its_soft_heap_limit_of_the_file_in_memory(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'big.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("create table t (x text)"))
+            for _ in range(15):  # 30 MB of pages
+                await connection.execute(
+                    text(
+                        "with recursive n(i) as (select 1 union all select i + 1 from n "
+                        "where i < 1000) insert into t select hex(randomblob(1000)) from n"
+                    )
+                )
+        async with engine.connect() as connection:
+            # A cache that would hold the whole file, as a long-running connection's would grow.
+            await connection.execute(text("PRAGMA cache_size=-100000"))
+            total = await connection.scalar(text("select sum(length(x)) from t"))
+            assert total == 30_000_000
+            assert sqlite_memory_used() < SQLITE_SOFT_HEAP_LIMIT + 4 * 2**20
+    finally:
+        await engine.dispose()
