@@ -26,10 +26,6 @@ class Snapshot:
     job_success: dict[str, dt.datetime] = field(default_factory=dict)
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
 async def snapshot(uow: UnitOfWork, *, now: dt.datetime) -> Snapshot:
     async with uow:
         session = uow.session
@@ -51,7 +47,7 @@ async def snapshot(uow: UnitOfWork, *, now: dt.datetime) -> Snapshot:
         )
         for channel, due in rows.all():
             if due is not None:
-                oldest[channel] = max(0.0, (now - _aware(due)).total_seconds())
+                oldest[channel] = max(0.0, (now - due).total_seconds())
         members = await session.scalar(
             select(func.count())
             .select_from(Member)
@@ -64,7 +60,7 @@ async def snapshot(uow: UnitOfWork, *, now: dt.datetime) -> Snapshot:
             ).all()
         }
         jobs = {
-            name: _aware(finished)
+            name: finished
             for name, finished in (
                 await session.execute(select(SchedulerRun.name, SchedulerRun.last_finished_at))
             ).all()

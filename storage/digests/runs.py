@@ -147,11 +147,7 @@ async def _previous_digests(session: AsyncSession, member_ids: list[int]) -> dic
         .where(OutboxMessage.key.like("digest:%"), OutboxMessage.member_id.in_(member_ids))
         .group_by(OutboxMessage.member_id)
     )
-    return {member_id: _aware(at) for member_id, at in rows if member_id is not None}
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return {member_id: at for member_id, at in rows if member_id is not None}
 
 
 async def _contents(

@@ -122,7 +122,7 @@ async def upcoming_events(
                     "when": when[event.id, member.language],
                     "place": event.location or "",
                     "online_url": event.online_url or "",
-                    "new": t("New") if _aware(event.created_at) >= span.new_since else "",
+                    "new": t("New") if event.created_at >= span.new_since else "",
                     "status": t(label) if label else "",
                     "event_id": event.id,
                     "link": f"https://t.me/{span.bot_username}?start=event_{event.id}"
@@ -187,10 +187,6 @@ async def _answers(
         )
     )
     return {(event_id, member_id): status for event_id, member_id, status in rows}
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 async def new_listings(
