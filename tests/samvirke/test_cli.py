@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 
 SAMVIRKE = str(Path(sys.executable).with_name("samvirke"))
+Completed = subprocess.CompletedProcess[str]
 
 
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], cwd: Path, *, program: str = SAMVIRKE, **env: str) -> Completed:
+    """``program`` (the ``samvirke`` command) with ``args``, in ``cwd``, with no SAMVIRKE_*
+    setting but ``env``."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
     return subprocess.run(
-        [SAMVIRKE, *args],
+        [program, *args],
         cwd=cwd,
         env={**clean, **env},
         capture_output=True,
@@ -87,20 +90,11 @@ def test_migrate_creates_the_default_database_under_var(tmp_path: Path) -> None:
 def test_run_and_worker_migrate_in_a_child_process(tmp_path: Path) -> None:
     """The commands that run for days migrate first, in a process of its own: what the migration
     imports (Alembic, Mako, Pygments) does not stay in their memory."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SAMVIRKE_")}
     code = (
         "import sys; from samvirke import cli; cli._migrate_apart(); "
         "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run(["-c", code], tmp_path, program=sys.executable)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
     with sqlite3.connect(tmp_path / "var" / "samvirke.db") as connection:
